@@ -1,0 +1,3 @@
+from sse_doctor.cli import main
+
+raise SystemExit(main())
