@@ -1,0 +1,1 @@
+"""Pure checks from observations to findings. `plan` says which run; `registry` holds the codes."""

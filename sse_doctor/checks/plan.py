@@ -1,0 +1,62 @@
+"""Which checks run on an observation. `run_sse_checks` runs the ones that apply and
+says which codes it evaluated (one JUnit testcase each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sse_doctor.checks import (
+    content_checks,
+    divergence,
+    http_checks,
+    lifecycle_checks,
+    timing_checks,
+)
+from sse_doctor.model import Finding, ProbeOptions, SseObservation
+
+Check = Callable[[SseObservation, ProbeOptions], list[Finding]]
+
+
+def _plain(fn: Callable[[SseObservation], list[Finding]]) -> Check:
+    return lambda obs, opts: fn(obs)
+
+
+# (code, check). A check may only emit its own code.
+HEAD_CHECKS: list[tuple[str, Check]] = [
+    ("http-error", _plain(http_checks.check_status)),
+    ("not-event-stream", _plain(http_checks.check_content_type)),
+]
+STREAM_CHECKS: list[tuple[str, Check]] = [
+    ("missing-no-cache", _plain(http_checks.check_cache_control)),
+    ("compressed-stream", _plain(http_checks.check_compression)),
+    ("delayed-headers", _plain(http_checks.check_delayed_headers)),
+    ("buffered-delivery", _plain(timing_checks.check_buffered)),
+    ("no-heartbeat", timing_checks.check_no_heartbeat),
+    ("stalled-stream", _plain(timing_checks.check_stalled)),
+    ("repeated-payload", _plain(content_checks.check_repeated)),
+    ("missing-expected-event", content_checks.check_expected_events),
+    ("no-server-timeout", lifecycle_checks.check_server_timeout),
+    ("premature-close", lifecycle_checks.check_premature_close),
+    ("stream-ended", lifecycle_checks.check_stream_ended),
+    ("low-retry", _plain(content_checks.check_retry)),
+    ("no-event-ids", _plain(content_checks.check_event_ids)),
+    ("malformed-stream", _plain(content_checks.check_malformed)),
+    ("client-divergence", _plain(divergence.check_divergence)),
+]
+HTTP2_CHECK = ("http1-only", _plain(http_checks.check_http_version))
+
+
+def run_sse_checks(obs: SseObservation, opts: ProbeOptions) -> tuple[list[Finding], list[str]]:
+    if obs.unreachable is not None:
+        return http_checks.check_unreachable(obs), ["target-unreachable"]
+    plan = list(HEAD_CHECKS)
+    if obs.streamed:
+        plan += STREAM_CHECKS
+        if obs.http2_offered:
+            plan.append(HTTP2_CHECK)
+    findings: list[Finding] = []
+    for code, check in plan:
+        for f in check(obs, opts):
+            assert f.code == code, f"check for {code} emitted {f.code}"
+            findings.append(f)
+    return findings, [code for code, _ in plan]

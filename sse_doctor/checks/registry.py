@@ -1,0 +1,176 @@
+"""Every finding code, defined once: severity, title, meaning, typical cause, what to do.
+
+The README's finding-code table is checked against this registry by a test, so the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+SEVERITY_RANK = {INFO: 0, WARNING: 1, ERROR: 2}
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: str
+    title: str
+    cause: str
+    advice: str
+
+
+def _c(code: str, severity: str, title: str, cause: str, advice: str) -> Code:
+    return Code(code, severity, title, cause, advice)
+
+
+_ALL = [
+    # --- HTTP and headers -------------------------------------------------------------
+    _c("target-unreachable", ERROR, "The target could not be reached",
+       "DNS failure, connection refused, TLS failure, or no response before --timeout.",
+       "Check the host, port and scheme; for TLS use --cacert or --insecure; "
+       "raise --timeout if the server is just slow to answer."),
+    _c("http-error", ERROR, "The server answered with an HTTP error status",
+       "Authentication missing or wrong, wrong path or method, or a server-side exception.",
+       "Read the status and body excerpt; check the URL, method (-X), body (-d) and "
+       "credentials (-H/--bearer/--cookie)."),
+    _c("not-event-stream", ERROR, "The response is not text/event-stream",
+       "The route returns JSON/HTML/text (an error page, a login redirect, a wrong route) "
+       "or forgets the media type.",
+       "Serve the stream with 'Content-Type: text/event-stream'; a browser's EventSource "
+       "fails the connection on any other type."),
+    _c("missing-no-cache", WARNING, "No Cache-Control: no-cache on the stream",
+       "The framework's default headers were kept.",
+       "Send 'Cache-Control: no-cache' so caches and proxies never store or coalesce the "
+       "stream."),
+    _c("compressed-stream", WARNING, "The stream is compressed",
+       "A gzip/brotli middleware or proxy compresses text/event-stream.",
+       "Exclude text/event-stream from compression: compressors buffer output until their "
+       "block fills, which delays events."),
+    _c("delayed-headers", WARNING, "Response headers were held back until the first event",
+       "The framework sends the status line only with the first body chunk, and the first "
+       "event is slow to come.",
+       "Flush the headers as soon as the stream is accepted (send a comment such as ': ok' "
+       "at once); the browser's EventSource 'open' fires only when headers arrive."),
+    _c("http1-only", INFO, "The server answered over HTTP/1.1 although HTTP/2 was offered",
+       "No HTTP/2 on the server or on a proxy in front of it.",
+       "Enable HTTP/2: browsers allow only 6 HTTP/1.1 connections per origin, and each "
+       "open EventSource holds one."),
+    # --- timing ---------------------------------------------------------------------------
+    _c("buffered-delivery", ERROR, "Events arrive in bursts: something buffers the stream",
+       "A reverse proxy (nginx proxy_buffering, a CDN), a compression middleware or the "
+       "server's own write buffer holds events back and releases them in batches.",
+       "Disable buffering on the path: 'X-Accel-Buffering: no' or 'proxy_buffering off' "
+       "for nginx, no compression for text/event-stream, flush after every event."),
+    _c("no-heartbeat", ERROR, "A silence longer than the idle limit",
+       "The server sends nothing while it has no events: no heartbeat comments.",
+       "Send a comment line (': ping') every 15 s or so; proxies and load balancers cut "
+       "idle connections, often after 60 s."),
+    _c("stalled-stream", ERROR, "Data events stopped while keepalives went on",
+       "The producer behind the stream died or blocks (a closed DB session under a "
+       "long-lived generator) while the heartbeat task keeps the connection alive.",
+       "Check the producer side: logs around the last event, DB session lifetime, queue "
+       "consumers. End the stream with an error event when the producer fails."),
+    # --- content ----------------------------------------------------------------------------
+    _c("repeated-payload", WARNING, "The same payload arrives again and again",
+       "Stale data: a cached query, a shared DB session that never sees new commits, a "
+       "loop re-sending its last value.",
+       "Use a fresh DB session/transaction per poll, or send only on change."),
+    _c("missing-expected-event", ERROR, "An expected event never arrived in the window",
+       "The producer never reached that step, or names the event differently.",
+       "Check the event name (case-sensitive) and the producer; raise --duration if the "
+       "step is legitimately slow."),
+    _c("low-retry", WARNING, "retry: below 1000 ms",
+       "The server asks clients to reconnect almost at once.",
+       "Use retry: 3000 or more; with thousands of clients a low retry turns every "
+       "server restart into a reconnect storm."),
+    _c("no-event-ids", INFO, "Events carry no id",
+       "The server does not send 'id:' fields.",
+       "Send ids and honour Last-Event-ID on reconnect so clients resume without "
+       "losing events."),
+    _c("malformed-stream", WARNING, "The stream breaks the event-stream format",
+       "Misspelt or capitalised field names, invalid UTF-8, non-numeric retry, an event "
+       "left unterminated, oversize lines.",
+       "Fix the serializer: lowercase field names, UTF-8 only, digits-only retry, every "
+       "event ends with a blank line."),
+    _c("client-divergence", INFO, "httpx-sse reads this stream differently from a browser",
+       "Edge cases the two parsers treat differently (blank-line heartbeats after an id, "
+       "retry values that are not plain digits).",
+       "Use comment heartbeats (': ping') instead of blank lines and plain-digit retry "
+       "values, so every client sees the same events."),
+    # --- lifecycle ----------------------------------------------------------------------------
+    _c("no-server-timeout", WARNING, "The server did not end the stream in time",
+       "Streams have no maximum duration: zombie connections pile up behind proxies.",
+       "End long streams after a maximum duration and let clients reconnect with "
+       "Last-Event-ID."),
+    _c("premature-close", ERROR, "The stream ended before it should have",
+       "The handler crashed mid-stream (the connection broke) or returned before the "
+       "expected events.",
+       "Look for an exception in the server log at that moment; wrap the generator so "
+       "errors become an error event and the stream ends cleanly."),
+    _c("stream-ended", INFO, "The server ended the stream cleanly",
+       "The endpoint is finite (no expectations were given).",
+       "Nothing, if intended: a browser's EventSource reconnects after 'retry' ms; send "
+       "a final event and have the client close() if it should not."),
+    # --- experiments (issue 4) and browser captures --------------------------------------------
+    _c("cleanup-leak", ERROR, "Server state did not return to baseline after a disconnect",
+       "A generator's cleanup sits in an except block that cancellation never reaches.",
+       "Put cleanup in 'finally' (or a context manager) so it runs on cancellation."),
+    _c("reconnect-rejected", ERROR, "A fresh connection was refused after a disconnect",
+       "Per-session state left behind by the dropped stream blocks the same identity.",
+       "Release per-session state in 'finally' when the stream ends for any reason."),
+    _c("close-wait-leak", ERROR, "Sockets stay in CLOSE_WAIT after clients left",
+       "The server never closes its side of dropped connections.",
+       "Detect disconnects (request.is_disconnected, cancellation) and close the stream."),
+    _c("storm-leak", ERROR, "Watched resources did not return to baseline after a storm",
+       "Connections or tasks are not released when clients abort quickly.",
+       "Release resources on cancellation; cap connections per identity."),
+    _c("resume-gap", ERROR, "Events were skipped on resume",
+       "Last-Event-ID is honoured but the server resumes past events it never sent.",
+       "Resume strictly after the given id."),
+    _c("resume-replay", WARNING, "Resume replays the stream from the start",
+       "The server ignores Last-Event-ID.",
+       "Read Last-Event-ID and continue after it."),
+    _c("concurrent-streams", ERROR, "Several streams to one URL open at once from one page",
+       "The client opens a new EventSource without closing the previous one.",
+       "Keep one EventSource per URL; close() it before opening another."),
+    _c("reconnect-without-backoff", WARNING, "Reconnects without backoff",
+       "The client reconnects immediately, again and again.",
+       "Back off exponentially with jitter between reconnects."),
+    _c("request-storm", ERROR, "More than 60 stream requests a minute to one URL",
+       "Reconnect timers stack up in the client.",
+       "Debounce reconnects and reuse one connection."),
+    _c("duplicate-streams-allowed", INFO, "The server keeps duplicate streams of one identity",
+       "No per-identity connection cap.",
+       "Close the older stream when the same identity connects again, if one is enough."),
+    # --- WebSocket (issue 3) --------------------------------------------------------------------
+    _c("ws-handshake-failed", ERROR, "The WebSocket handshake failed",
+       "Origin check (403), wrong path (404), a proxy that does not upgrade.",
+       "Read the status and body; allow the Origin, fix the path, enable Upgrade on the "
+       "proxy."),
+    _c("ws-early-close", ERROR, "The server closed the WebSocket right after it opened",
+       "The handler fails on the first message it parses.",
+       "Look for an unhandled exception in the handler after it reads that message."),
+    _c("ws-abnormal-close", ERROR, "The WebSocket closed abnormally",
+       "1006 (no close frame), 1011 (server error), 1012-1014, or an application 4xxx code.",
+       "Read the close code and reason; check the server log at that moment."),
+    _c("ws-no-keepalive", WARNING, "No frame from the server for longer than the idle limit",
+       "No ping or application heartbeat.",
+       "Send pings (websockets' ping_interval) or a heartbeat message."),
+    _c("ws-pong-timeout", ERROR, "Our ping got no pong in time",
+       "The server's event loop is blocked, or a proxy swallows control frames.",
+       "Find what blocks the loop; check the proxy's WebSocket support."),
+    _c("ws-missing-expected-message", ERROR, "An expected message never arrived",
+       "The handler never reached that step.",
+       "Check the handler and the message text you expect."),
+]
+
+REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}
+
+
+def get(code: str) -> Code:
+    return REGISTRY[code]

@@ -1,0 +1,138 @@
+"""Checks on when bytes and events arrived: silences, bursts, stalls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
+
+# Event types that are heartbeats by convention rather than data.
+KEEPALIVE_TYPES = frozenset({"ping", "heartbeat", "keepalive", "keep-alive", "hb"})
+
+# Reads closer together than this are one delivery (TCP and the event loop split and merge
+# writes; what matters is what reached the client at about the same moment).
+DELIVERY_MERGE_MS = 10.0
+# A burst: at least this many records (events + comments) in one delivery after a silence
+# of at least BURST_SILENCE_MS. A server that writes each event when it is produced yields
+# one record per delivery whatever its timing; a buffer in the path yields bursts.
+BURST_MIN_RECORDS = 3
+BURST_SILENCE_MS = 250.0
+BURST_SHARE = 0.5  # bursts must carry at least this share of all records
+
+# Stall: data silent for max(STALL_MIN_MS, STALL_GAP_FACTOR x the usual data gap) while at
+# least STALL_MIN_KEEPALIVES reads kept the connection alive.
+STALL_MIN_MS = 2000.0
+STALL_GAP_FACTOR = 5.0
+STALL_MIN_KEEPALIVES = 3
+
+
+def silences(obs: SseObservation) -> list[tuple[float, float]]:
+    """(start_ms, end_ms) of every stretch without a byte, from the request to the end."""
+    marks = [0.0] + [c.t_ms for c in obs.chunks]
+    marks.append(max(obs.end_ms, marks[-1]))
+    return [(a, b) for a, b in zip(marks, marks[1:]) if b > a]
+
+
+def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]:
+    if not obs.streamed:
+        return []
+    gaps = silences(obs)
+    if not gaps:
+        return []
+    start, end = max(gaps, key=lambda g: g[1] - g[0])
+    longest = end - start
+    if longest <= opts.idle_limit * 1000:
+        return []
+    over = [g for g in gaps if g[1] - g[0] > opts.idle_limit * 1000]
+    where = "before the first byte" if start == 0.0 else f"from {start / 1000:.1f} s"
+    return [finding(
+        "no-heartbeat",
+        f"The stream was silent for {longest / 1000:.1f} s ({where}), longer than the idle "
+        f"limit of {opts.idle_limit:g} s; {len(over)} such silence(s). A proxy with a 60 s "
+        "idle timeout would have cut it.",
+        longest_silence_ms=round(longest, 1), silence_start_ms=round(start, 1),
+        idle_limit_s=opts.idle_limit, silences_over_limit=len(over))]
+
+
+@dataclass
+class Delivery:
+    t_ms: float
+    end_ms: float
+    size: int
+    records: int
+    silence_before_ms: float
+
+
+def deliveries(obs: SseObservation) -> list[Delivery]:
+    out: list[Delivery] = []
+    prev_end = obs.headers_ms or 0.0  # the first delivery's silence counts from the head
+    for c in obs.chunks:
+        if out and c.t_ms - out[-1].end_ms <= DELIVERY_MERGE_MS:
+            d = out[-1]
+            d.end_ms, d.size, d.records = c.t_ms, d.size + c.size, d.records + c.records
+        else:
+            out.append(Delivery(c.t_ms, c.t_ms, c.size, c.records, c.t_ms - prev_end))
+        prev_end = c.t_ms
+    return out
+
+
+def check_buffered(obs: SseObservation) -> list[Finding]:
+    if not obs.streamed:
+        return []
+    ds = deliveries(obs)
+    total = sum(d.records for d in ds)
+    if total < BURST_MIN_RECORDS:
+        return []
+    bursts = [d for d in ds
+              if d.records >= BURST_MIN_RECORDS and d.silence_before_ms >= BURST_SILENCE_MS]
+    burst_records = sum(d.records for d in bursts)
+    if not bursts or burst_records < BURST_SHARE * total:
+        return []
+    first_held = bool(ds) and ds[0] is bursts[0]
+    if len(bursts) < 2 and not first_held:
+        return []
+    sizes = sorted({d.size for d in bursts})[:8]
+    detail = (
+        f"{burst_records} of {total} events and comments arrived in {len(bursts)} burst(s) of "
+        f"{min(d.records for d in bursts)}-{max(d.records for d in bursts)} at once, each after "
+        f"a silence of {min(d.silence_before_ms for d in bursts) / 1000:.1f} s or more. "
+    )
+    if first_held:
+        detail += (f"The first body byte was held back {ds[0].silence_before_ms / 1000:.1f} s "
+                   "after the headers. ")
+    detail += "The server or something in front of it buffers the stream."
+    return [finding(
+        "buffered-delivery", detail, bursts=len(bursts), burst_records=burst_records,
+        records=total, burst_sizes_bytes=sizes,
+        burst_times_ms=[round(d.t_ms, 1) for d in bursts[:20]],
+        first_byte_held=first_held)]
+
+
+def is_data_event(type_: str) -> bool:
+    return type_.lower() not in KEEPALIVE_TYPES
+
+
+def check_stalled(obs: SseObservation) -> list[Finding]:
+    if not obs.streamed or obs.close is None or obs.close.by in ("server", "transport"):
+        return []
+    data_times = [e.t_ms for e in obs.events if is_data_event(e.type)]
+    if not data_times:
+        return []
+    last = data_times[-1]
+    gaps = [b - a for a, b in zip(data_times, data_times[1:])]
+    usual = median(gaps) if gaps else 0.0
+    threshold = max(STALL_MIN_MS, STALL_GAP_FACTOR * usual)
+    quiet = obs.end_ms - last
+    alive = [c for c in obs.chunks if c.t_ms > last]
+    if quiet < threshold or len(alive) < STALL_MIN_KEEPALIVES:
+        return []
+    kinds = "comments" if any(c.t_ms > last for c in obs.comments) else "keepalive bytes"
+    return [finding(
+        "stalled-stream",
+        f"The last data event came at {last / 1000:.1f} s; for the next {quiet / 1000:.1f} s "
+        f"only {kinds} arrived ({len(alive)} reads) and no data. The connection is alive "
+        "but the producer behind it stopped.",
+        last_data_event_ms=round(last, 1), data_silence_ms=round(quiet, 1),
+        keepalive_reads=len(alive), usual_data_gap_ms=round(usual, 1),
+        data_events=len(data_times))]

@@ -1,0 +1,347 @@
+"""The Typer command line: options in, a plan run, a report rendered, an exit code out.
+No protocol logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from sse_doctor import __version__
+from sse_doctor.errors import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    UsageError,
+)
+from sse_doctor.model import ProbeOptions, Report
+from sse_doctor.redact import Redactor
+from sse_doctor.report import json_report, junit, terminal
+from sse_doctor.target import Target, build_target
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    never = "never"
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Diagnose Server-Sent Events and WebSocket endpoints.",
+)
+
+# --- options shared by the network commands ----------------------------------------------
+Header = Annotated[list[str] | None, typer.Option(
+    "-H", "--header", help="Request header 'Name: value' (repeatable).")]
+Method = Annotated[str, typer.Option("-X", "--method", help="HTTP method.")]
+Data = Annotated[str | None, typer.Option(
+    "-d", "--data", help="Request body, TEXT or @FILE (JSON sets Content-Type).")]
+Cookie = Annotated[list[str] | None, typer.Option(
+    "--cookie", help="Cookie 'name=value' (repeatable).")]
+Bearer = Annotated[str | None, typer.Option(
+    "--bearer", help="Send 'Authorization: Bearer TOKEN'.")]
+Timeout = Annotated[float, typer.Option(
+    "--timeout", help="Seconds to connect and get a response.")]
+Insecure = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")]
+CaCert = Annotated[str | None, typer.Option("--cacert", help="CA bundle file for TLS.")]
+Http2 = Annotated[bool, typer.Option("--http2", help="Offer HTTP/2.")]
+JsonOut = Annotated[str | None, typer.Option(
+    "--json", help="Write the JSON report to PATH ('-' for stdout).")]
+JunitOut = Annotated[str | None, typer.Option("--junit", help="Write JUnit XML to PATH.")]
+FailOnOpt = Annotated[FailOn, typer.Option(
+    "--fail-on", help="Lowest severity that makes the exit code 1.", case_sensitive=False)]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict line.")]
+Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Show the raw timeline.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"sse-doctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Diagnose Server-Sent Events and WebSocket endpoints."""
+
+
+# --- output -----------------------------------------------------------------------------------
+def _check_writable(path: str | None, what: str) -> None:
+    if path in (None, "-"):
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {what} file {path!r}: no such writable directory")
+
+
+def _write(path: str, text: str, what: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} file {path!r}: {exc.strerror}") from None
+
+
+def exit_code_for(report: Report, fail_on: str) -> int:
+    if report.command == "probe" and any(f.code == "target-unreachable"
+                                         for f in report.findings):
+        return EXIT_UNREACHABLE
+    if any(junit.fails(f.severity, fail_on) for f in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def emit(report: Report, red: Redactor, *, json_out: str | None, junit_out: str | None,
+         fail_on: str, quiet: bool, verbose: bool) -> None:
+    if junit_out:
+        _write(junit_out, junit.render(report, fail_on, red), "--junit")
+    if json_out and json_out != "-":
+        _write(json_out, json_report.dumps(report, red) + "\n", "--json")
+    if json_out == "-":
+        sys.stdout.write(json_report.dumps(report, red) + "\n")
+        return
+    console = Console(highlight=False)
+    if quiet:
+        for r in report.results:
+            console.print(terminal.verdict_line(r))
+        return
+    terminal.render(report, console, red, verbose=verbose)
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise UsageError(f"{name} must be greater than 0")
+
+
+def _run(coro):  # noqa: ANN001, ANN202 - thin wrapper
+    return asyncio.run(coro)
+
+
+# --- commands -----------------------------------------------------------------------------------
+@app.command()
+def probe(
+    url: Annotated[str, typer.Argument(help="http(s):// for SSE, ws(s):// for WebSocket.")],
+    header: Header = None,
+    method: Method = "GET",
+    data: Data = None,
+    cookie: Cookie = None,
+    bearer: Bearer = None,
+    timeout: Timeout = 10.0,
+    insecure: Insecure = False,
+    cacert: CaCert = None,
+    http2: Http2 = False,
+    json_out: JsonOut = None,
+    junit_out: JunitOut = None,
+    fail_on: FailOnOpt = FailOn.error,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    duration: Annotated[float, typer.Option(help="Observation window in seconds.")] = 30.0,
+    max_events: Annotated[int | None, typer.Option(
+        help="Stop after N events (or messages).")] = None,
+    idle_limit: Annotated[float, typer.Option(
+        help="Longest acceptable silence in seconds.")] = 30.0,
+    expect_event: Annotated[list[str] | None, typer.Option(
+        help="Event type that must arrive (repeatable).")] = None,
+    expect_close: Annotated[float | None, typer.Option(
+        help="The server must end the stream within S seconds.")] = None,
+    keep: Annotated[int, typer.Option(help="Events/comments/messages kept in JSON.")] = 1000,
+    send: Annotated[list[str] | None, typer.Option(
+        help="WS: message TEXT or @FILE to send after open (repeatable).")] = None,
+    expect_message: Annotated[list[str] | None, typer.Option(
+        help="WS: substring a message must contain (repeatable).")] = None,
+    ping_interval: Annotated[float | None, typer.Option(
+        help="WS: send a ping every S seconds and time the pong.")] = None,
+    subprotocol: Annotated[list[str] | None, typer.Option(
+        help="WS: subprotocol to offer (repeatable).")] = None,
+    origin: Annotated[str | None, typer.Option(help="WS: Origin header.")] = None,
+    max_message_size: Annotated[int, typer.Option(
+        help="WS: largest message accepted, in bytes.")] = 1 << 20,
+) -> int:
+    """Open a stream, time everything that arrives, and say what is wrong."""
+    _check_writable(json_out, "--json")
+    _check_writable(junit_out, "--junit")
+    params = dict(locals())
+    target, opts, ws_opts = plan_probe(params)
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    silent = quiet or json_out == "-"
+    result = _run(_with_progress(run_probe(target, opts, ws_opts), target, opts.duration,
+                                 silent))
+    report = Report(command="probe", url=target.url, protocol=target.protocol,
+                    started_at=started, duration_s=time.perf_counter() - t0, results=[result])
+    emit(report, target.redactor, json_out=json_out, junit_out=junit_out,
+         fail_on=fail_on.value, quiet=quiet, verbose=verbose)
+    return exit_code_for(report, fail_on.value)
+
+
+def plan_probe(p: dict) -> tuple[Target, ProbeOptions, object]:
+    """Validate probe options (a dict of the probe command's parameters) into a plan."""
+    _positive("--duration", p["duration"])
+    _positive("--idle-limit", p["idle_limit"])
+    _positive("--expect-close", p["expect_close"])
+    _positive("--ping-interval", p["ping_interval"])
+    if p["max_events"] is not None and p["max_events"] < 1:
+        raise UsageError("--max-events must be at least 1")
+    if p["keep"] < 0:
+        raise UsageError("--keep must be 0 or more")
+    target = build_target(p["url"], method=p["method"], headers=p["header"], data=p["data"],
+                          cookie=p["cookie"], bearer=p["bearer"], timeout=p["timeout"],
+                          insecure=p["insecure"], cacert=p["cacert"], http2=p["http2"])
+    opts = ProbeOptions(duration=p["duration"], idle_limit=p["idle_limit"],
+                        max_events=p["max_events"],
+                        expect_events=tuple(p["expect_event"] or ()),
+                        expect_close=p["expect_close"], keep=p["keep"])
+    ws_opts = None
+    if target.protocol == "ws":
+        from sse_doctor.ws.probe import WsOptions
+
+        ws_opts = WsOptions.from_cli(
+            opts, send=p["send"] or [], expect_message=p["expect_message"] or [],
+            ping_interval=p["ping_interval"], subprotocols=p["subprotocol"] or [],
+            origin=p["origin"], max_message_size=p["max_message_size"])
+    return target, opts, ws_opts
+
+
+async def run_probe(target: Target, opts: ProbeOptions, ws_opts: object = None,
+                    name: str = "probe"):  # noqa: ANN201
+    if target.protocol == "ws":
+        from sse_doctor.ws.probe import probe_ws
+
+        return await probe_ws(target, ws_opts, name=name)
+    from sse_doctor.scenarios.probe import probe_sse
+
+    return await probe_sse(target, opts, name=name)
+
+
+def probe_params(argv: list[str]) -> dict:
+    """Parse probe arguments with the real command-line parser (used by demo and suites)."""
+    command = typer.main.get_command(app).commands["probe"]  # type: ignore[attr-defined]
+    with command.make_context("probe", list(argv)) as ctx:
+        return dict(ctx.params)
+
+
+async def _with_progress(coro, target: Target, window: float, silent: bool):  # noqa: ANN001
+    """Show elapsed time on stderr while a long observation runs (only on a terminal)."""
+    err = Console(stderr=True)
+    if silent or not err.is_terminal or window < 2:
+        return await coro
+    t0 = time.perf_counter()
+    with err.status(f"observing {target.display_url()}") as status:
+        task = asyncio.ensure_future(coro)
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            status.update(f"observing {target.display_url()}  "
+                          f"{time.perf_counter() - t0:.0f}/{window:g} s")
+        return task.result()
+
+
+@app.command()
+def lab(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = a free one).")] = 0,
+) -> int:
+    """Serve the lab of misbehaving servers and list its routes."""
+    from rich.table import Table
+
+    from sse_doctor.lab import SCENARIOS, LabServer
+
+    if not 0 <= port <= 65535:
+        raise UsageError("--port must be between 0 and 65535")
+    server = LabServer(port=port)
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        raise UsageError(f"cannot serve the lab on port {port}: {exc}") from None
+    console = Console(highlight=False)
+    table = Table(title=f"sse-doctor lab on {server.base_url}  (Ctrl-C to stop)",
+                  title_justify="left")
+    table.add_column("url")
+    table.add_column("models")
+    table.add_column("expected diagnosis")
+    for s in SCENARIOS:
+        base = server.base_url.replace("http://", "ws://") if s.protocol == "ws" \
+            else server.base_url
+        args = (" " + " ".join(s.probe_args)) if s.probe_args else ""
+        table.add_row(base + s.path + args, s.models, ", ".join(sorted(s.expect)) or "healthy")
+    console.print(table)
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
+@app.command()
+def demo(
+    json_out: JsonOut = None,
+    junit_out: JunitOut = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> int:
+    """Start the lab and diagnose every scenario (exit 0 when each gets its diagnosis)."""
+    from sse_doctor.demo import run_demo
+
+    _check_writable(json_out, "--json")
+    _check_writable(junit_out, "--junit")
+    report, all_match = run_demo(show_progress=not quiet and json_out != "-")
+    red = Redactor()
+    emit(report, red, json_out=json_out, junit_out=junit_out, fail_on="never", quiet=quiet,
+         verbose=verbose)
+    if json_out != "-":
+        console = Console(highlight=False)
+        n = len(report.results)
+        bad = [r.name for r in report.results if not r.matches_expected]
+        if all_match:
+            console.print(f"[bold green]All {n} scenarios got exactly their expected "
+                          "diagnosis.[/]")
+        else:
+            console.print(f"[bold red]{len(bad)} of {n} scenarios did not get their expected "
+                          f"diagnosis: {', '.join(bad)}[/]")
+    return EXIT_OK if all_match else EXIT_FINDINGS
+
+
+# --- entry point ---------------------------------------------------------------------------------
+def _err(message: str) -> None:
+    sys.stderr.write(f"sse-doctor: error: {message}\n")
+
+
+# click >= 8.2 raises this after printing the help for a bare `sse-doctor`.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def main(argv: list[str] | None = None) -> int:
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="sse-doctor", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:
+        # Typer already printed the help text.
+        return EXIT_USAGE if exc.exit_code is None else exc.exit_code
+    except click.exceptions.UsageError as exc:
+        _err(exc.format_message().replace("\n", " "))
+        return EXIT_USAGE
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    if isinstance(rv, int):
+        return rv
+    return EXIT_OK

@@ -1,0 +1,194 @@
+"""The data that flows through the core: observations in, findings out, one report model.
+
+Observations are what a scenario recorded (timestamped raw material, already parsed);
+checks turn them into findings; renderers turn the report into text, JSON or JUnit.
+Times are milliseconds since the request (or WS opening handshake) was sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sse_doctor.checks.registry import SEVERITY_RANK, get
+
+# Bounds that keep memory flat on endless or huge streams. Counters keep counting past them.
+MAX_TIMELINE = 100_000  # chunks / events / comments kept for the timing checks
+MAX_RAW_PREFIX = 1 << 20  # body bytes kept for the client-divergence check and -v
+MAX_BODY_EXCERPT = 2048  # body bytes kept for http-error / not-event-stream evidence
+MAX_DIAG_EXAMPLES = 20
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: str
+    title: str
+    detail: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def advice(self) -> str:
+        return get(self.code).advice
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "title": self.title,
+            "detail": self.detail,
+            "evidence": self.evidence,
+        }
+
+
+def finding(code: str, detail: str, severity: str | None = None, **evidence: Any) -> Finding:
+    """A finding for a registered code; severity defaults to the registry's."""
+    spec = get(code)
+    return Finding(code, severity or spec.severity, spec.title, detail, evidence)
+
+
+def verdict_of(findings: list[Finding]) -> str:
+    worst = max((SEVERITY_RANK[f.severity] for f in findings), default=0)
+    return {0: "healthy", 1: "warning", 2: "error"}[worst]
+
+
+@dataclass(slots=True)
+class Chunk:
+    t_ms: float
+    size: int
+    records: int  # events + comments completed by this chunk
+
+
+@dataclass(slots=True)
+class EventRec:
+    t_ms: float
+    type: str
+    data: str | None  # None once more than --keep events were kept
+    id: str
+    retry: int | None
+    truncated: bool
+    size: int
+    data_hash: int
+
+
+@dataclass(slots=True)
+class CommentRec:
+    t_ms: float
+    text: str
+
+
+@dataclass
+class Close:
+    by: str  # server | transport | client | deadline
+    t_ms: float
+    code: int | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "t_ms": round(self.t_ms, 1), "code": self.code,
+                "reason": self.reason}
+
+
+@dataclass
+class SseObservation:
+    """What one SSE connection delivered, as recorded by scenarios.observe."""
+
+    url: str
+    method: str = "GET"
+    started_at: datetime | None = None
+    window_s: float = 0.0
+    end_ms: float = 0.0
+    unreachable: str | None = None  # reason when no response arrived
+    status: int | None = None
+    http_version: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers_ms: float | None = None
+    ttfb_ms: float | None = None
+    first_event_ms: float | None = None
+    body_excerpt: bytes = b""
+    raw_prefix: bytes = b""
+    chunks: list[Chunk] = field(default_factory=list)
+    events: list[EventRec] = field(default_factory=list)
+    comments: list[CommentRec] = field(default_factory=list)
+    retries: list[tuple[float, int]] = field(default_factory=list)
+    diagnostics: Counter[str] = field(default_factory=Counter)
+    diag_examples: list[tuple[float, str, str]] = field(default_factory=list)
+    n_events: int = 0
+    n_comments: int = 0
+    n_bytes: int = 0
+    n_chunks: int = 0
+    close: Close | None = None
+    http2_offered: bool = False
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    @property
+    def streamed(self) -> bool:
+        """True when a 2xx event stream was received (stream checks apply)."""
+        if self.status is None or not 200 <= self.status < 300:
+            return False
+        ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
+        return ctype == "text/event-stream"
+
+
+@dataclass
+class ProbeOptions:
+    duration: float = 30.0
+    idle_limit: float = 30.0
+    max_events: int | None = None
+    expect_events: tuple[str, ...] = ()
+    expect_close: float | None = None
+    keep: int = 1000
+
+
+@dataclass
+class ScenarioResult:
+    """One observed connection (or experiment) with its findings, ready to render."""
+
+    name: str
+    protocol: str
+    url: str
+    findings: list[Finding]
+    checks_run: list[str]
+    observation: Any = None  # SseObservation (or a WS observation)
+    options: Any = None
+    expected: list[str] | None = None  # the demo's expected codes
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.findings)
+
+    @property
+    def matches_expected(self) -> bool:
+        if self.expected is None:
+            return True
+        return {f.code for f in self.findings} == set(self.expected)
+
+
+@dataclass
+class Report:
+    command: str
+    url: str
+    protocol: str
+    started_at: datetime
+    duration_s: float
+    results: list[ScenarioResult]
+    multi: bool = False  # experiments and demo: always fill `scenarios`
+
+    @property
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for r in self.results:
+            out.extend(r.findings)
+        return out
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.findings)

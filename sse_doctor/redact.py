@@ -1,0 +1,85 @@
+"""Secrets never reach an output: sensitive headers and query parameters are masked by name,
+and every secret value the user gave us is masked wherever it shows up again (a server that
+echoes the Authorization header into an event, an error page quoting the token...)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+MASK = "[REDACTED]"
+SENSITIVE_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization"}
+_SECRET_PARAM = re.compile(r"token|key|secret|passw|sig|auth|session", re.IGNORECASE)
+_MIN_SECRET_LEN = 4  # masking very short values would shred unrelated text
+
+
+def is_secret_param(name: str) -> bool:
+    return bool(_SECRET_PARAM.search(name))
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add_secret(self, value: str) -> None:
+        value = value.strip()
+        if len(value) >= _MIN_SECRET_LEN:
+            self._secrets.add(value)
+
+    def add_header(self, name: str, value: str) -> None:
+        if name.lower() not in SENSITIVE_HEADERS:
+            return
+        self.add_secret(value)
+        scheme, _, cred = value.partition(" ")
+        if cred:
+            self.add_secret(cred)
+        for part in value.split(";"):
+            _, eq, v = part.partition("=")
+            if eq:
+                self.add_secret(v)
+
+    def add_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.password:
+            self.add_secret(parts.password)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True):
+            if is_secret_param(k):
+                self.add_secret(v)
+
+    def url(self, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.text(url)
+        query = "&".join(
+            f"{k}={MASK}" if is_secret_param(k) else (f"{k}={v}" if v or "=" in pair else k)
+            for pair in parts.query.split("&") if pair
+            for k, _, v in [pair.partition("=")]
+        )
+        netloc = parts.netloc
+        if parts.password:
+            netloc = netloc.replace(f":{parts.password}@", f":{MASK}@")
+        return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+
+    def header(self, name: str, value: str) -> str:
+        if name.lower() in SENSITIVE_HEADERS:
+            return MASK
+        return self.text(value)
+
+    def text(self, s: str) -> str:
+        # Longest first, so a token is not half-masked by a shorter secret inside it.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in s:
+                s = s.replace(secret, MASK)
+        return s
+
+    def deep(self, obj: Any) -> Any:
+        """Redact every string in a JSON-like structure."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, dict):
+            return {k: self.deep(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.deep(v) for v in obj]
+        return obj

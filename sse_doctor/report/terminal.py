@@ -1,0 +1,189 @@
+"""The terminal report: verdict first, then what to do, then the facts and the detail."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from sse_doctor.checks.registry import SEVERITY_RANK
+from sse_doctor.checks.timing_checks import silences
+from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
+from sse_doctor.redact import Redactor
+
+STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan", "healthy": "bold green"}
+TIMELINE_COLS = 64
+MAX_VERBOSE_ROWS = 400
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
+
+
+def verdict_line(r: ScenarioResult) -> Text:
+    v = r.verdict
+    t = Text()
+    t.append(f" {v.upper()} ", style=f"reverse {STYLE[v]}")
+    serious = [f for f in _sorted(r.findings) if f.severity != "info"]
+    if serious:
+        t.append("  " + "; ".join(f.title for f in serious[:3]))
+        if len(serious) > 3:
+            t.append(f" (+{len(serious) - 3} more)")
+    elif r.findings:
+        t.append("  nothing wrong; notes: " + ", ".join(f.code for f in r.findings))
+    else:
+        t.append("  nothing wrong found")
+    return t
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else (f"{x:.0f} ms" if x < 10_000 else f"{x / 1000:.1f} s")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def connection_table(obs: SseObservation, red: Redactor) -> Table:
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="dim")
+    t.add_column()
+    if obs.unreachable:
+        t.add_row("target", red.url(obs.url))
+        t.add_row("error", red.text(obs.unreachable))
+        return t
+    ctype = obs.header("content-type") or "-"
+    t.add_row("response", f"{obs.status} {obs.http_version or ''} · {ctype}")
+    extra = [f"{k}: {red.header(k, v)}" for k, v in obs.headers
+             if k.lower() in ("cache-control", "content-encoding", "x-accel-buffering",
+                              "server", "via")]
+    if extra:
+        t.add_row("headers", " · ".join(extra))
+    t.add_row("timing", f"headers {_ms(obs.headers_ms)} · first byte {_ms(obs.ttfb_ms)} · "
+                        f"first event {_ms(obs.first_event_ms)}")
+    gaps = [b - a for a, b in silences(obs)] if obs.streamed else []
+    t.add_row("received", f"{obs.n_events} events · {obs.n_comments} comments · "
+                          f"{_size(obs.n_bytes)} in {obs.n_chunks} reads · longest silence "
+                          f"{_ms(max(gaps) if gaps else None)}")
+    if obs.close:
+        t.add_row("ended", f"by {obs.close.by} at {_ms(obs.close.t_ms)}"
+                           + (f" ({red.text(obs.close.reason)})" if obs.close.reason else ""))
+    return t
+
+
+def timeline(obs: SseObservation) -> Text | None:
+    """One row of columns over the window: what arrived in each slice of time."""
+    if not obs.streamed or obs.end_ms <= 0:
+        return None
+    span = max(obs.end_ms, 1.0)
+    step = span / TIMELINE_COLS
+    cols = [" "] * TIMELINE_COLS
+
+    rank = {" ": 0, "░": 1, "·": 2, "█": 3}  # an event outranks a comment outranks bytes
+
+    def mark(t_ms: float, ch: str) -> None:
+        i = min(TIMELINE_COLS - 1, int(t_ms / step))
+        if rank[ch] > rank[cols[i]]:
+            cols[i] = ch
+
+    for c in obs.chunks:
+        mark(c.t_ms, "░")
+    for c in obs.comments:
+        mark(c.t_ms, "·")
+    for e in obs.events:
+        mark(e.t_ms, "█")
+    t = Text("0 s |", style="dim")
+    for ch in cols:
+        t.append(ch, style={"█": "green", "·": "cyan", "░": "yellow"}.get(ch, ""))
+    t.append(f"| {span / 1000:.1f} s", style="dim")
+    t.append(f"\n      █ event  · comment  ░ other bytes  (blank: silence; "
+             f"{step:.0f} ms per column)", style="dim")
+    return t
+
+
+def verbose_rows(obs: SseObservation, red: Redactor) -> Table:
+    rows: list[tuple[float, str, str]] = []
+    for c in obs.chunks:
+        rows.append((c.t_ms, "read", f"{c.size} bytes, {c.records} record(s)"))
+    for e in obs.events:
+        data = e.data if e.data is not None else "…"
+        rows.append((e.t_ms, "event", f"{e.type} id={e.id!r} {data[:100]!r}"))
+    for c in obs.comments:
+        rows.append((c.t_ms, "comment", repr(c.text[:100])))
+    rows.sort(key=lambda r: r[0])
+    t = Table(title="raw timeline", show_edge=False, header_style="dim")
+    t.add_column("t", justify="right")
+    t.add_column("what")
+    t.add_column("detail", overflow="fold")
+    for t_ms, what, detail in rows[:MAX_VERBOSE_ROWS]:
+        t.add_row(f"{t_ms:.1f} ms", what, red.text(detail))
+    if len(rows) > MAX_VERBOSE_ROWS:
+        t.add_row("", "…", f"{len(rows) - MAX_VERBOSE_ROWS} more rows not shown")
+    return t
+
+
+def findings_block(findings: list[Finding], red: Redactor, advice: bool = True) -> Group:
+    parts = []
+    for i, f in enumerate(_sorted(findings), 1):
+        head = Text(f"{i}. ")
+        head.append(f"[{f.severity}] ", style=STYLE[f.severity])
+        head.append(f"{f.code}", style="bold")
+        head.append(f"  {f.title}")
+        parts.append(head)
+        parts.append(Text("   " + red.text(f.detail)))
+        if advice:
+            parts.append(Text("   → " + f.advice, style="green"))
+    return Group(*parts)
+
+
+def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: bool,
+                  title: str) -> None:
+    console.print(Panel(verdict_line(r), title=title, title_align="left", expand=True))
+    if r.findings:
+        console.print(Text("What to do", style="bold"))
+        console.print(findings_block(r.findings, red))
+    obs = r.observation
+    if isinstance(obs, SseObservation):
+        console.print(Text("\nConnection", style="bold"))
+        console.print(connection_table(obs, red))
+        tl = timeline(obs)
+        if tl is not None:
+            console.print(Text("\nTimeline", style="bold"))
+            console.print(tl)
+        if verbose:
+            console.print(verbose_rows(obs, red))
+    elif obs is not None and hasattr(obs, "render"):
+        obs.render(console, red, verbose, r)
+
+
+def render(report: Report, console: Console, red: Redactor, verbose: bool = False) -> None:
+    if report.multi:
+        render_summary(report, console, red)
+        for r in report.results:
+            console.print()
+            render_result(console, r, red, verbose, f"{r.name}  {red.url(r.url)}")
+        return
+    for r in report.results:
+        render_result(console, r, red, verbose,
+                      f"sse-doctor {report.command}  {red.url(r.url)}")
+
+
+def render_summary(report: Report, console: Console, red: Redactor) -> None:
+    t = Table(title=f"sse-doctor {report.command}: {len(report.results)} scenarios",
+              title_justify="left")
+    t.add_column("scenario")
+    t.add_column("expected")
+    t.add_column("found")
+    t.add_column("", justify="center")
+    for r in report.results:
+        found = sorted({f.code for f in r.findings})
+        expected = sorted(r.expected or [])
+        ok = r.expected is None or set(found) == set(expected)
+        t.add_row(r.name, ", ".join(expected) or "(healthy)", ", ".join(found) or "(nothing)",
+                  Text("ok" if ok else "MISMATCH", style="green" if ok else "bold red"))
+    console.print(t)

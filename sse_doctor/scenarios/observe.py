@@ -1,0 +1,145 @@
+"""Passive observation of one SSE stream: the transport's raw material, parsed and kept
+within fixed bounds, as an SseObservation for the checks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+
+import httpx
+
+from sse_doctor.model import (
+    MAX_BODY_EXCERPT,
+    MAX_DIAG_EXAMPLES,
+    MAX_RAW_PREFIX,
+    MAX_TIMELINE,
+    Chunk,
+    Close,
+    CommentRec,
+    EventRec,
+    ProbeOptions,
+    SseObservation,
+)
+from sse_doctor.sse import transport
+from sse_doctor.sse.parser import Comment, Diagnostic, Event, Retry, SSEParser
+from sse_doctor.target import Target
+
+# A response that is not an event stream is read only this long: a browser gives up at once.
+NON_STREAM_READ_S = 1.0
+
+
+class Recorder:
+    """Transport sink: feeds the parser and keeps bounded, timestamped records."""
+
+    def __init__(self, obs: SseObservation, t0: float, opts: ProbeOptions) -> None:
+        self.obs = obs
+        self.t0 = t0
+        self.opts = opts
+        self.parser = SSEParser()
+        self.non_stream_deadline: float | None = None
+
+    def head(self, head: transport.Head) -> None:
+        obs = self.obs
+        obs.status = head.status
+        obs.http_version = head.http_version
+        obs.headers = head.headers
+        obs.headers_ms = (head.t - self.t0) * 1000
+        if not obs.streamed:
+            self.non_stream_deadline = head.t + NON_STREAM_READ_S
+
+    def chunk(self, t: float, data: bytes) -> bool:
+        obs = self.obs
+        t_ms = (t - self.t0) * 1000
+        if obs.ttfb_ms is None:
+            obs.ttfb_ms = t_ms
+        obs.n_bytes += len(data)
+        obs.n_chunks += 1
+        if len(obs.raw_prefix) < MAX_RAW_PREFIX:
+            obs.raw_prefix += data[: MAX_RAW_PREFIX - len(obs.raw_prefix)]
+        if self.non_stream_deadline is not None:
+            obs.body_excerpt = obs.raw_prefix[:MAX_BODY_EXCERPT]
+            return len(obs.raw_prefix) < MAX_BODY_EXCERPT and t < self.non_stream_deadline
+        records = self._take(self.parser.feed(data, t_ms))
+        if len(obs.chunks) < MAX_TIMELINE:
+            obs.chunks.append(Chunk(t_ms, len(data), records))
+        if self.opts.max_events is not None and obs.n_events >= self.opts.max_events:
+            return False
+        return True
+
+    def finish(self, t: float) -> None:
+        if self.non_stream_deadline is None:
+            self._take(self.parser.close((t - self.t0) * 1000))
+
+    def _take(self, items: list) -> int:
+        obs = self.obs
+        records = 0
+        keep = self.opts.keep
+        for item in items:
+            cls = type(item)
+            if cls is Event:
+                records += 1
+                obs.n_events += 1
+                if obs.first_event_ms is None:
+                    obs.first_event_ms = item.t
+                if len(obs.events) < MAX_TIMELINE:
+                    data = item.data
+                    obs.events.append(EventRec(
+                        item.t, item.type, data if len(obs.events) < keep else None,
+                        item.id, item.retry, item.truncated, item.size, hash(data)))
+            elif cls is Comment:
+                records += 1
+                obs.n_comments += 1
+                if len(obs.comments) < MAX_TIMELINE:
+                    obs.comments.append(CommentRec(item.t, item.text))
+            elif cls is Retry:
+                if len(obs.retries) < MAX_TIMELINE:
+                    obs.retries.append((item.t, item.ms))
+            elif cls is Diagnostic:
+                obs.diagnostics[item.kind] += 1
+                if len(obs.diag_examples) < MAX_DIAG_EXAMPLES:
+                    obs.diag_examples.append((item.t, item.kind, item.detail))
+        return records
+
+
+def window_for(opts: ProbeOptions) -> float:
+    """The observation window: --duration, stretched to see an --expect-close deadline."""
+    if opts.expect_close is not None:
+        return max(opts.duration, opts.expect_close + 1.0)
+    return opts.duration
+
+
+async def observe_sse(
+    target: Target,
+    opts: ProbeOptions,
+    client: httpx.AsyncClient | None = None,
+    extra_headers: list[tuple[str, str]] | None = None,
+    stop: asyncio.Event | None = None,
+) -> SseObservation:
+    obs = SseObservation(url=target.url, method=target.method, http2_offered=target.http2,
+                         started_at=datetime.now(timezone.utc))
+    obs.window_s = window_for(opts)
+    own_client = client is None
+    if client is None:
+        client = transport.make_client(target)
+    t0 = time.perf_counter()
+    rec = Recorder(obs, t0, opts)
+    try:
+        end = await transport.stream(target, rec, t0, obs.window_s, client,
+                                     extra_headers=extra_headers, stop=stop)
+    except transport.Unreachable as exc:
+        obs.unreachable = str(exc)
+        obs.end_ms = (time.perf_counter() - t0) * 1000
+        return obs
+    finally:
+        if own_client:
+            await client.aclose()
+    if end.by == "client" and rec.non_stream_deadline is not None:
+        end.reason = "not an event stream: stopped reading"
+    if end.by == "server":
+        # Only a clean end of the body tells us a trailing event was left unterminated;
+        # when we (or a broken connection) cut the stream, the tail is simply unseen.
+        rec.finish(end.t)
+    obs.end_ms = (end.t - t0) * 1000
+    obs.close = Close(end.by, obs.end_ms, None, end.reason)
+    return obs

@@ -1,0 +1,155 @@
+"""The only SSE code that touches sockets: one HTTP stream through httpx, recorded as
+timestamped raw material (response head, body chunks, how the stream ended).
+
+It does not parse: a Sink gets the bytes with their perf_counter arrival times and decides
+when it has seen enough. Every wait is bounded: headers by the target's timeout, the body by
+the observation window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from sse_doctor.target import Target
+
+
+@dataclass
+class Head:
+    t: float  # perf_counter when the response head arrived
+    status: int
+    http_version: str
+    headers: list[tuple[str, str]]
+
+
+@dataclass
+class End:
+    by: str  # server | transport | client | deadline
+    t: float
+    reason: str = ""
+
+
+class Sink(Protocol):
+    def head(self, head: Head) -> None: ...
+
+    def chunk(self, t: float, data: bytes) -> bool:
+        """Record a body chunk; return False to stop reading (the client ends the stream)."""
+        ...
+
+
+class Unreachable(Exception):
+    """No response: DNS, refused, TLS, or timeout before the response head."""
+
+
+def make_client(target: Target, max_connections: int = 100) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        http2=target.http2,
+        verify=target.ssl_context(),
+        # Body reads are bounded by the observation window instead of a read timeout:
+        # a stream may legitimately stay silent for longer than --timeout.
+        timeout=httpx.Timeout(connect=target.timeout, read=None, write=target.timeout,
+                              pool=target.timeout),
+        follow_redirects=True,  # EventSource follows redirects too
+        limits=httpx.Limits(max_connections=max_connections,
+                            max_keepalive_connections=0),
+        trust_env=False,
+    )
+
+
+def describe_connect_error(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, ssl.SSLError) or "ssl" in low or "certificate" in low:
+        return f"TLS failure: {text}"
+    if "name or service not known" in low or "nodename nor servname" in low \
+            or "getaddrinfo" in low or "no address associated" in low \
+            or "temporary failure in name resolution" in low:
+        return f"DNS lookup failed: {text}"
+    if "refused" in low:
+        return f"connection refused: {text}"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timeout: {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+async def stream(
+    target: Target,
+    sink: Sink,
+    t0: float,
+    window_s: float,
+    client: httpx.AsyncClient,
+    extra_headers: list[tuple[str, str]] | None = None,
+    stop: asyncio.Event | None = None,
+) -> End:
+    """Send the request at t0 (perf_counter), feed the sink until the window closes, the
+    sink says stop, `stop` is set, or the server ends the stream."""
+    headers = target.sse_headers()
+    if extra_headers:
+        headers += extra_headers
+    request = client.build_request(target.method, target.url, headers=headers,
+                                   content=target.body)
+    try:
+        response = await asyncio.wait_for(client.send(request, stream=True), target.timeout)
+    except asyncio.TimeoutError:
+        raise Unreachable(f"timeout: no response within {target.timeout:g} s") from None
+    except (httpx.TransportError, ssl.SSLError, OSError) as exc:
+        raise Unreachable(describe_connect_error(exc)) from None
+
+    try:
+        sink.head(Head(time.perf_counter(), response.status_code, response.http_version,
+                       list(response.headers.multi_items())))
+        return await _read_body(response, sink, t0 + window_s, stop)
+    finally:
+        # Closing may itself wait on a misbehaving peer; bound it.
+        try:
+            await asyncio.wait_for(response.aclose(), 2.0)
+        except (asyncio.TimeoutError, httpx.HTTPError, OSError):
+            pass
+
+
+async def _read_body(response: httpx.Response, sink: Sink, deadline: float,
+                     stop: asyncio.Event | None) -> End:
+    end: list[End] = []
+
+    async def pump() -> None:
+        perf = time.perf_counter
+        try:
+            async for data in response.aiter_bytes():
+                if data and not sink.chunk(perf(), data):
+                    end.append(End("client", perf(), "enough data"))
+                    return
+            end.append(End("server", perf(), "the server ended the response body"))
+        except httpx.HTTPError as exc:
+            end.append(End("transport", perf(), describe_connect_error(exc)))
+        except OSError as exc:
+            end.append(End("transport", perf(), str(exc)))
+
+    # One task for the whole body rather than a timeout per read: cheaper on a firehose.
+    task = asyncio.ensure_future(pump())
+    waiters: set[asyncio.Future] = {task}
+    stopper = None
+    if stop is not None:
+        stopper = asyncio.ensure_future(stop.wait())
+        waiters.add(stopper)
+    try:
+        remaining = max(0.0, deadline - time.perf_counter())
+        await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for fut in waiters:
+            if not fut.done():
+                fut.cancel()
+        for fut in waiters:
+            try:
+                await asyncio.wait_for(fut, 1.0)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                pass
+    if end:
+        return end[0]
+    if stopper is not None and stopper.done() and not stopper.cancelled():
+        return End("client", time.perf_counter(), "the experiment ended the stream")
+    return End("deadline", time.perf_counter(), "the observation window ended")
