@@ -1,0 +1,28 @@
+"""The lab's Starlette application: every scenario's route plus ``GET /`` listing them."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .scenarios import SCENARIOS
+from .sse_routes import HANDLERS, ShutdownSignal
+
+
+async def index(request: Request) -> Response:
+    return JSONResponse([scenario.as_dict() for scenario in SCENARIOS])
+
+
+def create_app() -> Starlette:
+    """The lab app. ``app.state.lab_shutdown.set()`` makes every open stream end cleanly."""
+    routes = [Route("/", index, methods=["GET"])]
+    for scenario in SCENARIOS:
+        if scenario.protocol != "sse":
+            continue
+        endpoint, methods = HANDLERS[scenario.name]
+        routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
+    app = Starlette(routes=routes)
+    app.state.lab_shutdown = ShutdownSignal()
+    return app

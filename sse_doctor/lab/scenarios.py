@@ -1,0 +1,189 @@
+"""The lab's scenario table: the single source of truth for its routes.
+
+``sse-doctor lab`` lists these routes; ``sse-doctor demo`` probes every scenario with
+``in_demo=True`` using ``DEMO_ARGS + scenario.probe_args`` and checks that the probe reports
+exactly the finding codes in ``expect`` (an empty set means a healthy stream).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LabScenario:
+    name: str  # short id, e.g. "stalled"
+    path: str  # route, e.g. "/sse/stalled"
+    protocol: str  # "sse" (later "ws")
+    models: str  # one line: the real-world failure it models
+    expect: frozenset[str]  # finding codes the demo's probe must produce (empty = healthy)
+    probe_args: tuple[str, ...] = ()  # extra CLI args the demo passes for this scenario
+    in_demo: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly form (used by the lab's ``GET /``)."""
+        return {
+            "name": self.name,
+            "path": self.path,
+            "protocol": self.protocol,
+            "models": self.models,
+            "expect": sorted(self.expect),
+            "probe_args": list(self.probe_args),
+            "in_demo": self.in_demo,
+        }
+
+
+# Common args the demo passes to every probe: a 4 s window, 2 s longest acceptable silence.
+DEMO_ARGS: tuple[str, ...] = ("--duration", "4", "--idle-limit", "2")
+
+
+def _sse(
+    name: str,
+    models: str,
+    expect: frozenset[str] | set[str] = frozenset(),
+    probe_args: tuple[str, ...] = (),
+    in_demo: bool = True,
+) -> LabScenario:
+    return LabScenario(
+        name=name,
+        path=f"/sse/{name}",
+        protocol="sse",
+        models=models,
+        expect=frozenset(expect),
+        probe_args=probe_args,
+        in_demo=in_demo,
+    )
+
+
+SCENARIOS: tuple[LabScenario, ...] = (
+    _sse(
+        "healthy",
+        "a well-behaved stream: ids, retry, an event every 0.25 s, a heartbeat every 1 s",
+    ),
+    _sse(
+        "http-error",
+        "the endpoint fails before streaming: 500 with a JSON error body",
+        {"http-error"},
+    ),
+    _sse(
+        "wrong-content-type",
+        "SSE-looking lines served as text/plain (EventSource refuses the stream)",
+        {"not-event-stream"},
+    ),
+    _sse(
+        "no-cache-missing",
+        "a stream without Cache-Control: no-cache (caches and proxies may hold it)",
+        {"missing-no-cache"},
+    ),
+    _sse(
+        "gzip",
+        "a compression middleware gzipping the stream (flushed per event here; often not)",
+        {"compressed-stream"},
+    ),
+    _sse(
+        "delayed-headers",
+        "a framework that holds the headers until the first event: EventSource opens 1.3 s late",
+        {"delayed-headers"},
+    ),
+    _sse(
+        "buffered",
+        "a buffering reverse proxy: events made every 0.1 s arrive in bursts of 10 every ~1 s",
+        {"buffered-delivery"},
+    ),
+    _sse(
+        "no-heartbeat",
+        "no keepalive: 2.6 s silences that idle timeouts of proxies and clients will cut",
+        {"no-heartbeat"},
+    ),
+    _sse(
+        "stalled",
+        "a generator whose DB session was closed: pings go on forever, events never come",
+        {"stalled-stream"},
+    ),
+    _sse(
+        "stale",
+        "stale data from a shared DB session: the same payload again and again with new ids",
+        {"repeated-payload"},
+    ),
+    _sse(
+        "no-completed",
+        "a job stream that never sends its 'completed' event",
+        {"missing-expected-event"},
+        ("--expect-event", "completed"),
+    ),
+    _sse(
+        "endless",
+        "a stream with no maximum duration: zombie streams pile up on the server",
+        {"no-server-timeout"},
+        ("--expect-close", "2"),
+    ),
+    _sse(
+        "ends-early",
+        "a job stream that ends cleanly after 3 progress events without 'completed'",
+        {"premature-close"},
+        ("--expect-event", "completed"),
+    ),
+    _sse(
+        "crash",
+        "the handler raises mid-stream: the connection drops with an incomplete chunked body",
+        {"premature-close"},
+    ),
+    _sse(
+        "finite",
+        "a stream that sends 5 events and then ends cleanly",
+        {"stream-ended"},
+    ),
+    _sse(
+        "low-retry",
+        "retry: 200 - clients reconnect 5 times a second and hammer the server",
+        {"low-retry"},
+    ),
+    _sse(
+        "no-ids",
+        "events without id: fields, so a reconnecting client cannot resume (no Last-Event-ID)",
+        {"no-event-ids"},
+    ),
+    _sse(
+        "malformed",
+        "a hand-rolled serializer: 'Data:' lines (ignored by browsers) and invalid UTF-8 data",
+        {"malformed-stream"},
+    ),
+    _sse(
+        "divergence",
+        "bare blank-line keepalives: browsers ignore them, httpx-sse emits empty events",
+        {"client-divergence"},
+    ),
+    _sse(
+        "garbage",
+        "hostile: random binary bytes in 4 KiB chunks under a text/event-stream header",
+        {"malformed-stream"},
+    ),
+    _sse(
+        "huge-line",
+        "hostile: a single 10 MB data line before the stream turns healthy",
+        {"malformed-stream"},
+    ),
+    _sse(
+        "silent",
+        "hostile: headers, then never a single body byte",
+        {"no-heartbeat"},
+    ),
+    _sse(
+        "firehose",
+        "benchmark: ?events=N&size=B (default 200000 x 100 bytes) as fast as possible, then end",
+        in_demo=False,
+    ),
+    _sse(
+        "echo",
+        "utility: reflects method, headers, query and body (GET or POST), 5 ticks, then end",
+        in_demo=False,
+    ),
+)
+
+
+def get_scenario(name: str) -> LabScenario:
+    """The scenario called ``name`` (KeyError if there is none)."""
+    for scenario in SCENARIOS:
+        if scenario.name == name:
+            return scenario
+    raise KeyError(name)
