@@ -11,11 +11,15 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 
 from sse_doctor import __version__
+
+try:  # newer typer releases vendor their own click; its exceptions are the ones raised
+    from typer import _click as click
+except ImportError:  # pragma: no cover - typer that depends on click
+    import click
 from sse_doctor.errors import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -44,27 +48,87 @@ app = typer.Typer(
 )
 
 # --- options shared by the network commands ----------------------------------------------
-Header = Annotated[list[str] | None, typer.Option(
-    "-H", "--header", help="Request header 'Name: value' (repeatable).")]
-Method = Annotated[str, typer.Option("-X", "--method", help="HTTP method.")]
-Data = Annotated[str | None, typer.Option(
-    "-d", "--data", help="Request body, TEXT or @FILE (JSON sets Content-Type).")]
-Cookie = Annotated[list[str] | None, typer.Option(
-    "--cookie", help="Cookie 'name=value' (repeatable).")]
-Bearer = Annotated[str | None, typer.Option(
-    "--bearer", help="Send 'Authorization: Bearer TOKEN'.")]
-Timeout = Annotated[float, typer.Option(
-    "--timeout", help="Seconds to connect and get a response.")]
-Insecure = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")]
-CaCert = Annotated[str | None, typer.Option("--cacert", help="CA bundle file for TLS.")]
-Http2 = Annotated[bool, typer.Option("--http2", help="Offer HTTP/2.")]
-JsonOut = Annotated[str | None, typer.Option(
-    "--json", help="Write the JSON report to PATH ('-' for stdout).")]
-JunitOut = Annotated[str | None, typer.Option("--junit", help="Write JUnit XML to PATH.")]
-FailOnOpt = Annotated[FailOn, typer.Option(
-    "--fail-on", help="Lowest severity that makes the exit code 1.", case_sensitive=False)]
-Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict line.")]
-Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Show the raw timeline.")]
+REQ, OUT, WS = "Request", "Output", "WebSocket"
+Header = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-H",
+        "--header",
+        metavar="NAME: VALUE",
+        rich_help_panel=REQ,
+        help="Request header 'Name: value' (repeatable).",
+    ),
+]
+Method = Annotated[
+    str, typer.Option("-X", "--method", metavar="METHOD", rich_help_panel=REQ, help="HTTP method.")
+]
+Data = Annotated[
+    str | None,
+    typer.Option(
+        "-d",
+        "--data",
+        metavar="TEXT|@FILE",
+        rich_help_panel=REQ,
+        help="Request body, TEXT or @FILE (JSON sets Content-Type).",
+    ),
+]
+Cookie = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cookie",
+        metavar="NAME=VALUE",
+        rich_help_panel=REQ,
+        help="Cookie 'name=value' (repeatable).",
+    ),
+]
+Bearer = Annotated[
+    str | None,
+    typer.Option(
+        "--bearer", metavar="TOKEN", rich_help_panel=REQ, help="Send 'Authorization: Bearer TOKEN'."
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", metavar="S", rich_help_panel=REQ, help="Seconds to connect and get a response."
+    ),
+]
+Insecure = Annotated[
+    bool, typer.Option("--insecure", rich_help_panel=REQ, help="Do not verify TLS certificates.")
+]
+CaCert = Annotated[
+    str | None,
+    typer.Option("--cacert", metavar="FILE", rich_help_panel=REQ, help="CA bundle file for TLS."),
+]
+Http2 = Annotated[bool, typer.Option("--http2", rich_help_panel=REQ, help="Offer HTTP/2.")]
+JsonOut = Annotated[
+    str | None,
+    typer.Option(
+        "--json",
+        metavar="PATH|-",
+        rich_help_panel=OUT,
+        help="Write the JSON report to PATH ('-' for stdout).",
+    ),
+]
+JunitOut = Annotated[
+    str | None,
+    typer.Option("--junit", metavar="PATH", rich_help_panel=OUT, help="Write JUnit XML to PATH."),
+]
+FailOnOpt = Annotated[
+    FailOn,
+    typer.Option(
+        "--fail-on",
+        rich_help_panel=OUT,
+        help="Lowest severity that makes the exit code 1.",
+        case_sensitive=False,
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("-q", "--quiet", rich_help_panel=OUT, help="Print only the verdict line.")
+]
+Verbose = Annotated[
+    bool, typer.Option("-v", "--verbose", rich_help_panel=OUT, help="Show the raw timeline.")
+]
 
 
 def _version(value: bool) -> None:
@@ -75,8 +139,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Diagnose Server-Sent Events and WebSocket endpoints."""
 
@@ -99,16 +167,23 @@ def _write(path: str, text: str, what: str) -> None:
 
 
 def exit_code_for(report: Report, fail_on: str) -> int:
-    if report.command == "probe" and any(f.code == "target-unreachable"
-                                         for f in report.findings):
+    if report.command == "probe" and any(f.code == "target-unreachable" for f in report.findings):
         return EXIT_UNREACHABLE
     if any(junit.fails(f.severity, fail_on) for f in report.findings):
         return EXIT_FINDINGS
     return EXIT_OK
 
 
-def emit(report: Report, red: Redactor, *, json_out: str | None, junit_out: str | None,
-         fail_on: str, quiet: bool, verbose: bool) -> None:
+def emit(
+    report: Report,
+    red: Redactor,
+    *,
+    json_out: str | None,
+    junit_out: str | None,
+    fail_on: str,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     if junit_out:
         _write(junit_out, junit.render(report, fail_on, red), "--junit")
     if json_out and json_out != "-":
@@ -136,7 +211,9 @@ def _run(coro):  # noqa: ANN001, ANN202 - thin wrapper
 # --- commands -----------------------------------------------------------------------------------
 @app.command()
 def probe(
-    url: Annotated[str, typer.Argument(help="http(s):// for SSE, ws(s):// for WebSocket.")],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="http(s):// for SSE, ws(s):// for WebSocket.")
+    ],
     header: Header = None,
     method: Method = "GET",
     data: Data = None,
@@ -151,27 +228,64 @@ def probe(
     fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False,
     verbose: Verbose = False,
-    duration: Annotated[float, typer.Option(help="Observation window in seconds.")] = 30.0,
-    max_events: Annotated[int | None, typer.Option(
-        help="Stop after N events (or messages).")] = None,
-    idle_limit: Annotated[float, typer.Option(
-        help="Longest acceptable silence in seconds.")] = 30.0,
-    expect_event: Annotated[list[str] | None, typer.Option(
-        help="Event type that must arrive (repeatable).")] = None,
-    expect_close: Annotated[float | None, typer.Option(
-        help="The server must end the stream within S seconds.")] = None,
-    keep: Annotated[int, typer.Option(help="Events/comments/messages kept in JSON.")] = 1000,
-    send: Annotated[list[str] | None, typer.Option(
-        help="WS: message TEXT or @FILE to send after open (repeatable).")] = None,
-    expect_message: Annotated[list[str] | None, typer.Option(
-        help="WS: substring a message must contain (repeatable).")] = None,
-    ping_interval: Annotated[float | None, typer.Option(
-        help="WS: send a ping every S seconds and time the pong.")] = None,
-    subprotocol: Annotated[list[str] | None, typer.Option(
-        help="WS: subprotocol to offer (repeatable).")] = None,
-    origin: Annotated[str | None, typer.Option(help="WS: Origin header.")] = None,
-    max_message_size: Annotated[int, typer.Option(
-        help="WS: largest message accepted, in bytes.")] = 1 << 20,
+    duration: Annotated[
+        float, typer.Option(metavar="S", help="Observation window in seconds.")
+    ] = 30.0,
+    max_events: Annotated[
+        int | None, typer.Option(metavar="N", help="Stop after N events (or messages).")
+    ] = None,
+    idle_limit: Annotated[
+        float, typer.Option(metavar="S", help="Longest acceptable silence in seconds.")
+    ] = 30.0,
+    expect_event: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="Event type that must arrive (repeatable)."),
+    ] = None,
+    expect_close: Annotated[
+        float | None,
+        typer.Option(metavar="S", help="The server must end the stream within S seconds."),
+    ] = None,
+    keep: Annotated[
+        int,
+        typer.Option(
+            metavar="N", rich_help_panel=OUT, help="Events/comments/messages kept in JSON."
+        ),
+    ] = 1000,
+    send: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="TEXT|@FILE",
+            rich_help_panel=WS,
+            help="Message TEXT or @FILE to send after open (repeatable).",
+        ),
+    ] = None,
+    expect_message: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="TEXT",
+            rich_help_panel=WS,
+            help="Substring a message must contain (repeatable).",
+        ),
+    ] = None,
+    ping_interval: Annotated[
+        float | None,
+        typer.Option(
+            metavar="S", rich_help_panel=WS, help="Send a ping every S seconds and time the pong."
+        ),
+    ] = None,
+    subprotocol: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", rich_help_panel=WS, help="Subprotocol to offer (repeatable)."),
+    ] = None,
+    origin: Annotated[
+        str | None, typer.Option(metavar="URL", rich_help_panel=WS, help="Origin header.")
+    ] = None,
+    max_message_size: Annotated[
+        int,
+        typer.Option(
+            metavar="BYTES", rich_help_panel=WS, help="Largest message accepted, in bytes."
+        ),
+    ] = 1 << 20,
 ) -> int:
     """Open a stream, time everything that arrives, and say what is wrong."""
     _check_writable(json_out, "--json")
@@ -181,12 +295,24 @@ def probe(
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     silent = quiet or json_out == "-"
-    result = _run(_with_progress(run_probe(target, opts, ws_opts), target, opts.duration,
-                                 silent))
-    report = Report(command="probe", url=target.url, protocol=target.protocol,
-                    started_at=started, duration_s=time.perf_counter() - t0, results=[result])
-    emit(report, target.redactor, json_out=json_out, junit_out=junit_out,
-         fail_on=fail_on.value, quiet=quiet, verbose=verbose)
+    result = _run(_with_progress(run_probe(target, opts, ws_opts), target, opts.duration, silent))
+    report = Report(
+        command="probe",
+        url=target.url,
+        protocol=target.protocol,
+        started_at=started,
+        duration_s=time.perf_counter() - t0,
+        results=[result],
+    )
+    emit(
+        report,
+        target.redactor,
+        json_out=json_out,
+        junit_out=junit_out,
+        fail_on=fail_on.value,
+        quiet=quiet,
+        verbose=verbose,
+    )
     return exit_code_for(report, fail_on.value)
 
 
@@ -200,26 +326,45 @@ def plan_probe(p: dict) -> tuple[Target, ProbeOptions, object]:
         raise UsageError("--max-events must be at least 1")
     if p["keep"] < 0:
         raise UsageError("--keep must be 0 or more")
-    target = build_target(p["url"], method=p["method"], headers=p["header"], data=p["data"],
-                          cookie=p["cookie"], bearer=p["bearer"], timeout=p["timeout"],
-                          insecure=p["insecure"], cacert=p["cacert"], http2=p["http2"])
-    opts = ProbeOptions(duration=p["duration"], idle_limit=p["idle_limit"],
-                        max_events=p["max_events"],
-                        expect_events=tuple(p["expect_event"] or ()),
-                        expect_close=p["expect_close"], keep=p["keep"])
+    target = build_target(
+        p["url"],
+        method=p["method"],
+        headers=p["header"],
+        data=p["data"],
+        cookie=p["cookie"],
+        bearer=p["bearer"],
+        timeout=p["timeout"],
+        insecure=p["insecure"],
+        cacert=p["cacert"],
+        http2=p["http2"],
+    )
+    opts = ProbeOptions(
+        duration=p["duration"],
+        idle_limit=p["idle_limit"],
+        max_events=p["max_events"],
+        expect_events=tuple(p["expect_event"] or ()),
+        expect_close=p["expect_close"],
+        keep=p["keep"],
+    )
     ws_opts = None
     if target.protocol == "ws":
         from sse_doctor.ws.probe import WsOptions
 
         ws_opts = WsOptions.from_cli(
-            opts, send=p["send"] or [], expect_message=p["expect_message"] or [],
-            ping_interval=p["ping_interval"], subprotocols=p["subprotocol"] or [],
-            origin=p["origin"], max_message_size=p["max_message_size"])
+            opts,
+            send=p["send"] or [],
+            expect_message=p["expect_message"] or [],
+            ping_interval=p["ping_interval"],
+            subprotocols=p["subprotocol"] or [],
+            origin=p["origin"],
+            max_message_size=p["max_message_size"],
+        )
     return target, opts, ws_opts
 
 
-async def run_probe(target: Target, opts: ProbeOptions, ws_opts: object = None,
-                    name: str = "probe"):  # noqa: ANN201
+async def run_probe(
+    target: Target, opts: ProbeOptions, ws_opts: object = None, name: str = "probe"
+):  # noqa: ANN201
     if target.protocol == "ws":
         from sse_doctor.ws.probe import probe_ws
 
@@ -246,8 +391,9 @@ async def _with_progress(coro, target: Target, window: float, silent: bool):  # 
         task = asyncio.ensure_future(coro)
         while not task.done():
             await asyncio.wait({task}, timeout=0.5)
-            status.update(f"observing {target.display_url()}  "
-                          f"{time.perf_counter() - t0:.0f}/{window:g} s")
+            status.update(
+                f"observing {target.display_url()}  {time.perf_counter() - t0:.0f}/{window:g} s"
+            )
         return task.result()
 
 
@@ -268,14 +414,16 @@ def lab(
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot serve the lab on port {port}: {exc}") from None
     console = Console(highlight=False)
-    table = Table(title=f"sse-doctor lab on {server.base_url}  (Ctrl-C to stop)",
-                  title_justify="left")
+    table = Table(
+        title=f"sse-doctor lab on {server.base_url}  (Ctrl-C to stop)", title_justify="left"
+    )
     table.add_column("url")
     table.add_column("models")
     table.add_column("expected diagnosis")
     for s in SCENARIOS:
-        base = server.base_url.replace("http://", "ws://") if s.protocol == "ws" \
-            else server.base_url
+        base = (
+            server.base_url.replace("http://", "ws://") if s.protocol == "ws" else server.base_url
+        )
         args = (" " + " ".join(s.probe_args)) if s.probe_args else ""
         table.add_row(base + s.path + args, s.models, ", ".join(sorted(s.expect)) or "healthy")
     console.print(table)
@@ -300,18 +448,26 @@ def demo(
     _check_writable(junit_out, "--junit")
     report, all_match = run_demo(show_progress=not quiet and json_out != "-")
     red = Redactor()
-    emit(report, red, json_out=json_out, junit_out=junit_out, fail_on="never", quiet=quiet,
-         verbose=verbose)
+    emit(
+        report,
+        red,
+        json_out=json_out,
+        junit_out=junit_out,
+        fail_on="never",
+        quiet=quiet,
+        verbose=verbose,
+    )
     if json_out != "-":
         console = Console(highlight=False)
         n = len(report.results)
         bad = [r.name for r in report.results if not r.matches_expected]
         if all_match:
-            console.print(f"[bold green]All {n} scenarios got exactly their expected "
-                          "diagnosis.[/]")
+            console.print(f"[bold green]All {n} scenarios got exactly their expected diagnosis.[/]")
         else:
-            console.print(f"[bold red]{len(bad)} of {n} scenarios did not get their expected "
-                          f"diagnosis: {', '.join(bad)}[/]")
+            console.print(
+                f"[bold red]{len(bad)} of {n} scenarios did not get their expected "
+                f"diagnosis: {', '.join(bad)}[/]"
+            )
     return EXIT_OK if all_match else EXIT_FINDINGS
 
 

@@ -9,6 +9,7 @@ the observation window.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -61,8 +62,25 @@ def make_client(target: Target, max_connections: int = 100) -> httpx.AsyncClient
     )
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 10:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
 def describe_connect_error(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    # httpx wraps the socket error ("All connection attempts failed"); the cause says why.
+    chain = _chain(exc)
+    text = "; ".join(dict.fromkeys(str(e) for e in chain if str(e))) or type(exc).__name__
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"connection refused: {text}"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return f"DNS lookup failed: {text}"
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return f"TLS failure: {text}"
     low = text.lower()
     if isinstance(exc, ssl.SSLError) or "ssl" in low or "certificate" in low:
         return f"TLS failure: {text}"

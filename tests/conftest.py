@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from sse_doctor.lab import LabServer
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[LabServer]:
+    server = LabServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "sse_doctor", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sse_doctor", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
