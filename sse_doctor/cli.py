@@ -348,7 +348,10 @@ def plan_probe(p: dict) -> tuple[Target, ProbeOptions, object]:
     )
     ws_opts = None
     if target.protocol == "ws":
-        from sse_doctor.ws.probe import WsOptions
+        try:
+            from sse_doctor.ws.probe import WsOptions
+        except ImportError:
+            raise UsageError("WebSocket probing (ws://, wss://) is not available yet") from None
 
         ws_opts = WsOptions.from_cli(
             opts,
