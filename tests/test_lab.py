@@ -136,7 +136,8 @@ def test_scenario_table_is_the_contract() -> None:
     assert len({s.path for s in SCENARIOS}) == len(SCENARIOS)
     demo = {s.name: (set(s.expect), s.probe_args) for s in SCENARIOS if s.in_demo}
     assert demo == EXPECTED_TABLE
-    assert {s.name for s in SCENARIOS if not s.in_demo} == {"firehose", "echo"}
+    # Utilities outside the demo may grow; these two are relied on by other tests.
+    assert {s.name for s in SCENARIOS if not s.in_demo} >= {"firehose", "echo"}
     for s in SCENARIOS:
         assert isinstance(s, LabScenario)
         assert s.protocol == "sse" and s.path == f"/sse/{s.name}"
