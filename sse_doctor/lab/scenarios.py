@@ -174,6 +174,12 @@ SCENARIOS: tuple[LabScenario, ...] = (
         in_demo=False,
     ),
     _sse(
+        "steady",
+        "utility: ?interval=S&size=B (default 0.05 s x 200 bytes) forever, each event flushed;"
+        " put a proxy in front of it",
+        in_demo=False,
+    ),
+    _sse(
         "echo",
         "utility: reflects method, headers, query and body (GET or POST), 5 ticks, then end",
         in_demo=False,

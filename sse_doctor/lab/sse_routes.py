@@ -537,6 +537,26 @@ async def firehose(request: Request) -> Response:
     return LabStream(_blocks_body(blocks), headers=sse_headers())
 
 
+async def _steady_body(writer: EventWriter, interval: float, size: int) -> Body:
+    payload = "x" * size
+    counter = 0
+    async for _ in timeline((0.0, interval)):
+        counter += 1
+        yield writer.event(f"{counter} {payload}", event="tick")
+
+
+async def steady(request: Request) -> Response:
+    """A steady stream for putting proxies in front of: ?interval=S&size=B, forever."""
+    try:
+        interval = float(request.query_params.get("interval", "0.05"))
+        size = _int_param(request, "size", 200)
+    except ValueError:
+        return PlainTextResponse("interval and size must be non-negative numbers\n", 400)
+    if not 0.001 <= interval <= 60 or size > 1 << 20:
+        return PlainTextResponse("interval must be 0.001..60 s and size at most 1 MiB\n", 400)
+    return LabStream(_steady_body(EventWriter(), interval, size), headers=sse_headers())
+
+
 async def _echo_body(writer: EventWriter, info: str) -> Body:
     yield writer.event(info, event="echo")
     counter = 0
@@ -589,5 +609,6 @@ HANDLERS: dict[str, tuple[Endpoint, tuple[str, ...]]] = {
     "huge-line": (huge_line, ("GET",)),
     "silent": (silent, ("GET",)),
     "firehose": (firehose, ("GET",)),
+    "steady": (steady, ("GET",)),
     "echo": (echo, ("GET", "POST")),
 }
