@@ -122,6 +122,12 @@ class SseObservation:
     close: Close | None = None
     http2_offered: bool = False
 
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio and tracebacks repr results, and the full dataclass repr
+        # of an observation holding 100,000 events costs seconds.
+        return (f"SseObservation(url={self.url!r}, status={self.status}, "
+                f"events={self.n_events}, bytes={self.n_bytes}, close={self.close!r})")
+
     def header(self, name: str) -> str | None:
         name = name.lower()
         for k, v in self.headers:
@@ -160,6 +166,10 @@ class ScenarioResult:
     observation: Any = None  # SseObservation (or a WS observation)
     options: Any = None
     expected: list[str] | None = None  # the demo's expected codes
+
+    def __repr__(self) -> str:
+        return (f"ScenarioResult(name={self.name!r}, url={self.url!r}, "
+                f"findings={[f.code for f in self.findings]}, observation={self.observation!r})")
 
     @property
     def verdict(self) -> str:

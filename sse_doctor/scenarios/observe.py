@@ -72,34 +72,60 @@ class Recorder:
             self._take(self.parser.close((t - self.t0) * 1000))
 
     def _take(self, items: list) -> int:
+        """Count and keep what the parser produced; returns events + comments completed.
+
+        This runs once per event on a firehose, so it avoids attribute lookups in the loop
+        and, once the timeline is full, only counts."""
+        if not items:
+            return 0
         obs = self.obs
-        records = 0
-        keep = self.opts.keep
-        for item in items:
-            cls = type(item)
-            if cls is Event:
-                records += 1
-                obs.n_events += 1
-                if obs.first_event_ms is None:
-                    obs.first_event_ms = item.t
-                if len(obs.events) < MAX_TIMELINE:
-                    data = item.data
-                    obs.events.append(EventRec(
-                        item.t, item.type, data if len(obs.events) < keep else None,
-                        item.id, item.retry, item.truncated, item.size, hash(data)))
-            elif cls is Comment:
-                records += 1
-                obs.n_comments += 1
-                if len(obs.comments) < MAX_TIMELINE:
-                    obs.comments.append(CommentRec(item.t, item.text))
-            elif cls is Retry:
-                if len(obs.retries) < MAX_TIMELINE:
-                    obs.retries.append((item.t, item.ms))
-            elif cls is Diagnostic:
-                obs.diagnostics[item.kind] += 1
-                if len(obs.diag_examples) < MAX_DIAG_EXAMPLES:
-                    obs.diag_examples.append((item.t, item.kind, item.detail))
-        return records
+        events, comments = obs.events, obs.comments
+        n_ev = n_com = 0
+        if obs.first_event_ms is None:
+            first = next((i for i in items if type(i) is Event), None)
+            if first is not None:
+                obs.first_event_ms = first.t
+        if len(events) >= MAX_TIMELINE and len(comments) >= MAX_TIMELINE:
+            for item in items:
+                cls = type(item)
+                if cls is Event:
+                    n_ev += 1
+                elif cls is Comment:
+                    n_com += 1
+                else:
+                    self._take_other(item)
+        else:
+            keep = self.opts.keep
+            add_event, add_comment = events.append, comments.append
+            for item in items:
+                cls = type(item)
+                if cls is Event:
+                    n_ev += 1
+                    n_kept = len(events)
+                    if n_kept < MAX_TIMELINE:
+                        data = item.data
+                        add_event(EventRec(item.t, item.type, data if n_kept < keep else None,
+                                           item.id, item.retry, item.truncated, item.size,
+                                           hash(data)))
+                elif cls is Comment:
+                    n_com += 1
+                    if len(comments) < MAX_TIMELINE:
+                        add_comment(CommentRec(item.t, item.text))
+                else:
+                    self._take_other(item)
+        obs.n_events += n_ev
+        obs.n_comments += n_com
+        return n_ev + n_com
+
+    def _take_other(self, item: object) -> None:
+        obs = self.obs
+        if type(item) is Retry:
+            if len(obs.retries) < MAX_TIMELINE:
+                obs.retries.append((item.t, item.ms))
+        elif type(item) is Diagnostic:
+            obs.diagnostics[item.kind] += 1
+            if len(obs.diag_examples) < MAX_DIAG_EXAMPLES:
+                obs.diag_examples.append((item.t, item.kind, item.detail))
 
 
 def window_for(opts: ProbeOptions) -> float:
