@@ -411,9 +411,8 @@ def lab(
 
     if not 0 <= port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
-    server = LabServer(port=port)
     try:
-        server.start()
+        server = LabServer(port=port).start()
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot serve the lab on port {port}: {exc}") from None
     console = Console(highlight=False)
@@ -496,10 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         _err("interrupted")
         return EXIT_INTERRUPTED
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
     if isinstance(rv, int):
         return rv

@@ -221,3 +221,41 @@ def test_server_that_accepts_but_never_answers_times_out_with_exit_3() -> None:
 def test_version_and_module_entry_point() -> None:
     proc = cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("sse-doctor ")
+
+
+def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "sse_doctor", "lab", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**__import__("os").environ, "COLUMNS": "200"})
+    try:
+        lines = []
+        for line in proc.stdout:  # the table is printed once the server accepts connections
+            lines.append(line)
+            if "/sse/silent" in line:
+                break
+        listing = "".join(lines)
+        assert f"http://127.0.0.1:{port}/sse/stalled" in listing
+        assert "stalled-stream" in listing
+        probe = cli("probe", f"http://127.0.0.1:{port}/sse/stale", *QUICK, "--json", "-")
+        assert {f["code"] for f in json.loads(probe.stdout)["findings"]} == {"repeated-payload"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_lab_port_in_use_is_a_usage_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        proc = cli("lab", "--port", str(s.getsockname()[1]))
+    assert proc.returncode == 2
+    assert "cannot serve the lab" in one_error_line(proc)
