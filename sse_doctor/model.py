@@ -49,6 +49,11 @@ def finding(code: str, detail: str, severity: str | None = None, **evidence: Any
     return Finding(code, severity or spec.severity, spec.title, detail, evidence)
 
 
+def when(ms: float) -> str:
+    """A duration for people: milliseconds below a second, seconds above."""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
 def verdict_of(findings: list[Finding]) -> str:
     worst = max((SEVERITY_RANK[f.severity] for f in findings), default=0)
     return {0: "healthy", 1: "warning", 2: "error"}[worst]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
+from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
 
 
 def check_server_timeout(obs: SseObservation, opts: ProbeOptions) -> list[Finding]:
@@ -15,7 +15,7 @@ def check_server_timeout(obs: SseObservation, opts: ProbeOptions) -> list[Findin
         return []
     return [finding(
         "no-server-timeout",
-        f"The stream was still open after {obs.close.t_ms / 1000:.1f} s; --expect-close "
+        f"The stream was still open after {when(obs.close.t_ms)}; --expect-close "
         f"asked for the server to end it within {opts.expect_close:g} s.",
         expect_close_s=opts.expect_close, open_for_ms=round(obs.close.t_ms, 1))]
 
@@ -27,7 +27,7 @@ def check_premature_close(obs: SseObservation, opts: ProbeOptions) -> list[Findi
     if close.by == "transport":
         return [finding(
             "premature-close",
-            f"The connection broke at {close.t_ms / 1000:.2f} s after {obs.n_events} "
+            f"The connection broke at {when(close.t_ms)} after {obs.n_events} "
             f"event(s): {close.reason}. The server most likely raised mid-stream.",
             by=close.by, t_ms=round(close.t_ms, 1), reason=close.reason,
             events_before=obs.n_events)]
@@ -39,7 +39,7 @@ def check_premature_close(obs: SseObservation, opts: ProbeOptions) -> list[Findi
         return []
     return [finding(
         "premature-close",
-        f"The server ended the stream at {close.t_ms / 1000:.2f} s after {obs.n_events} "
+        f"The server ended the stream at {when(close.t_ms)} after {obs.n_events} "
         f"event(s), before {', '.join(repr(m) for m in missing)} arrived.",
         by=close.by, t_ms=round(close.t_ms, 1), missing=missing, events_before=obs.n_events)]
 
@@ -51,6 +51,6 @@ def check_stream_ended(obs: SseObservation, opts: ProbeOptions) -> list[Finding]
         return []
     return [finding(
         "stream-ended",
-        f"The server ended the stream cleanly at {obs.close.t_ms / 1000:.2f} s after "
+        f"The server ended the stream cleanly at {when(obs.close.t_ms)} after "
         f"{obs.n_events} event(s); a browser would reconnect after its retry delay.",
         t_ms=round(obs.close.t_ms, 1), events=obs.n_events)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
-from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
+from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
 
 # Event types that are heartbeats by convention rather than data.
 KEEPALIVE_TYPES = frozenset({"ping", "heartbeat", "keepalive", "keep-alive", "hb"})
@@ -45,10 +45,10 @@ def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]
     if longest <= opts.idle_limit * 1000:
         return []
     over = [g for g in gaps if g[1] - g[0] > opts.idle_limit * 1000]
-    where = "before the first byte" if start == 0.0 else f"from {start / 1000:.1f} s"
+    where = "before the first byte" if start == 0.0 else f"from {when(start)}"
     return [finding(
         "no-heartbeat",
-        f"The stream was silent for {longest / 1000:.1f} s ({where}), longer than the idle "
+        f"The stream was silent for {when(longest)} ({where}), longer than the idle "
         f"limit of {opts.idle_limit:g} s; {len(over)} such silence(s). A proxy with a 60 s "
         "idle timeout would have cut it.",
         longest_silence_ms=round(longest, 1), silence_start_ms=round(start, 1),
@@ -96,10 +96,10 @@ def check_buffered(obs: SseObservation) -> list[Finding]:
     detail = (
         f"{burst_records} of {total} events and comments arrived in {len(bursts)} burst(s) of "
         f"{min(d.records for d in bursts)}-{max(d.records for d in bursts)} at once, each after "
-        f"a silence of {min(d.silence_before_ms for d in bursts) / 1000:.1f} s or more. "
+        f"a silence of {when(min(d.silence_before_ms for d in bursts))} or more. "
     )
     if first_held:
-        detail += (f"The first body byte was held back {ds[0].silence_before_ms / 1000:.1f} s "
+        detail += (f"The first body byte was held back {when(ds[0].silence_before_ms)} "
                    "after the headers. ")
     detail += "The server or something in front of it buffers the stream."
     return [finding(
@@ -130,7 +130,7 @@ def check_stalled(obs: SseObservation) -> list[Finding]:
     kinds = "comments" if any(c.t_ms > last for c in obs.comments) else "keepalive bytes"
     return [finding(
         "stalled-stream",
-        f"The last data event came at {last / 1000:.1f} s; for the next {quiet / 1000:.1f} s "
+        f"The last data event came at {when(last)}; for the next {when(quiet)} "
         f"only {kinds} arrived ({len(alive)} reads) and no data. The connection is alive "
         "but the producer behind it stopped.",
         last_data_event_ms=round(last, 1), data_silence_ms=round(quiet, 1),
