@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
+from .ws_routes import WS_HANDLERS
 
 
 async def index(request: Request) -> Response:
@@ -19,6 +20,10 @@ def create_app() -> Starlette:
     """The lab app. ``app.state.lab_shutdown.set()`` makes every open stream end cleanly."""
     routes = [Route("/", index, methods=["GET"])]
     for scenario in SCENARIOS:
+        if scenario.protocol == "ws":
+            routes.append(WebSocketRoute(scenario.path, WS_HANDLERS[scenario.name],
+                                         name=scenario.name))
+            continue
         if scenario.protocol != "sse":
             continue
         endpoint, methods = HANDLERS[scenario.name]

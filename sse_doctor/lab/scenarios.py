@@ -14,7 +14,7 @@ from dataclasses import dataclass
 class LabScenario:
     name: str  # short id, e.g. "stalled"
     path: str  # route, e.g. "/sse/stalled"
-    protocol: str  # "sse" (later "ws")
+    protocol: str  # "sse" or "ws"
     models: str  # one line: the real-world failure it models
     expect: frozenset[str]  # finding codes the demo's probe must produce (empty = healthy)
     probe_args: tuple[str, ...] = ()  # extra CLI args the demo passes for this scenario
@@ -48,6 +48,24 @@ def _sse(
         name=name,
         path=f"/sse/{name}",
         protocol="sse",
+        models=models,
+        expect=frozenset(expect),
+        probe_args=probe_args,
+        in_demo=in_demo,
+    )
+
+
+def _ws(
+    name: str,
+    models: str,
+    expect: frozenset[str] | set[str] = frozenset(),
+    probe_args: tuple[str, ...] = (),
+    in_demo: bool = True,
+) -> LabScenario:
+    return LabScenario(
+        name=name,
+        path=f"/ws/{name}",
+        protocol="ws",
         models=models,
         expect=frozenset(expect),
         probe_args=probe_args,
@@ -183,6 +201,52 @@ SCENARIOS: tuple[LabScenario, ...] = (
         "echo",
         "utility: reflects method, headers, query and body (GET or POST), 5 ticks, then end",
         in_demo=False,
+    ),
+    # --- WebSocket (probed as ws://; see lab/ws_routes.py) ------------------------------------
+    _ws(
+        "healthy-echo",
+        "a well-behaved socket: echoes messages, progress every 0.25 s, answers pings",
+        (),
+        ("--send", '{"prompt":"hello"}', "--expect-message", '"echo"', "--ping-interval", "1"),
+    ),
+    _ws(
+        "generate-code",
+        "the incident: the handler closes with 1011 a few ms after parsing the first message",
+        {"ws-early-close", "ws-abnormal-close"},
+        ("--send", '{"prompt":"hello"}'),
+    ),
+    _ws(
+        "drop-after-first",
+        "a worker killed mid-request: TCP reset right after the first message, no close frame",
+        {"ws-early-close", "ws-abnormal-close"},
+        ("--send", "hello"),
+    ),
+    _ws(
+        "reject-origin",
+        "an origin check refusing the opening handshake with 403",
+        {"ws-handshake-failed"},
+        ("--origin", "https://evil.example"),
+    ),
+    _ws(
+        "mute",
+        "accepts, then sends nothing at all (no message, no ping): proxies cut it when idle",
+        {"ws-no-keepalive"},
+    ),
+    _ws(
+        "no-pong",
+        "progress messages flow but pings are never answered (a proxy swallowing control frames)",
+        {"ws-pong-timeout"},
+        ("--ping-interval", "0.5"),
+    ),
+    _ws(
+        "huge-message",
+        "hostile: one 16 MiB message (?size=N) over the client's 1 MiB --max-message-size",
+        {"ws-abnormal-close"},
+    ),
+    _ws(
+        "invalid-frame",
+        "hostile: a frame with the reserved opcode 0x3 after one valid message",
+        {"ws-abnormal-close"},
     ),
 )
 

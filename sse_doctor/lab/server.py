@@ -14,6 +14,7 @@ import uvicorn
 
 from .app import create_app
 from .sse_routes import LabCrash
+from .ws_routes import LabWebSocketProtocol
 
 # How long uvicorn lets open responses finish on stop before cancelling them. The lab's
 # streams end on their own when stop() sets the app's shutdown signal; this is a fallback.
@@ -73,6 +74,9 @@ class LabServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            # WebSockets through the lab's protocol class: a few WS scenarios misbehave below
+            # ASGI (no pongs, TCP drops, invalid frames); see ws_routes.py.
+            ws=LabWebSocketProtocol or "auto",
         )
         _install_crash_filter()
         self._server = uvicorn.Server(config)
