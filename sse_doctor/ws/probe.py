@@ -1,0 +1,298 @@
+"""`probe ws://...`: open one WebSocket, send the --send messages in order, ping every
+--ping-interval, record everything until the server closes or the window ends, then run the
+WebSocket checks.
+
+Every wait is bounded: connecting and the opening handshake by --timeout, the session by
+--duration (counted from the handshake), the closing handshake by CLOSE_TIMEOUT_S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidProxy,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.protocol import State
+
+from sse_doctor.checks.ws_checks import run_ws_checks
+from sse_doctor.errors import UsageError
+from sse_doctor.model import MAX_BODY_EXCERPT, ProbeOptions, ScenarioResult
+from sse_doctor.sse.transport import describe_connect_error
+from sse_doctor.target import Target, read_text_arg
+from sse_doctor.ws.observation import WsObservation
+from sse_doctor.ws.recorder import Recorder, RecordingConnection, parse_head
+
+CLOSE_TIMEOUT_S = 2.0  # the closing handshake (at most --timeout)
+MIN_PONG_DEADLINE_S = 1.0
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 7230 token (a subprotocol name)
+_HAS_PROXY_ARG = "proxy" in inspect.signature(connect).parameters  # websockets >= 15
+
+
+@dataclass
+class WsOptions:
+    duration: float = 30.0
+    idle_limit: float = 30.0
+    max_events: int | None = None
+    keep: int = 1000
+    send: tuple[bytes, ...] = ()
+    expect_messages: tuple[str, ...] = ()
+    ping_interval: float | None = None
+    subprotocols: tuple[str, ...] = ()
+    origin: str | None = None
+    max_message_size: int = 1 << 20
+
+    @classmethod
+    def from_cli(cls, opts: ProbeOptions, *, send: list[str], expect_message: list[str],
+                 ping_interval: float | None, subprotocols: list[str], origin: str | None,
+                 max_message_size: int) -> WsOptions:
+        if opts.expect_events:
+            raise UsageError("--expect-event is for SSE streams; for WebSocket messages use "
+                             "--expect-message TEXT")
+        if opts.expect_close is not None:
+            raise UsageError("--expect-close is for SSE streams; it does not apply to ws:// URLs")
+        if max_message_size < 1:
+            raise UsageError("--max-message-size must be at least 1")
+        for name in subprotocols:
+            if not _TOKEN.match(name):
+                raise UsageError(f"invalid --subprotocol {name!r}: expected a token such as "
+                                 "'graphql-transport-ws'")
+        if origin is not None and (not origin.strip() or any(c in origin for c in "\r\n")):
+            raise UsageError(f"invalid --origin {origin!r}")
+        if any(not m for m in expect_message):
+            raise UsageError("--expect-message must not be empty")
+        return cls(
+            duration=opts.duration,
+            idle_limit=opts.idle_limit,
+            max_events=opts.max_events,
+            keep=opts.keep,
+            send=tuple(read_text_arg(v, "--send") for v in send),
+            expect_messages=tuple(expect_message),
+            ping_interval=ping_interval,
+            subprotocols=tuple(subprotocols),
+            origin=origin,
+            max_message_size=max_message_size,
+        )
+
+
+def pong_deadline_s(ping_interval: float, timeout: float) -> float:
+    """How long a pong may take: the ping interval or --timeout, whichever is shorter (at least
+    1 s, so a fast ping interval does not turn ordinary latency into timeouts)."""
+    return max(MIN_PONG_DEADLINE_S, min(ping_interval, timeout))
+
+
+def _check_target(target: Target) -> None:
+    if target.method != "GET":
+        raise UsageError("-X/--method does not apply to WebSocket URLs: the opening handshake "
+                         "is a GET")
+    if target.body is not None:
+        raise UsageError("-d/--data does not apply to WebSocket URLs: send messages with --send")
+
+
+# --- connecting ------------------------------------------------------------------------------
+
+
+def _record_failure(obs: WsObservation, rec: Recorder, exc: BaseException,
+                    target: Target) -> None:
+    """Classify why the socket did not open: an HTTP answer that was not an upgrade
+    (ws-handshake-failed) or no HTTP answer at all (target-unreachable)."""
+    head = parse_head(bytes(rec.raw_head)) if rec.raw_head else None
+    if isinstance(exc, InvalidStatus):
+        r = exc.response
+        obs.status, obs.reason_phrase = r.status_code, r.reason_phrase
+        obs.http_version = "HTTP/1.1"
+        obs.headers = list(r.headers.raw_items())
+        obs.body_excerpt = bytes(r.body[:MAX_BODY_EXCERPT])
+        obs.handshake_error = (f"HTTP {r.status_code} {r.reason_phrase} instead of "
+                               "101 Switching Protocols").replace("  ", " ")
+        return
+    if head is not None:
+        status, reason, version, headers, body = head
+        if obs.status is None:
+            obs.status, obs.reason_phrase, obs.http_version = status, reason, version
+            obs.headers = headers
+            if rec.head_t is not None:
+                obs.headers_ms = rec.ms(rec.head_t)
+        obs.body_excerpt = body[:MAX_BODY_EXCERPT]
+        if status == 101:
+            obs.handshake_error = f"HTTP 101, but not a valid WebSocket upgrade: {exc}"
+        else:
+            obs.handshake_error = (f"HTTP {status} {reason} instead of 101 Switching Protocols"
+                                   ).replace("  ", " ")
+            if rec.head_cut:
+                obs.handshake_error += " (its body was still streaming after 1 s)"
+        return
+    timeout = isinstance(exc, (TimeoutError, asyncio.TimeoutError))
+    if rec.raw_head:
+        raw = bytes(rec.raw_head)
+        obs.body_excerpt = raw[:MAX_BODY_EXCERPT]
+        what = "an incomplete HTTP response" if raw.startswith(b"HTTP/") else \
+            "an answer that is not HTTP"
+        obs.handshake_error = f"{what} to the opening handshake" + (
+            f" within {target.timeout:g} s" if timeout else f" ({exc})")
+        return
+    if timeout:
+        obs.unreachable = (f"timeout: connected, but no answer to the opening handshake within "
+                           f"{target.timeout:g} s" if obs.connect_ms is not None else
+                           f"timeout: could not connect within {target.timeout:g} s")
+    elif isinstance(exc, InvalidHandshake):
+        obs.unreachable = "the server closed the connection without answering the handshake"
+    elif isinstance(exc, OSError):
+        obs.unreachable = describe_connect_error(exc)
+    elif isinstance(exc, (InvalidURI, InvalidProxy, ValueError)):
+        raise UsageError(f"invalid WebSocket URL {target.url!r}: {exc}") from None
+    else:
+        raise exc
+
+
+async def _open(target: Target, opts: WsOptions, rec: Recorder, close_timeout: float) -> Any:
+    kwargs: dict[str, Any] = {}
+    if target.url.lower().startswith("wss:"):
+        kwargs["ssl"] = target.ssl_context()
+    if _HAS_PROXY_ARG:
+        kwargs["proxy"] = None  # like the SSE probe: no proxy from the environment
+    return await connect(
+        target.url,
+        origin=opts.origin,  # type: ignore[arg-type]
+        subprotocols=list(opts.subprotocols) or None,  # type: ignore[arg-type]
+        additional_headers=list(target.headers),
+        open_timeout=target.timeout,
+        ping_interval=None,  # only our pings, so each one is sent and timed by us
+        ping_timeout=None,
+        close_timeout=close_timeout,
+        max_size=opts.max_message_size,
+        create_connection=functools.partial(RecordingConnection, recorder=rec),  # type: ignore
+        **kwargs,
+    )
+
+
+# --- the session ------------------------------------------------------------------------------
+
+
+async def _send_all(ws: Any, rec: Recorder, payloads: tuple[bytes, ...]) -> None:
+    for data in payloads:
+        try:
+            message: str | bytes = data.decode("utf-8")
+        except UnicodeDecodeError:
+            message = data
+        if ws.protocol.state is not State.OPEN:
+            return
+        rec.out_message(time.perf_counter(), data, isinstance(message, str))
+        await ws.send(message)
+
+
+def _forget(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+async def _ping_every(ws: Any, rec: Recorder, interval: float) -> None:
+    start = time.perf_counter()
+    n = 0
+    while True:
+        n += 1
+        await asyncio.sleep(max(0.0, start + n * interval - time.perf_counter()))
+        if ws.protocol.state is not State.OPEN:
+            return
+        payload = b"sse-doctor ping %d" % n
+        rec.out_ping(time.perf_counter(), payload)
+        waiter = await ws.ping(payload)
+        if isinstance(waiter, asyncio.Future):
+            waiter.add_done_callback(_forget)
+
+
+async def _quietly(coro: Any) -> None:
+    try:
+        await coro
+    except (ConnectionClosed, OSError):
+        pass
+
+
+async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float) -> None:
+    assert rec.t0 is not None
+    deadline = rec.t0 + opts.duration
+    jobs = [asyncio.ensure_future(_quietly(_send_all(ws, rec, opts.send)))]
+    if opts.ping_interval:
+        jobs.append(asyncio.ensure_future(_quietly(_ping_every(ws, rec, opts.ping_interval))))
+    waits = [asyncio.ensure_future(rec.stop.wait()), asyncio.ensure_future(rec.closing.wait())]
+    try:
+        await asyncio.wait(waits, timeout=max(0.0, deadline - time.perf_counter()),
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in jobs + waits:
+            task.cancel()
+        await asyncio.gather(*jobs, *waits, return_exceptions=True)
+    conn: RecordingConnection = ws
+    if ws.protocol.state is State.OPEN:
+        # Our turn to close: the window is over, or --max-events arrived.
+        stopped = rec.stop.is_set()
+        rec.client_close_by = "client" if stopped else "deadline"
+        reason = "sse-doctor: --max-events reached" if stopped else \
+            "sse-doctor: observation window over"
+        t = time.perf_counter()
+        closer = asyncio.ensure_future(_quietly(ws.close(1000, reason)))
+        await asyncio.sleep(0)  # the close frame is written in close()'s first step
+        rec.sync_close_sent(t)
+        done, _ = await asyncio.wait([closer], timeout=close_timeout + 0.5)
+        if not done:
+            closer.cancel()
+    try:
+        await asyncio.wait_for(asyncio.shield(ws.connection_lost_waiter), close_timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        pass
+    if not ws.connection_lost_waiter.done():
+        conn.abort_transport()
+        try:
+            await asyncio.wait_for(asyncio.shield(ws.connection_lost_waiter), 1.0)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+
+
+async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
+    _check_target(target)
+    obs = WsObservation(
+        url=target.url,
+        started_at=datetime.now(timezone.utc),
+        window_s=opts.duration,
+        offered_subprotocols=list(opts.subprotocols),
+        origin=opts.origin,
+        max_message_size=opts.max_message_size,
+        ping_interval_s=opts.ping_interval,
+    )
+    if opts.ping_interval:
+        obs.pong_deadline_ms = pong_deadline_s(opts.ping_interval, target.timeout) * 1000
+    rec = Recorder(obs, keep=opts.keep, expect=opts.expect_messages, max_events=opts.max_events)
+    close_timeout = min(CLOSE_TIMEOUT_S, target.timeout)
+    try:
+        ws = await _open(target, opts, rec, close_timeout)
+    except Exception as exc:  # noqa: BLE001 - classified below; anything else re-raised
+        _record_failure(obs, rec, exc, target)
+        obs.end_ms = rec.ms(time.perf_counter())
+        return obs
+    rec.on_open(ws)
+    try:
+        await _session(ws, rec, opts, close_timeout)
+    finally:
+        if not ws.connection_lost_waiter.done():
+            ws.abort_transport()
+    rec.finish(time.perf_counter())
+    return obs
+
+
+async def probe_ws(target: Target, opts: WsOptions, name: str = "probe") -> ScenarioResult:
+    obs = await observe_ws(target, opts)
+    findings, checks_run = run_ws_checks(obs, opts)
+    return ScenarioResult(name=name, protocol="ws", url=target.url, findings=findings,
+                          checks_run=checks_run, observation=obs, options=opts)
