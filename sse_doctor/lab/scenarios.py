@@ -228,6 +228,11 @@ SCENARIOS: tuple[LabScenario, ...] = (
         ("--origin", "https://evil.example"),
     ),
     _ws(
+        "no-upgrade",
+        "a proxy or plain HTTP route that never upgrades: 200 with an HTML page instead of 101",
+        {"ws-handshake-failed"},
+    ),
+    _ws(
         "mute",
         "accepts, then sends nothing at all (no message, no ping): proxies cut it when idle",
         {"ws-no-keepalive"},

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 EXTENSION = "sse_doctor.lab.transport"
@@ -241,6 +241,16 @@ async def reject_origin(websocket: WebSocket) -> None:
         await websocket.close()  # 403 without a body
 
 
+async def no_upgrade(websocket: WebSocket) -> None:
+    """A plain HTTP page where a WebSocket should be: 200 text/html, no upgrade (a proxy that
+    drops the Upgrade header, or a route that serves the app's HTML)."""
+    page = "<!doctype html><title>App</title><p>Welcome</p>\n"
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(HTMLResponse(page, status_code=200))
+    else:  # pragma: no cover - a server without the denial-response extension
+        await websocket.close()
+
+
 async def mute(websocket: WebSocket) -> None:
     """Accepts, then sends nothing at all: no message, no keepalive ping."""
     control = lab_transport(websocket)
@@ -294,6 +304,7 @@ WS_HANDLERS: dict[str, WsEndpoint] = {
     "generate-code": generate_code,
     "drop-after-first": drop_after_first,
     "reject-origin": reject_origin,
+    "no-upgrade": no_upgrade,
     "mute": mute,
     "no-pong": no_pong,
     "huge-message": huge_message,
