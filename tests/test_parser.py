@@ -268,6 +268,25 @@ def test_id_without_data_still_sets_last_event_id():
     assert p.feed(b"data: x\n\n") == [ev("x", id="5")]
 
 
+def test_last_event_id_string_changes_only_at_a_blank_line():
+    # Spec: an id line sets the id *buffer*; the last event ID *string* (sent as
+    # Last-Event-ID on reconnection) is set from it when a blank line is seen.
+    p = SSEParser()
+    p.feed(b"id: 1\ndata: a\n\n")
+    assert p.last_event_id == "1"
+    p.feed(b"id: 2\ndata: b\n")
+    assert p.last_event_id == "1"
+    assert kinds(p.close()) == [DIAG_DISCARDED_EVENT]
+    assert p.last_event_id == "1"
+
+
+def test_next_stream_after_close_starts_from_the_last_event_id_string():
+    p = SSEParser()
+    p.feed(b"id: 1\ndata: a\n\nid: 2\n")
+    p.close()
+    assert p.feed(b"data: b\n\n") == [ev("b", id="1")]
+
+
 def test_id_with_nul_is_ignored():
     items = run(b"id: 1\n\nid: a\x00b\ndata: x\n\n")
     assert events(items) == [ev("x", id="1")]
@@ -530,3 +549,17 @@ def test_long_comment_completed_in_a_later_chunk_is_cut_on_a_character_boundary(
     assert kinds(whole) == [DIAG_LINE_TOO_LONG]
     for cut in range(1, len(stream)):
         assert run(stream[:cut], stream[cut:], max_line=8) == whole
+
+
+def test_event_fields_match_what_the_fast_path_sets():
+    # The parser's fast path fills Event's slots directly instead of calling __init__;
+    # this breaks (on purpose) if Event gains a field or a __post_init__.
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(Event)] == [
+        "type", "data", "id", "retry", "t", "truncated", "size"
+    ]
+    assert not hasattr(Event, "__post_init__")
+    (fast,) = SSEParser().feed(b"id: 1\nevent: e\ndata: x\n\n", t=5.0)
+    assert fast == Event("e", "x", "1", None, 5.0, False, 1)
+    assert repr(fast) == repr(Event("e", "x", "1", None, 5.0, False, 1))

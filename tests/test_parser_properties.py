@@ -124,12 +124,17 @@ def norm(item):
 
 
 def parse(chunks: list[bytes], max_data: int = DEFAULT_MAX_DATA, max_line=None) -> list:
+    return parse_with_id(chunks, max_data, max_line)[0]
+
+
+def parse_with_id(chunks: list[bytes], max_data=DEFAULT_MAX_DATA, max_line=None):
+    """Items (without timestamps) and the parser's last_event_id after close()."""
     p = SSEParser(max_data=max_data, max_line=max_line)
     items = []
     for i, chunk in enumerate(chunks):
         items += p.feed(chunk, t=float(i))
     items += p.close(t=-1.0)
-    return [norm(i) for i in items]
+    return [norm(i) for i in items], p.last_event_id
 
 
 # --------------------------------------------------------------------------- properties
@@ -138,9 +143,9 @@ def parse(chunks: list[bytes], max_data: int = DEFAULT_MAX_DATA, max_line=None) 
 @SETTINGS
 @given(data=st.data(), stream=any_streams, limits=st.sampled_from(LIMITS))
 def test_chunking_does_not_change_the_result(data, stream, limits):
-    whole = parse([stream], *limits)
-    assert parse(data.draw(chunkings(stream)), *limits) == whole
-    assert parse([stream[i : i + 1] for i in range(len(stream))], *limits) == whole
+    whole = parse_with_id([stream], *limits)
+    assert parse_with_id(data.draw(chunkings(stream)), *limits) == whole
+    assert parse_with_id([stream[i : i + 1] for i in range(len(stream))], *limits) == whole
 
 
 @SETTINGS
@@ -154,15 +159,18 @@ def test_arbitrary_bytes_never_raise(data, stream, limits):
     assert len(p._buf) <= p.max_line
 
 
-def reference(stream: str) -> list:
+def reference(stream: str) -> tuple[list, str]:
     """The spec, transcribed at str level: decode, strip one BOM, split lines,
-    interpret; a last line without line end is discarded with any pending event."""
+    interpret; a last line without line end is discarded with any pending event.
+    Returns the items and the last event ID string."""
     if stream.startswith("\ufeff"):
         stream = stream[1:]
     out = []
     data, etype, last_id, retry = "", "", "", None
+    last_id_string = ""
     for line in re.split(r"\r\n|\r|\n", stream)[:-1]:
         if line == "":
+            last_id_string = last_id
             if data == "":
                 etype = ""
                 continue
@@ -191,7 +199,7 @@ def reference(stream: str) -> list:
             if value and all(c in "0123456789" for c in value):
                 retry = int(value)
                 out.append(("retry", retry))
-    return out
+    return out, last_id_string
 
 
 def without_diagnostics(items: list) -> list:
@@ -208,6 +216,8 @@ def without_diagnostics(items: list) -> list:
     ),
 )
 def test_agrees_with_reference_implementation(data, stream):
-    expected = reference(stream.decode())
-    assert without_diagnostics(parse([stream])) == expected
-    assert without_diagnostics(parse(data.draw(chunkings(stream)))) == expected
+    expected, expected_id = reference(stream.decode())
+    for chunks in ([stream], data.draw(chunkings(stream))):
+        items, last_event_id = parse_with_id(chunks)
+        assert without_diagnostics(items) == expected
+        assert last_event_id == expected_id
