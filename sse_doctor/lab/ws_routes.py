@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 EXTENSION = "sse_doctor.lab.transport"
 TICK = 0.25  # seconds between progress messages
 DEFAULT_HUGE_SIZE = 16 * 1024 * 1024  # the huge message (?size=N overrides), 16x the default cap
-MAX_HUGE_SIZE = 512 * 1024 * 1024
+MAX_HUGE_SIZE = 1 << 40
 _GONE = (WebSocketDisconnect, OSError, RuntimeError)  # the client left while we were sending
 
 WsEndpoint = Callable[[WebSocket], Awaitable[None]]
@@ -46,6 +46,27 @@ class LabTransport:
     def write_raw(self, data: bytes) -> None:
         """Write bytes straight to the socket, bypassing WebSocket framing."""
         self._protocol.transport.write(data)
+
+    async def send_streamed_text(self, size: int, chunk: bytes = b"x" * 65536) -> None:
+        """One uncompressed text message of ``size`` bytes, written as a frame header and then
+        the payload in chunks as the socket drains: a 100 MB message that costs the lab no
+        memory and never blocks its event loop. A client over its size limit fails on the
+        header; the writing stops when the connection goes away."""
+        if size < 126:
+            header = bytes([0x81, size])
+        elif size < 1 << 16:
+            header = bytes([0x81, 126]) + size.to_bytes(2, "big")
+        else:
+            header = bytes([0x81, 127]) + size.to_bytes(8, "big")
+        protocol = self._protocol
+        protocol.transport.write(header)
+        remaining = size
+        while remaining > 0 and not protocol.transport.is_closing():
+            n = min(remaining, len(chunk))
+            protocol.transport.write(chunk[:n])
+            remaining -= n
+            await protocol.writable.wait()  # uvicorn's flow control (paused while full)
+            await asyncio.sleep(0)
 
     def drop(self, *, reset: bool = True) -> None:
         """End the TCP connection without a close frame: RST (``reset``) or FIN."""
@@ -272,7 +293,11 @@ async def no_pong(websocket: WebSocket) -> None:
 
 
 async def huge_message(websocket: WebSocket) -> None:
-    """One huge text message right after accept (``?size=N`` bytes, default 16 MiB)."""
+    """One huge text message right after accept (``?size=N`` bytes, default 16 MiB), streamed
+    onto the socket below ASGI (an ASGI send would build and compress it in memory first)."""
+    control = await _needs_lab_transport(websocket)
+    if control is None:
+        return
     try:
         size = int(websocket.query_params.get("size", DEFAULT_HUGE_SIZE))
     except ValueError:
@@ -281,7 +306,7 @@ async def huge_message(websocket: WebSocket) -> None:
     await websocket.accept()
 
     async def send() -> None:
-        await websocket.send_text("x" * size)
+        await control.send_streamed_text(size)
         await _drain(websocket)
 
     await _serve(websocket, send())

@@ -179,9 +179,11 @@ class Recorder:
     def on_frame(self, t: float, frame: Frame) -> None:
         obs = self.obs
         t_ms = self.ms(t)
+        op = frame.opcode
+        if self.stop.is_set() and op is not Opcode.CLOSE:
+            return  # --max-events reached: what arrives while we close is not observed
         if obs.ttfb_ms is None:
             obs.ttfb_ms = t_ms
-        op = frame.opcode
         if op is not Opcode.PONG:
             obs.last_in_ms = t_ms
         if op is Opcode.TEXT or op is Opcode.BINARY:
