@@ -1,4 +1,5 @@
-"""The lab: a zoo of misbehaving SSE servers (Starlette under uvicorn on 127.0.0.1)."""
+"""The lab: a zoo of misbehaving SSE and WebSocket servers (Starlette under uvicorn on
+127.0.0.1)."""
 
 from .app import create_app
 from .scenarios import DEMO_ARGS, SCENARIOS, LabScenario
