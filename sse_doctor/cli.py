@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -426,7 +427,7 @@ def lab(
         base = (
             server.base_url.replace("http://", "ws://") if s.protocol == "ws" else server.base_url
         )
-        args = (" " + " ".join(s.probe_args)) if s.probe_args else ""
+        args = (" " + shlex.join(s.probe_args)) if s.probe_args else ""
         table.add_row(base + s.path + args, s.models, ", ".join(sorted(s.expect)) or "healthy")
     console.print(table)
     try:

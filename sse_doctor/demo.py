@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer
 from sse_doctor.model import Report, ScenarioResult
 
-# How many scenarios run at once: all of them fit easily (a few events a second each).
-CONCURRENCY = 32
+# How many scenarios run at once: all of them, with room to grow (a few events a second each).
+CONCURRENCY = 64
 
 
 def _closed_port() -> int:

@@ -16,7 +16,8 @@ import httpx_sse
 import pytest
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer, create_app
-from sse_doctor.lab.sse_routes import HANDLERS, ShutdownSignal
+from sse_doctor.lab.sse_routes import DELAYED_HEADERS_SECONDS, HANDLERS, ShutdownSignal
+from sse_doctor.lab.ws_routes import WS_HANDLERS
 
 TIMEOUT = httpx.Timeout(5.0)
 
@@ -134,16 +135,17 @@ def test_scenario_table_is_the_contract() -> None:
     by_name = {s.name: s for s in SCENARIOS}
     assert len(by_name) == len(SCENARIOS)
     assert len({s.path for s in SCENARIOS}) == len(SCENARIOS)
-    demo = {s.name: (set(s.expect), s.probe_args) for s in SCENARIOS if s.in_demo}
+    demo = {s.name: (set(s.expect), s.probe_args) for s in SCENARIOS
+            if s.in_demo and s.protocol == "sse"}
     assert demo == EXPECTED_TABLE
     # Utilities outside the demo may grow; these two are relied on by other tests.
     assert {s.name for s in SCENARIOS if not s.in_demo} >= {"firehose", "echo"}
     for s in SCENARIOS:
         assert isinstance(s, LabScenario)
-        assert s.protocol == "sse" and s.path == f"/sse/{s.name}"
+        assert s.protocol in ("sse", "ws") and s.path == f"/{s.protocol}/{s.name}"
         assert s.models and "\n" not in s.models
         assert isinstance(s.expect, frozenset)
-        assert s.name in HANDLERS
+        assert s.name in (HANDLERS if s.protocol == "sse" else WS_HANDLERS)
 
 
 def test_index_lists_all_scenarios(client: httpx.Client) -> None:
@@ -321,7 +323,7 @@ def test_gzip_is_compressed_and_flushed_per_event(client: httpx.Client) -> None:
 def test_delayed_headers(client: httpx.Client) -> None:
     cap = capture(client, "/sse/delayed-headers", until=b"id: 1\n")
     assert_sse_headers(cap)
-    assert cap.headers_after >= 1.2
+    assert cap.headers_after >= DELAYED_HEADERS_SECONDS - 0.05
     # The first body chunk carries the first event, produced when the headers went out.
     assert cap.chunks[0][1].startswith(b"retry: 3000\nid: 1\nevent: tick\n")
 

@@ -156,7 +156,8 @@ _ALL = [
        "The handler fails on the first message it parses.",
        "Look for an unhandled exception in the handler after it reads that message."),
     _c("ws-abnormal-close", ERROR, "The WebSocket closed abnormally",
-       "1006 (no close frame), 1011 (server error), 1012-1014, or an application 4xxx code.",
+       "1006 (no close frame), 1011 (server error), 1012-1014, an application 4xxx code; "
+       "or our side closed: 1002 (invalid frame), 1007, 1009 (over --max-message-size).",
        "Read the close code and reason; check the server log at that moment."),
     _c("ws-no-keepalive", WARNING, "No frame from the server for longer than the idle limit",
        "No ping or application heartbeat.",
