@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sse_doctor.checks.registry import SEVERITY_RANK, get
+from sse_doctor.units import header_value
 
 # Bounds that keep memory flat on endless or huge streams. Counters keep counting past them.
 MAX_TIMELINE = 100_000  # chunks / events / comments kept for the timing checks
@@ -134,11 +135,7 @@ class SseObservation:
                 f"events={self.n_events}, bytes={self.n_bytes}, close={self.close!r})")
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        return header_value(self.headers, name)
 
     @property
     def streamed(self) -> bool:

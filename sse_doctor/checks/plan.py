@@ -4,6 +4,7 @@ says which codes it evaluated (one JUnit testcase each)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sse_doctor.checks import (
     content_checks,
@@ -54,6 +55,12 @@ def run_sse_checks(obs: SseObservation, opts: ProbeOptions) -> tuple[list[Findin
         plan += STREAM_CHECKS
         if obs.http2_offered:
             plan.append(HTTP2_CHECK)
+    return run_plan(plan, obs, opts)
+
+
+def run_plan(plan: list[tuple[str, Callable[[Any, Any], list[Finding]]]], obs: Any,
+             opts: Any) -> tuple[list[Finding], list[str]]:
+    """Run (code, check) pairs; a check may only emit its own code."""
     findings: list[Finding] = []
     for code, check in plan:
         for f in check(obs, opts):

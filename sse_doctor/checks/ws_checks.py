@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sse_doctor.checks.plan import run_plan
 from sse_doctor.model import Finding, finding
+from sse_doctor.units import ms_text, size_text
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import WsFrame, WsObservation
 
@@ -31,16 +33,8 @@ BODY_SHOWN = 200  # characters of a refused handshake's body quoted in the detai
 Check = Callable[[WsObservation, Any], list[Finding]]
 
 
-def _s(ms: float) -> str:
-    return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
 
 
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / (1024 * 1024):.1f} MiB"
 
 
 def message_label(frame: WsFrame, number: int | None = None) -> str:
@@ -48,7 +42,7 @@ def message_label(frame: WsFrame, number: int | None = None) -> str:
     text = (frame.text or "").replace("\n", " ")
     shown = f" {text[:60]!r}" + ("…" if len(text) > 60 or frame.truncated else "") if text else ""
     head = f"#{number} " if number is not None else ""
-    return f"{head}({frame.type} {_size(frame.size)}{shown})"
+    return f"{head}({frame.type} {size_text(frame.size)}{shown})"
 
 
 def how_closed(obs: WsObservation) -> str:
@@ -150,10 +144,10 @@ def check_early_close(obs: WsObservation, opts: Any) -> list[Finding]:
     if outs:
         last = outs[-1]
         since = close.t_ms - last.t_ms
-        detail = (f"The server {how} {_s(since)} after your message "
+        detail = (f"The server {how} {ms_text(since)} after your message "
                   f"{message_label(last, len(outs))}")
         if len(outs) > 1:
-            detail += f", {_s(close.t_ms - ref)} after your first"
+            detail += f", {ms_text(close.t_ms - ref)} after your first"
         if replies:
             detail += f"; it had sent {len(replies)} message(s) since your first, the last "
             detail += f"{message_label(replies[-1])}."
@@ -164,7 +158,7 @@ def check_early_close(obs: WsObservation, opts: Any) -> list[Finding]:
         evidence.update(after_message=len(outs), ms_after_message=round(since, 1))
     else:
         since = close.t_ms - obs.headers_ms
-        detail = f"The server {how} {_s(since)} after the handshake, before you sent anything"
+        detail = f"The server {how} {ms_text(since)} after the handshake, before you sent anything"
         detail += (f"; it had sent {len(ins)} message(s)." if ins
                    else " and before sending anything itself.")
         detail += (" It may expect a first message (send one with --send) or refuse this client "
@@ -195,7 +189,7 @@ def check_abnormal_close(obs: WsObservation, opts: Any) -> list[Finding]:
         detail += f', reason "{close.reason}".' if close.reason else ", with no reason."
         return [finding("ws-abnormal-close", detail, **evidence)]
     if close.by in ("client", "deadline"):
-        limit = _size(obs.max_message_size) if obs.max_message_size else "the limit"
+        limit = size_text(obs.max_message_size) if obs.max_message_size else "the limit"
         if obs.oversize:
             detail = (f"The server sent a message over --max-message-size ({limit}) {at}: "
                       f"{obs.oversize}. sse-doctor failed the connection with "
@@ -299,9 +293,4 @@ def run_ws_checks(obs: WsObservation, opts: Any) -> tuple[list[Finding], list[st
             plan.append(("ws-pong-timeout", check_pong_timeout))
         if getattr(opts, "expect_messages", None):
             plan.append(("ws-missing-expected-message", check_expected_messages))
-    findings: list[Finding] = []
-    for code, check in plan:
-        for f in check(obs, opts):
-            assert f.code == code, f"check for {code} emitted {f.code}"
-            findings.append(f)
-    return findings, [code for code, _ in plan]
+    return run_plan(plan, obs, opts)

@@ -11,6 +11,7 @@ from sse_doctor.checks.registry import SEVERITY_RANK
 from sse_doctor.checks.timing_checks import silences
 from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
 from sse_doctor.redact import Redactor
+from sse_doctor.units import ms_text, size_text
 
 STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan", "healthy": "bold green"}
 TIMELINE_COLS = 64
@@ -37,16 +38,8 @@ def verdict_line(r: ScenarioResult) -> Text:
     return t
 
 
-def _ms(x: float | None) -> str:
-    return "-" if x is None else (f"{x:.0f} ms" if x < 10_000 else f"{x / 1000:.1f} s")
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 def connection_table(obs: SseObservation, red: Redactor) -> Table:
@@ -64,14 +57,14 @@ def connection_table(obs: SseObservation, red: Redactor) -> Table:
                               "server", "via")]
     if extra:
         t.add_row("headers", " · ".join(extra))
-    t.add_row("timing", f"headers {_ms(obs.headers_ms)} · first byte {_ms(obs.ttfb_ms)} · "
-                        f"first event {_ms(obs.first_event_ms)}")
+    t.add_row("timing", f"headers {ms_text(obs.headers_ms)} · first byte {ms_text(obs.ttfb_ms)} · "
+                        f"first event {ms_text(obs.first_event_ms)}")
     gaps = [b - a for a, b in silences(obs)] if obs.streamed else []
     t.add_row("received", f"{obs.n_events} events · {obs.n_comments} comments · "
-                          f"{_size(obs.n_bytes)} in {obs.n_chunks} reads · longest silence "
-                          f"{_ms(max(gaps) if gaps else None)}")
+                          f"{size_text(obs.n_bytes)} in {obs.n_chunks} reads · longest silence "
+                          f"{ms_text(max(gaps) if gaps else None)}")
     if obs.close:
-        t.add_row("ended", f"by {obs.close.by} at {_ms(obs.close.t_ms)}"
+        t.add_row("ended", f"by {obs.close.by} at {ms_text(obs.close.t_ms)}"
                            + (f" ({red.text(obs.close.reason)})" if obs.close.reason else ""))
     return t
 

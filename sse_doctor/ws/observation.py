@@ -15,6 +15,7 @@ from typing import Any
 
 from sse_doctor.model import Close
 from sse_doctor.redact import Redactor
+from sse_doctor.units import header_value
 
 DATA_TYPES = ("text", "binary")
 
@@ -113,11 +114,7 @@ class WsObservation:
         return self.unreachable is None and self.handshake_error is None and self.status == 101
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        return header_value(self.headers, name)
 
     def data_frames(self, direction: str) -> list[WsFrame]:
         return [f for f in self.frames if f.dir == direction and f.is_data]

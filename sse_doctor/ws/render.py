@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sse_doctor.redact import Redactor
+from sse_doctor.units import ms_text, size_text
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import WsFrame, WsObservation
 from sse_doctor.ws.stats import message_rate, ping_rtts, spread
@@ -46,16 +47,8 @@ def _t(t_ms: float | None) -> str:
     return f"{t_ms:.1f} ms" if abs(t_ms) < 10_000 else f"{t_ms / 1000:.3f} s"
 
 
-def _ms(x: float | None) -> str:
-    return "-" if x is None else (f"{x:.0f} ms" if x < 10_000 else f"{x / 1000:.1f} s")
 
 
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / (1024 * 1024):.1f} MiB"
 
 
 def _one_line(text: str | None, cols: int = TEXT_COLS, cut: bool = False) -> str:
@@ -101,7 +94,7 @@ def build_steps(obs: WsObservation, red: Redactor, codes: set[str],
     if obs.connect_ms is not None:
         steps.append(Step(-obs.connect_ms, "", "connect",
                           f"TCP{'+TLS' if obs.url.lower().startswith('wss') else ''} "
-                          f"connected in {_ms(obs.connect_ms)}"))
+                          f"connected in {ms_text(obs.connect_ms)}"))
     if obs.unreachable is not None:
         steps.append(Step(None, "", "connect", red.text(obs.unreachable), failing=True))
         return steps
@@ -164,7 +157,7 @@ def _frame_step(obs: WsObservation, f: WsFrame, red: Redactor, pings: dict[str, 
                 marks: dict[str, bool]) -> Step:
     if f.is_data:
         return Step(f.t_ms, f.dir, f.type,
-                    f"{_size(f.size):>9}  {_one_line(red.text(f.text or ''), cut=f.truncated)}")
+                    f"{size_text(f.size):>9}  {_one_line(red.text(f.text or ''), cut=f.truncated)}")
     if f.type == "ping":
         if f.dir == "out":
             p = pings.get(f.text or "")
@@ -268,9 +261,9 @@ def summary_table(obs: WsObservation, red: Redactor) -> Table:
         t.add_row("error", red.text(obs.unreachable))
         return t
     if obs.status is not None:
-        line = f"{obs.status} {obs.reason_phrase}".strip() + f" after {_ms(obs.headers_ms)}"
+        line = f"{obs.status} {obs.reason_phrase}".strip() + f" after {ms_text(obs.headers_ms)}"
         if obs.connect_ms is not None:
-            line += f" (TCP connect {_ms(obs.connect_ms)})"
+            line += f" (TCP connect {ms_text(obs.connect_ms)})"
         t.add_row("handshake", line)
     if not obs.opened:
         t.add_row("error", red.text(obs.handshake_error or "no WebSocket upgrade"))
@@ -288,24 +281,25 @@ def summary_table(obs: WsObservation, red: Redactor) -> Table:
                             + f" · extensions "
                               f"{red.text(obs.header('sec-websocket-extensions') or 'none')}")
     n_in, n_out = obs.n_messages_in, obs.n_messages_out
-    sizes = (f", {_size(obs.size_min or 0)}–{_size(obs.size_max or 0)} each"
+    sizes = (f", {size_text(obs.size_min or 0)}–{size_text(obs.size_max or 0)} each"
              if n_in else "")
     rate = message_rate(obs)
-    t.add_row("messages", f"in {n_in} ({_size(obs.bytes_in)}{sizes}"
+    t.add_row("messages", f"in {n_in} ({size_text(obs.bytes_in)}{sizes}"
                           f"{f', {rate:g}/s' if rate else ''}) · out {n_out} "
-                          f"({_size(obs.bytes_out)}) · first in after "
-                          f"{_ms(obs.first_message_ms)}")
+                          f"({size_text(obs.bytes_out)}) · first in after "
+                          f"{ms_text(obs.first_message_ms)}")
     if obs.pings:
         rtt = spread(ping_rtts(obs))
         answered = sum(1 for p in obs.pings if p.pong_ms is not None)
         t.add_row("pings", f"{len(obs.pings)} sent · {answered} answered · RTT p50 "
-                           f"{_ms(rtt['p50'])} p95 {_ms(rtt['p95'])} max {_ms(rtt['max'])}"
-                           + (f" · pong deadline {_ms(obs.pong_deadline_ms)}"
+                           f"{ms_text(rtt['p50'])} p95 {ms_text(rtt['p95'])} "
+                           f"max {ms_text(rtt['max'])}"
+                           + (f" · pong deadline {ms_text(obs.pong_deadline_ms)}"
                               if obs.pong_deadline_ms else ""))
     if obs.n_in["ping"]:
         t.add_row("server pings", str(obs.n_in["ping"]))
     gaps = [b - a for a, b in obs.silences()]
-    t.add_row("longest silence", _ms(max(gaps) if gaps else None) + " (frames from the server)")
+    t.add_row("longest silence", ms_text(max(gaps) if gaps else None) + " (frames from the server)")
     close = obs.close
     if close is not None:
         who = {"server": "by the server", "transport": "by the network (no close frame)",
