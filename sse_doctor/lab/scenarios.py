@@ -37,40 +37,20 @@ class LabScenario:
 DEMO_ARGS: tuple[str, ...] = ("--duration", "4", "--idle-limit", "2")
 
 
-def _sse(
-    name: str,
-    models: str,
-    expect: frozenset[str] | set[str] = frozenset(),
-    probe_args: tuple[str, ...] = (),
-    in_demo: bool = True,
-) -> LabScenario:
-    return LabScenario(
-        name=name,
-        path=f"/sse/{name}",
-        protocol="sse",
-        models=models,
-        expect=frozenset(expect),
-        probe_args=probe_args,
-        in_demo=in_demo,
-    )
+def _scenario(protocol: str, name: str, models: str,
+              expect: frozenset[str] | set[str] = frozenset(),
+              probe_args: tuple[str, ...] = (), in_demo: bool = True) -> LabScenario:
+    return LabScenario(name=name, path=f"/{protocol}/{name}", protocol=protocol,
+                       models=models, expect=frozenset(expect), probe_args=probe_args,
+                       in_demo=in_demo)
 
 
-def _ws(
-    name: str,
-    models: str,
-    expect: frozenset[str] | set[str] = frozenset(),
-    probe_args: tuple[str, ...] = (),
-    in_demo: bool = True,
-) -> LabScenario:
-    return LabScenario(
-        name=name,
-        path=f"/ws/{name}",
-        protocol="ws",
-        models=models,
-        expect=frozenset(expect),
-        probe_args=probe_args,
-        in_demo=in_demo,
-    )
+def _sse(name: str, models: str, *args: object, **kwargs: object) -> LabScenario:
+    return _scenario("sse", name, models, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def _ws(name: str, models: str, *args: object, **kwargs: object) -> LabScenario:
+    return _scenario("ws", name, models, *args, **kwargs)  # type: ignore[arg-type]
 
 
 SCENARIOS: tuple[LabScenario, ...] = (
