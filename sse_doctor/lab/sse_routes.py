@@ -318,13 +318,18 @@ async def crash_body(writer: EventWriter) -> Body:
     raise LabCrash("the lab's crash scenario fails mid-stream on purpose")
 
 
-async def finite_body(writer: EventWriter) -> Body:
+async def _ticks(writer: EventWriter, count: int, first: float, interval: float) -> Body:
     counter = 0
-    async for _ in timeline((0.0, 0.1)):
+    async for _ in timeline((first, interval)):
         counter += 1
         yield writer.event(_tick_data(counter), event="tick")
-        if counter >= 5:
+        if counter >= count:
             return
+
+
+async def finite_body(writer: EventWriter) -> Body:
+    async for chunk in _ticks(writer, 5, 0.0, 0.1):
+        yield chunk
 
 
 async def malformed_body(writer: EventWriter) -> Body:
@@ -560,12 +565,8 @@ async def steady(request: Request) -> Response:
 
 async def _echo_body(writer: EventWriter, info: str) -> Body:
     yield writer.event(info, event="echo")
-    counter = 0
-    async for _ in timeline((0.1, 0.1)):
-        counter += 1
-        yield writer.event(_tick_data(counter), event="tick")
-        if counter >= 5:
-            return
+    async for chunk in _ticks(writer, 5, 0.1, 0.1):
+        yield chunk
 
 
 async def echo(request: Request) -> Response:
