@@ -8,6 +8,8 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated
@@ -29,7 +31,7 @@ from sse_doctor.errors import (
     EXIT_USAGE,
     UsageError,
 )
-from sse_doctor.model import ProbeOptions, Report
+from sse_doctor.model import ProbeOptions, Report, ScenarioResult
 from sse_doctor.redact import Redactor
 from sse_doctor.report import json_report, junit, terminal
 from sse_doctor.target import Target, build_target
@@ -378,11 +380,52 @@ async def run_probe(
     return await probe_sse(target, opts, name=name)
 
 
-def probe_params(argv: list[str]) -> dict:
-    """Parse probe arguments with the real command-line parser (used by demo and suites)."""
-    command = typer.main.get_command(app).commands["probe"]  # type: ignore[attr-defined]
-    with command.make_context("probe", list(argv)) as ctx:
+def command_params(command: str, argv: list[str]) -> dict:
+    """Parse a command's arguments with the real command-line parser (demo and suites).
+
+    Raises click's UsageError (or BadParameter) for what the command line would reject."""
+    cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    with cmd.make_context(command, list(argv)) as ctx:
         return dict(ctx.params)
+
+
+def probe_params(argv: list[str]) -> dict:
+    return command_params("probe", argv)
+
+
+@dataclass
+class Plan:
+    """A validated command, ready to run: the suite runner and the commands share it."""
+
+    command: str
+    target: Target
+    budget_s: float  # how long run() may take at most, all deadlines included
+    run: Callable[[str], Awaitable[list[ScenarioResult]]]  # scenario name -> results
+
+
+# command name -> planner(params of that command) -> Plan; commands register themselves.
+PLANNERS: dict[str, Callable[[dict], Plan]] = {}
+
+
+def plan_command(command: str, params: dict) -> Plan:
+    """Validate a command's parsed parameters into a Plan (UsageError on bad values)."""
+    if command not in PLANNERS:
+        raise UsageError(f"unknown command {command!r} (have: {', '.join(sorted(PLANNERS))})")
+    return PLANNERS[command](params)
+
+
+def _probe_plan(params: dict) -> Plan:
+    target, opts, ws_opts = plan_probe(params)
+
+    async def run(name: str) -> list[ScenarioResult]:
+        return [await run_probe(target, opts, ws_opts, name=name)]
+
+    from sse_doctor.scenarios.observe import window_for
+
+    return Plan("probe", target, window_for(opts) + 2 * target.timeout + 2.0, run)
+
+
+PLANNERS["probe"] = _probe_plan
 
 
 async def _with_progress(coro, target: Target, window: float, silent: bool):  # noqa: ANN001
