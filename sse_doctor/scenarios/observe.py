@@ -141,6 +141,7 @@ async def observe_sse(
     client: httpx.AsyncClient | None = None,
     extra_headers: list[tuple[str, str]] | None = None,
     stop: asyncio.Event | None = None,
+    abort: str = "fin",
 ) -> SseObservation:
     obs = SseObservation(url=target.url, method=target.method, http2_offered=target.http2,
                          started_at=datetime.now(timezone.utc))
@@ -152,7 +153,7 @@ async def observe_sse(
     rec = Recorder(obs, t0, opts)
     try:
         end = await transport.stream(target, rec, t0, obs.window_s, client,
-                                     extra_headers=extra_headers, stop=stop)
+                                     extra_headers=extra_headers, stop=stop, abort=abort)
     except transport.Unreachable as exc:
         obs.unreachable = str(exc)
         obs.end_ms = (time.perf_counter() - t0) * 1000

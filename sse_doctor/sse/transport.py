@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import struct
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -103,9 +104,13 @@ async def stream(
     client: httpx.AsyncClient,
     extra_headers: list[tuple[str, str]] | None = None,
     stop: asyncio.Event | None = None,
+    abort: str = "fin",
 ) -> End:
     """Send the request at t0 (perf_counter), feed the sink until the window closes, the
-    sink says stop, `stop` is set, or the server ends the stream."""
+    sink says stop, `stop` is set, or the server ends the stream.
+
+    When we end the stream ourselves, `abort` says how the TCP connection goes: "fin" (an
+    ordinary close) or "rst" (SO_LINGER 0: a reset, as when a client process dies)."""
     headers = target.sse_headers()
     if extra_headers:
         headers += extra_headers
@@ -121,13 +126,31 @@ async def stream(
     try:
         sink.head(Head(time.perf_counter(), response.status_code, response.http_version,
                        list(response.headers.multi_items())))
-        return await _read_body(response, sink, t0 + window_s, stop)
+        end = await _read_body(response, sink, t0 + window_s, stop)
+        if abort == "rst" and end.by in ("client", "deadline"):
+            _linger_zero(response)
+        return end
     finally:
         # Closing may itself wait on a misbehaving peer; bound it.
         try:
             await asyncio.wait_for(response.aclose(), 2.0)
         except (asyncio.TimeoutError, httpx.HTTPError, OSError):
             pass
+
+
+def _linger_zero(response: httpx.Response) -> None:
+    """Make the coming close of this response's connection a TCP reset (SO_LINGER 0).
+
+    httpx has no abort; httpcore exposes the socket through the network_stream extension.
+    Closing a response whose body is unread closes its connection (no keep-alive here)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
 
 
 async def _read_body(response: httpx.Response, sink: Sink, deadline: float,

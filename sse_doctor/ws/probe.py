@@ -12,6 +12,8 @@ import asyncio
 import functools
 import inspect
 import re
+import socket
+import struct
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,6 +55,8 @@ class WsOptions:
     subprotocols: tuple[str, ...] = ()
     origin: str | None = None
     max_message_size: int = 1 << 20
+    # Experiments: end our side by dropping TCP without a close frame ("rst" or "fin").
+    abort: str | None = None
 
     @classmethod
     def from_cli(cls, opts: ProbeOptions, *, send: list[str], expect_message: list[str],
@@ -235,7 +239,9 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
             task.cancel()
         await asyncio.gather(*jobs, *waits, return_exceptions=True)
     conn: RecordingConnection = ws
-    if ws.protocol.state is State.OPEN:
+    if ws.protocol.state is State.OPEN and opts.abort:
+        _drop(conn, rec, opts.abort)
+    elif ws.protocol.state is State.OPEN:
         # Our turn to close: the window is over, or --max-events arrived.
         stopped = rec.stop.is_set()
         rec.client_close_by = "client" if stopped else "deadline"
@@ -258,6 +264,21 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
             await asyncio.wait_for(asyncio.shield(ws.connection_lost_waiter), 1.0)
         except (asyncio.TimeoutError, TimeoutError):
             pass
+
+
+def _drop(conn: RecordingConnection, rec: Recorder, mode: str) -> None:
+    """End the connection the way a crashed client or a dead network does: no close frame,
+    TCP closed with a FIN or reset with SO_LINGER 0."""
+    rec.abort_mode = mode
+    sock = conn.transport.get_extra_info("socket")
+    if mode == "rst" and sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        conn.abort_transport()
+    else:
+        conn.transport.close()
 
 
 async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:

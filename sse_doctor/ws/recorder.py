@@ -109,6 +109,7 @@ class Recorder:
         self._close_in: tuple[float, int, str] | None = None
         self._close_out: tuple[float, int, str] | None = None
         self.client_close_by: str | None = None  # "deadline" | "client" when we close on purpose
+        self.abort_mode: str | None = None  # "rst" | "fin" when an experiment dropped TCP
         self.stop = asyncio.Event()  # --max-events reached
         self.closing = asyncio.Event()  # a close frame went either way, or TCP ended
         for sub in expect:
@@ -319,6 +320,11 @@ class Recorder:
             obs.close_initiator = "client"
             t_ms, code, reason = self._close_out
             obs.close = Close(self.client_close_by or "client", t_ms, code, reason)
+        elif self.abort_mode is not None:
+            t_ms = obs.tcp_end_ms if obs.tcp_end_ms is not None else obs.end_ms
+            how = "reset (RST)" if self.abort_mode == "rst" else "closed (FIN)"
+            obs.close = Close("client", t_ms, 1006,
+                              f"sse-doctor {how} the TCP connection without a close frame")
         elif obs.tcp_end is not None:
             how = {"reset": "the TCP connection was reset (RST)",
                    "aborted": "sse-doctor aborted the TCP connection"}.get(
