@@ -1,0 +1,111 @@
+"""Pure checks on what an experiment's connections (legs) saw: reconnects after a drop,
+duplicate streams of one identity, resume with Last-Event-ID. Watched-resource checks live in
+watch_checks."""
+
+from __future__ import annotations
+
+from sse_doctor.model import Finding, finding, when
+from sse_doctor.scenarios.legs import Leg
+
+
+def check_reconnect(leg: Leg | None, attempts: int, after: str,
+                    wants_items: bool = True) -> list[Finding]:
+    """reconnect-rejected: after `after` (e.g. "2 abrupt disconnects"), a fresh connection with
+    the same identity must be accepted and must stream (send items, when `wants_items`: the
+    connections before it did)."""
+    if leg is None:
+        return []
+    unit = "events" if leg.protocol == "sse" else "messages"
+    tries = f" ({attempts} attempts)" if attempts > 1 else ""
+    if not leg.accepted:
+        return [finding(
+            "reconnect-rejected",
+            f"After {after}, the same client connecting again got {leg.refusal()}{tries}.",
+            status=leg.status, refusal=leg.refusal(), attempts=attempts,
+            connection=leg.summary())]
+    if leg.items == 0 and wants_items:
+        return [finding(
+            "reconnect-rejected",
+            f"After {after}, a fresh connection was accepted ({leg.status}) but no {unit} "
+            f"arrived in {when(leg.obs.end_ms)}{tries}: the stream is not being served.",
+            status=leg.status, attempts=attempts, connection=leg.summary())]
+    return []
+
+
+def _fan_out(legs: list[Leg]) -> tuple[int, list[str]]:
+    """How many event ids reached more than one stream, with a few examples."""
+    seen: dict[str, int] = {}
+    for leg in legs:
+        for i in set(leg.ids()):
+            if i:
+                seen[i] = seen.get(i, 0) + 1
+    shared = sorted((i for i, n in seen.items() if n > 1), key=lambda x: (len(x), x))
+    return len(shared), shared[:5]
+
+
+def check_duplicates(legs: list[Leg], policy: str, held_s: float) -> list[Finding]:
+    """duplicate-streams-allowed: more than one stream of one identity stayed open to the end
+    of the hold (an error under --policy single, a note under --policy allow)."""
+    accepted = [leg for leg in legs if leg.accepted]
+    alive = [leg for leg in accepted if leg.abort or (leg.close and leg.close.by == "deadline")]
+    if len(alive) <= 1:
+        return []
+    n_shared, examples = _fan_out(alive)
+    unit = "events" if legs[0].protocol == "sse" else "messages"
+    shared = (f"; {n_shared} event ids went to several of them at once "
+              f"(e.g. {', '.join(examples)})" if n_shared else "")
+    severity = "error" if policy == "single" else "info"
+    return [finding(
+        "duplicate-streams-allowed",
+        f"{len(alive)} of {len(legs)} streams opened with one identity stayed open together "
+        f"for {held_s:g} s{shared}. Each one costs the server a connection and sends the same "
+        f"{unit} again.",
+        severity=severity, kept_open=len(alive), opened=len(legs), shared_ids=n_shared,
+        policy=policy, connections=[leg.summary() for leg in legs])]
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def check_resume(first: Leg, second: Leg) -> list[Finding]:
+    """resume-replay / resume-gap / no-event-ids from a stream read, aborted, and resumed with
+    Last-Event-ID set to the last id the first connection saw."""
+    events1, events2 = first.obs.events, second.obs.events
+    ids1 = [e.id for e in events1 if e.id]
+    if not ids1:
+        return [finding("no-event-ids",
+                        f"The first connection's {first.items} events carried no id, so a "
+                        "client cannot resume: every reconnect starts over or loses events.",
+                        events=first.items)]
+    last = events1[-1].id
+    if not events2:
+        return []  # the caller reports a refused or silent resume as reconnect-rejected
+    got = events2[0]
+    evidence = {"last_event_id": last, "first_ids": ids1[:10],
+                "resumed_ids": [e.id for e in events2[:10]]}
+    same_start = (got.id == events1[0].id and got.data_hash == events1[0].data_hash)
+    last_n, got_n = _int(last), _int(got.id)
+    if last_n is not None and got_n is not None:
+        if got_n <= last_n:
+            start = " from the very start" if same_start else ""
+            return [finding(
+                "resume-replay",
+                f"Resumed with Last-Event-ID: {last}, the server sent id {got.id} again{start}: "
+                f"a client sees {last_n - got_n + 1} events twice.",
+                **evidence)]
+        if got_n > last_n + 1:
+            return [finding(
+                "resume-gap",
+                f"Resumed with Last-Event-ID: {last}, the next event was id {got.id}: "
+                f"{got_n - last_n - 1} events ({last_n + 1}..{got_n - 1}) were never delivered.",
+                missing=got_n - last_n - 1, **evidence)]
+        return []
+    # Opaque ids: a replay shows as an id (or the same first event) seen before.
+    if got.id in ids1 or same_start:
+        return [finding(
+            "resume-replay",
+            f"Resumed with Last-Event-ID: {last}, the server sent id {got.id!r} again, which "
+            "the first connection had already received.",
+            **evidence)]
+    return []
