@@ -167,6 +167,9 @@ def render(report: Report, console: Console, red: Redactor, verbose: bool = Fals
 
 
 def render_summary(report: Report, console: Console, red: Redactor) -> None:
+    if all(r.expected is None for r in report.results):
+        render_scorecard(report, console)
+        return
     t = Table(title=f"sse-doctor {report.command}: {len(report.results)} scenarios",
               title_justify="left")
     t.add_column("scenario")
@@ -179,4 +182,18 @@ def render_summary(report: Report, console: Console, red: Redactor) -> None:
         ok = r.expected is None or set(found) == set(expected)
         t.add_row(r.name, ", ".join(expected) or "(healthy)", ", ".join(found) or "(nothing)",
                   Text("ok" if ok else "MISMATCH", style="green" if ok else "bold red"))
+    console.print(t)
+
+
+def render_scorecard(report: Report, console: Console) -> None:
+    """Experiments and checkups: one row per scenario, worst first in each row."""
+    t = Table(title=f"sse-doctor {report.command}: {len(report.results)} "
+                    f"scenario{'s' if len(report.results) != 1 else ''}  ·  "
+                    f"verdict {report.verdict.upper()}", title_justify="left")
+    t.add_column("scenario")
+    t.add_column("verdict")
+    t.add_column("findings")
+    for r in report.results:
+        codes = ", ".join(f"{f.code} ({f.severity})" for f in _sorted(r.findings))
+        t.add_row(r.name, Text(r.verdict, style=STYLE[r.verdict]), codes or "none")
     console.print(t)
