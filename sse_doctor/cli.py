@@ -170,7 +170,10 @@ def _write(path: str, text: str, what: str) -> None:
 
 
 def exit_code_for(report: Report, fail_on: str) -> int:
-    if report.command == "probe" and any(f.code == "target-unreachable" for f in report.findings):
+    # A single target that never answered is exit 3; in the demo and in suites an unreachable
+    # target is one failing scenario among others.
+    if report.command not in ("demo", "run") and any(
+            f.code == "target-unreachable" for f in report.findings):
         return EXIT_UNREACHABLE
     if any(junit.fails(f.severity, fail_on) for f in report.findings):
         return EXIT_FINDINGS
@@ -401,6 +404,10 @@ class Plan:
     target: Target
     budget_s: float  # how long run() may take at most, all deadlines included
     run: Callable[[str], Awaitable[list[ScenarioResult]]]  # scenario name -> results
+    # experiments: what was done so far, after an interruption
+    partial: Callable[[], list[ScenarioResult]] | None = None
+    # experiments: give them a callback(done, total) for progress bars
+    on_progress: Callable[[Callable[[int, int], None]], None] | None = None
 
 
 # command name -> planner(params of that command) -> Plan; commands register themselves.
@@ -547,3 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(rv, int):
         return rv
     return EXIT_OK
+
+
+# Commands defined in their own modules register themselves on `app` when imported.
+from sse_doctor import cli_experiments  # noqa: E402,F401
