@@ -117,6 +117,11 @@ JunitOut = Annotated[
     str | None,
     typer.Option("--junit", metavar="PATH", rich_help_panel=OUT, help="Write JUnit XML to PATH."),
 ]
+HtmlOut = Annotated[
+    str | None,
+    typer.Option("--html", metavar="PATH", rich_help_panel=OUT,
+                 help="Write a self-contained HTML report to PATH."),
+]
 FailOnOpt = Annotated[
     FailOn,
     typer.Option(
@@ -189,7 +194,12 @@ def emit(
     fail_on: str,
     quiet: bool,
     verbose: bool,
+    html_out: str | None = None,
 ) -> None:
+    if html_out:
+        from sse_doctor.report import html
+
+        _write(html_out, html.render(report, red, fail_on), "--html")
     if junit_out:
         _write(junit_out, junit.render(report, fail_on, red), "--junit")
     if json_out and json_out != "-":
@@ -231,6 +241,7 @@ def probe(
     http2: Http2 = False,
     json_out: JsonOut = None,
     junit_out: JunitOut = None,
+    html_out: HtmlOut = None,
     fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -296,6 +307,7 @@ def probe(
     """Open a stream, time everything that arrives, and say what is wrong."""
     _check_writable(json_out, "--json")
     _check_writable(junit_out, "--junit")
+    _check_writable(html_out, "--html")
     params = dict(locals())
     target, opts, ws_opts = plan_probe(params)
     started = datetime.now(timezone.utc)
@@ -318,6 +330,7 @@ def probe(
         fail_on=fail_on.value,
         quiet=quiet,
         verbose=verbose,
+        html_out=html_out,
     )
     return exit_code_for(report, fail_on.value)
 
@@ -491,6 +504,7 @@ def lab(
 def demo(
     json_out: JsonOut = None,
     junit_out: JunitOut = None,
+    html_out: HtmlOut = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> int:
@@ -499,6 +513,7 @@ def demo(
 
     _check_writable(json_out, "--json")
     _check_writable(junit_out, "--junit")
+    _check_writable(html_out, "--html")
     report, all_match = run_demo(show_progress=not quiet and json_out != "-")
     red = Redactor()
     emit(
@@ -509,6 +524,7 @@ def demo(
         fail_on="never",
         quiet=quiet,
         verbose=verbose,
+        html_out=html_out,
     )
     if json_out != "-":
         console = Console(highlight=False)

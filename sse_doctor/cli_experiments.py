@@ -27,6 +27,7 @@ from sse_doctor.cli import (
     FailOn,
     FailOnOpt,
     Header,
+    HtmlOut,
     Http2,
     Insecure,
     JsonOut,
@@ -213,7 +214,8 @@ def disconnect(
     header: Header = None, method: Method = "GET", data: Data = None, cookie: Cookie = None,
     bearer: Bearer = None, timeout: Timeout = 10.0, insecure: Insecure = False,
     cacert: CaCert = None, http2: Http2 = False,
-    json_out: JsonOut = None, junit_out: JunitOut = None, fail_on: FailOnOpt = FailOn.error,
+    json_out: JsonOut = None, junit_out: JunitOut = None, html_out: HtmlOut = None,
+    fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False, verbose: Verbose = False,
 ) -> int:
     """Drop the stream abruptly, then check the server lets the client back in and cleans up."""
@@ -255,7 +257,8 @@ def duplicates(
     header: Header = None, method: Method = "GET", data: Data = None, cookie: Cookie = None,
     bearer: Bearer = None, timeout: Timeout = 10.0, insecure: Insecure = False,
     cacert: CaCert = None, http2: Http2 = False,
-    json_out: JsonOut = None, junit_out: JunitOut = None, fail_on: FailOnOpt = FailOn.error,
+    json_out: JsonOut = None, junit_out: JunitOut = None, html_out: HtmlOut = None,
+    fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False, verbose: Verbose = False,
 ) -> int:
     """Open several streams with one identity and see which the server keeps."""
@@ -321,7 +324,8 @@ def storm(
     header: Header = None, method: Method = "GET", data: Data = None, cookie: Cookie = None,
     bearer: Bearer = None, timeout: Timeout = 10.0, insecure: Insecure = False,
     cacert: CaCert = None, http2: Http2 = False,
-    json_out: JsonOut = None, junit_out: JunitOut = None, fail_on: FailOnOpt = FailOn.error,
+    json_out: JsonOut = None, junit_out: JunitOut = None, html_out: HtmlOut = None,
+    fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False, verbose: Verbose = False,
 ) -> int:
     """Rapid connect/reset cycles, then check resources return and the server still serves."""
@@ -353,7 +357,8 @@ def resume(
     header: Header = None, method: Method = "GET", data: Data = None, cookie: Cookie = None,
     bearer: Bearer = None, timeout: Timeout = 10.0, insecure: Insecure = False,
     cacert: CaCert = None, http2: Http2 = False,
-    json_out: JsonOut = None, junit_out: JunitOut = None, fail_on: FailOnOpt = FailOn.error,
+    json_out: JsonOut = None, junit_out: JunitOut = None, html_out: HtmlOut = None,
+    fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False, verbose: Verbose = False,
 ) -> int:
     """Read N events, drop, reconnect with Last-Event-ID and check where the server resumes."""
@@ -437,7 +442,8 @@ def checkup(
     header: Header = None, method: Method = "GET", data: Data = None, cookie: Cookie = None,
     bearer: Bearer = None, timeout: Timeout = 10.0, insecure: Insecure = False,
     cacert: CaCert = None, http2: Http2 = False,
-    json_out: JsonOut = None, junit_out: JunitOut = None, fail_on: FailOnOpt = FailOn.error,
+    json_out: JsonOut = None, junit_out: JunitOut = None, html_out: HtmlOut = None,
+    fail_on: FailOnOpt = FailOn.error,
     quiet: Quiet = False, verbose: Verbose = False,
 ) -> int:
     """Probe, then every experiment that applies; one report with a scorecard."""
@@ -448,6 +454,7 @@ def checkup(
 def _execute(command: str, params: dict[str, Any]) -> int:
     _check_writable(params["json_out"], "--json")
     _check_writable(params["junit_out"], "--junit")
+    _check_writable(params["html_out"], "--html")
     plan = PLANNERS[command](params)
     json_out, quiet = params["json_out"], params["quiet"]
     silent = quiet or json_out == "-"
@@ -463,7 +470,8 @@ def _execute(command: str, params: dict[str, Any]) -> int:
                     started_at=started, duration_s=time.perf_counter() - t0, results=results,
                     multi=True)
     emit(report, plan.target.redactor, json_out=json_out, junit_out=params["junit_out"],
-         fail_on=params["fail_on"].value, quiet=quiet, verbose=params["verbose"])
+         fail_on=params["fail_on"].value, quiet=quiet, verbose=params["verbose"],
+         html_out=params["html_out"])
     if interrupted:
         _err("interrupted: every connection was closed; the report above is partial")
         return EXIT_INTERRUPTED
