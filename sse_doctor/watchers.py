@@ -56,7 +56,9 @@ CONFIRM_READINGS = 2
 PORT_DUTY = 0.25
 
 _ACCEPT = {
-    "metric": "text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5,*/*;q=0.1",
+    # The classic text format: the most lenient to parse, and every client library serves it
+    # (prometheus_client switches to OpenMetrics when the Accept header merely mentions it).
+    "metric": "text/plain;version=0.0.4;q=1,*/*;q=0.1",
     "json": "application/json",
 }
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -562,8 +564,6 @@ def _fetch_error(exc: BaseException, budget: float) -> str:
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or type(exc).__name__
         return f"cannot connect ({reason})"
-    if isinstance(exc, httpx.HTTPError):
-        return f"request failed ({type(exc).__name__}: {exc})"
     return f"request failed ({type(exc).__name__}: {exc})"
 
 
@@ -659,7 +659,10 @@ class Watchers:
                 body += chunk
                 if len(body) > MAX_BODY:
                     raise _ReadError(f"the answer is larger than {MAX_BODY >> 20} MiB")
-            text = bytes(body).decode(resp.charset_encoding or "utf-8", errors="replace")
+            try:
+                text = bytes(body).decode(resp.charset_encoding or "utf-8", errors="replace")
+            except LookupError:  # a charset Python does not know
+                text = bytes(body).decode("utf-8", errors="replace")
             return text, resp.headers.get("content-type", "")
 
     async def _read_url(self, src: _Source, *, strict: bool
@@ -797,7 +800,13 @@ class Watchers:
         while True:
             started = time.perf_counter()
             src.kick.clear()
-            await self._sample(src)
+            try:
+                await self._sample(src)
+            except Exception as exc:  # noqa: BLE001 - a reading must not end the sampling
+                t_ms = self._ms(started)
+                for w in src.watches:
+                    self._record(w, t_ms, [None] * len(w.series),
+                                 f"reading failed ({type(exc).__name__}: {exc})", False)
             spacing = self.interval
             if src.key == "ports":
                 spacing = max(spacing, (time.perf_counter() - started) / PORT_DUTY)

@@ -386,6 +386,7 @@ class StateServer:
         self.state: dict[str, Any] = {"sessions": {"pending": []}, "open": 0, "name": "lab"}
         self.hits: collections.Counter[str] = collections.Counter()
         self.hang = threading.Event()
+        self.fail = threading.Event()
 
         async def metrics(request: Request) -> Response:
             self.hits["/metrics"] += 1
@@ -395,6 +396,8 @@ class StateServer:
             self.hits["/state"] += 1
             while self.hang.is_set():  # a state endpoint that stops answering
                 await asyncio.sleep(0.02)
+            if self.fail.is_set():
+                return PlainTextResponse("overloaded", status_code=503)
             return JSONResponse(self.state)
 
         app = Starlette(routes=[Route("/metrics", metrics), Route("/state", state)])
@@ -440,6 +443,7 @@ def fresh(server: StateServer) -> StateServer:
     server.state.update({"sessions": {"pending": []}, "open": 0, "name": "lab"})
     server.hits.clear()
     server.hang.clear()
+    server.fail.clear()
     return server
 
 
@@ -563,6 +567,56 @@ def test_a_watch_url_that_hangs_during_settle_does_not_hold_it_past_the_grace(
     [f] = leak_findings(w.series, "storm-leak", 0.5, "the storm")
     assert f.evidence["unreadable"] is True
     assert "open was 0 before the storm but could not be read afterwards" in f.detail
+
+
+def test_a_zero_grace_still_gets_a_reading_after_the_end(fresh: StateServer) -> None:
+    specs = parse_watches(None, [fresh.url("/state#open")], None)
+
+    async def main() -> Watchers:
+        async with Watchers(specs, time.perf_counter(), interval=0.05) as w:
+            await w.baseline()
+            w.mark_end()
+            await w.settle(0)
+            return w
+
+    [s] = run(main()).series
+    assert s.good_after_end() and s.returned() and s.settled_ms is not None
+
+
+def test_errors_during_the_run_are_recorded_not_raised(
+        fresh: StateServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sse_doctor.watchers as watchers_module
+
+    specs = parse_watches([fresh.url("/metrics#lab_pending_sessions")],
+                          [fresh.url("/state#open")], None)
+
+    def broken(doc: Any, path: str) -> float:
+        raise RuntimeError("boom")
+
+    async def main() -> Watchers:
+        async with Watchers(specs, time.perf_counter(), interval=0.05) as w:
+            await w.baseline()
+            metric, state = w.series
+            fresh.fail.set()
+            await w.start()
+            await wait_until(lambda: state.error_count >= 1)
+            monkeypatch.setattr(watchers_module, "json_value", broken)  # a bug in a reading
+            fresh.fail.clear()
+            await wait_until(lambda: "boom" in (state.last_error() or ""))
+            monkeypatch.undo()
+            count = len(state.samples)
+            await wait_until(lambda: len(state.samples) > count + 1)  # it kept sampling
+            w.mark_end()
+            await w.settle(5)
+            return w
+
+    w = run(main())
+    metric, state = w.series
+    errors = [e for _, e in state.errors]
+    assert errors[0] == "HTTP 503 Service Unavailable"
+    assert "reading failed (RuntimeError: boom)" in errors
+    assert metric.error_count == 0 and state.returned() and metric.returned()
+    assert any(v is None for _, v in state.samples)
 
 
 def test_settle_can_be_cancelled_and_aclose_still_cleans_up(fresh: StateServer) -> None:
