@@ -168,6 +168,17 @@ _ALL = [
     _c("ws-missing-expected-message", ERROR, "An expected message never arrived",
        "The handler never reached that step.",
        "Check the handler and the message text you expect."),
+    # --- suites (issue 5) ----------------------------------------------------------------------
+    _c("threshold-missed", ERROR, "A suite threshold was missed",
+       "The stream was slower or sparser than the suite allows: max_first_event_ms, "
+       "max_gap_s or min_events (the evidence has the measured value and the limit).",
+       "Find what delays or thins out the events (the other findings and the timeline help), "
+       "or change the threshold if the expectation was wrong."),
+    _c("check-incomplete", ERROR, "The check did not complete",
+       "The check ran past its deadline (the window, the timeouts and a margin) or stopped "
+       "on an internal error; the detail says which.",
+       "Re-run the check alone with -v; if it keeps timing out, lower --jobs or raise "
+       "--timeout; report an internal error with the detail."),
 ]
 
 REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}

@@ -1,0 +1,164 @@
+"""Run a validated suite: checks concurrently up to --jobs, each within its own deadline, each
+judged against --fail-on, its allow list and its thresholds. A check that times out or fails
+inside is a failed check with the reason; the others still run."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sse_doctor.checks.registry import SEVERITY_RANK
+from sse_doctor.model import Finding, Report, ScenarioResult, finding
+from sse_doctor.report.junit import fails
+from sse_doctor.suite.loader import CheckSpec, Suite
+from sse_doctor.suite.thresholds import evaluate
+
+# Past its plan's budget (the window and every timeout), a check gets this much more before it
+# is stopped: a loaded CI machine runs late, a hung check must still end.
+MARGIN_S = 5.0
+MARGIN_RATIO = 0.25
+
+
+def deadline_for(budget_s: float, margin_s: float = MARGIN_S) -> float:
+    return budget_s * (1 + MARGIN_RATIO) + margin_s
+
+
+@dataclass
+class CheckOutcome:
+    spec: CheckSpec
+    result: ScenarioResult  # the suite's entry for the check: every finding, thresholds too
+    sub_results: list[ScenarioResult]  # what the command returned, when it was several
+    thresholds: dict[str, dict[str, Any]]
+    failing: list[Finding]  # at or above --fail-on and not allowed: these fail the check
+    allowed: list[Finding]  # found, but the check allows their code
+    duration_s: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.failing
+
+    @property
+    def notes(self) -> list[Finding]:
+        """Findings that neither fail the check nor are allowed (below --fail-on)."""
+        skip = {id(f) for f in self.failing + self.allowed}
+        return [f for f in self.result.findings if id(f) not in skip]
+
+
+@dataclass
+class SuiteRun:
+    suite: Suite
+    fail_on: str
+    started_at: datetime
+    duration_s: float
+    outcomes: list[CheckOutcome]
+
+    @property
+    def failed(self) -> list[CheckOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def report(self) -> Report:
+        protocols = {o.result.protocol for o in self.outcomes}
+        return Report(command="run", url=self.suite.path,
+                      protocol=protocols.pop() if len(protocols) == 1 else "mixed",
+                      started_at=self.started_at, duration_s=self.duration_s,
+                      results=[o.result for o in self.outcomes], multi=True)
+
+
+def worst_first(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
+
+
+def judge(findings: list[Finding], allow: frozenset[str], fail_on: str) \
+        -> tuple[list[Finding], list[Finding]]:
+    """(failing, allowed): a check fails on a finding at or above fail_on it does not allow."""
+    allowed = [f for f in findings if f.code in allow]
+    failing = [f for f in findings if f.code not in allow and fails(f.severity, fail_on)]
+    return worst_first(failing), allowed
+
+
+def merge(spec: CheckSpec, results: list[ScenarioResult]) -> ScenarioResult:
+    """One suite entry per check. A command that returns several scenarios (checkup) keeps
+    them as sub-results; the entry has the union of their findings, each naming its scenario
+    in its evidence and detail."""
+    target = spec.plan.target
+    if len(results) == 1:
+        return dataclasses.replace(results[0], name=spec.name,
+                                   findings=list(results[0].findings),
+                                   checks_run=list(results[0].checks_run))
+    findings: list[Finding] = []
+    checks_run: list[str] = []
+    for r in results:
+        for f in r.findings:
+            findings.append(dataclasses.replace(
+                f, detail=f"{r.name}: {f.detail}", evidence={"scenario": r.name, **f.evidence}))
+        checks_run.extend(c for c in r.checks_run if c not in checks_run)
+    return ScenarioResult(name=spec.name, protocol=target.protocol, url=target.url,
+                          findings=findings, checks_run=checks_run)
+
+
+async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -> CheckOutcome:
+    t0 = time.perf_counter()
+    deadline = deadline_for(spec.plan.budget_s, margin_s)
+    extra: list[Finding] = []
+    results: list[ScenarioResult] = []
+    try:
+        results = list(await asyncio.wait_for(spec.plan.run(spec.name), deadline))
+    except asyncio.TimeoutError:
+        extra.append(finding(
+            "check-incomplete",
+            f"The check did not finish within {deadline:g} s (its plan needs at most "
+            f"{spec.plan.budget_s:g} s: window and timeouts) and was stopped.",
+            deadline_s=round(deadline, 3), budget_s=round(spec.plan.budget_s, 3)))
+    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the suite
+        extra.append(finding(
+            "check-incomplete", f"The check stopped on an internal error: "
+                                f"{type(exc).__name__}: {exc}", error=type(exc).__name__))
+    if results:
+        entry = merge(spec, results)
+    else:
+        target = spec.plan.target
+        entry = ScenarioResult(name=spec.name, protocol=target.protocol, url=target.url,
+                               findings=[], checks_run=[])
+    missed, report = evaluate(spec.thresholds, results)
+    entry.findings.extend(missed + extra)
+    if spec.thresholds and "threshold-missed" not in entry.checks_run:
+        entry.checks_run.append("threshold-missed")
+    failing, allowed = judge(entry.findings, spec.allow, fail_on)
+    return CheckOutcome(spec=spec, result=entry,
+                        sub_results=results if len(results) > 1 else [],
+                        thresholds=report, failing=failing, allowed=allowed,
+                        duration_s=time.perf_counter() - t0)
+
+
+async def run_checks(suite: Suite, jobs: int, fail_on: str,
+                     on_done: Callable[[CheckOutcome], None] | None = None,
+                     margin_s: float = MARGIN_S) -> list[CheckOutcome]:
+    sem = asyncio.Semaphore(jobs)
+
+    async def one(spec: CheckSpec) -> CheckOutcome:
+        async with sem:
+            outcome = await run_check(spec, fail_on, margin_s)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(c) for c in suite.checks)))
+
+
+def run_suite(suite: Suite, *, jobs: int = 4, fail_on: str = "error",
+              on_done: Callable[[CheckOutcome], None] | None = None,
+              margin_s: float = MARGIN_S) -> SuiteRun:
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    outcomes = asyncio.run(run_checks(suite, jobs, fail_on, on_done, margin_s))
+    return SuiteRun(suite=suite, fail_on=fail_on, started_at=started,
+                    duration_s=time.perf_counter() - t0, outcomes=outcomes)
