@@ -415,14 +415,19 @@ class Series:
                 self.errors.append((t_ms, error))
             else:
                 self.errors[-1] = (t_ms, error)
-        if value is not None and self.end_ms is not None and t_ms >= self.end_ms:
-            if self.baseline is not None and value <= self.baseline:
-                if self.settled_ms is None:
-                    self.settled_ms = t_ms
-            else:
-                self.settled_ms = None
+        self._track(t_ms, value)
         if len(self.samples) > MAX_SAMPLES:
             self._compact()
+
+    def _track(self, t_ms: float, value: float | None) -> None:
+        """Move settled_ms for one reading: set at a return, cleared when it rises again."""
+        if value is None or self.end_ms is None or t_ms < self.end_ms:
+            return
+        if self.baseline is not None and value <= self.baseline:
+            if self.settled_ms is None:
+                self.settled_ms = t_ms
+        else:
+            self.settled_ms = None
 
     def _compact(self) -> None:
         values = [v for _, v in self.samples]
@@ -434,13 +439,7 @@ class Series:
         self.end_ms = end_ms
         self.settled_ms = None
         for t, v in self.samples:
-            if t < end_ms or v is None:
-                continue
-            if self.baseline is not None and v <= self.baseline:
-                if self.settled_ms is None:
-                    self.settled_ms = t
-            else:
-                self.settled_ms = None
+            self._track(t, v)
 
     # -- summaries ---------------------------------------------------------------------------
 
