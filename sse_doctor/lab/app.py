@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from .experiment_routes import ExperimentState, experiment_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
 from .ws_routes import WS_HANDLERS
@@ -17,7 +18,9 @@ async def index(request: Request) -> Response:
 
 
 def create_app() -> Starlette:
-    """The lab app. ``app.state.lab_shutdown.set()`` makes every open stream end cleanly."""
+    """The lab app. ``app.state.lab_shutdown.set()`` makes every open stream end cleanly;
+    ``app.state.lab_experiments`` holds the experiment routes' state (lab/experiment_routes.py).
+    """
     routes = [Route("/", index, methods=["GET"])]
     for scenario in SCENARIOS:
         if scenario.protocol == "ws":
@@ -28,6 +31,8 @@ def create_app() -> Starlette:
             continue
         endpoint, methods = HANDLERS[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
+    routes += experiment_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()
+    app.state.lab_experiments = ExperimentState()
     return app

@@ -11,8 +11,10 @@ import warnings
 from types import TracebackType
 
 import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .app import create_app
+from .experiment_routes import HALF_OPEN_SCOPE_KEY
 from .sse_routes import LabCrash
 from .ws_routes import LabWebSocketProtocol
 
@@ -43,6 +45,25 @@ def _install_crash_filter() -> None:
     logger = logging.getLogger("uvicorn.error")
     if _CRASH_FILTER not in logger.filters:
         logger.addFilter(_CRASH_FILTER)
+
+
+class LabHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP protocol, except on the close-wait route: there a client's FIN leaves the
+    connection half-open (CLOSE_WAIT on the server side) while the response runs.
+
+    uvicorn closes the transport on EOF (``eof_received`` returns None), which tells the
+    handler the client has gone. Servers that do not read a connection while a response is in
+    progress (thread-per-request servers, blocking handlers) never see that EOF; a route marks
+    its scope with HALF_OPEN_SCOPE_KEY to behave like one. The route caps its own life (60 s,
+    or lab stop), and its response closes the connection when it ends.
+    """
+
+    def eof_received(self) -> bool | None:
+        cycle = getattr(self, "cycle", None)
+        if (cycle is not None and not cycle.response_complete
+                and cycle.scope.get(HALF_OPEN_SCOPE_KEY)):
+            return True  # keep the transport open: asyncio stops reading and waits
+        return super().eof_received()
 
 
 class LabServer:
@@ -77,6 +98,8 @@ class LabServer:
             # WebSockets through the lab's protocol class: a few WS scenarios misbehave below
             # ASGI (no pongs, TCP drops, invalid frames); see ws_routes.py.
             ws=LabWebSocketProtocol or "auto",
+            # HTTP through LabHTTPProtocol: the close-wait route keeps half-open connections.
+            http=LabHTTPProtocol,
         )
         _install_crash_filter()
         self._server = uvicorn.Server(config)
@@ -144,6 +167,7 @@ class LabServer:
             self._server.force_exit = True
             thread.join(timeout * 0.4)
         self._sock.close()
+        self.app.state.lab_experiments.close()  # the experiment routes' temp files
         if thread.is_alive():
             warnings.warn(
                 f"the lab server thread did not stop within {timeout} s",
