@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from junitparser import Failure, JUnitXml
 
 from sse_doctor.checks.registry import REGISTRY
 from sse_doctor.lab import SCENARIOS
+from sse_doctor.lab.experiments import EXPERIMENTS
 from sse_doctor.suite.loader import load_suite
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -218,26 +220,33 @@ def test_json_to_stdout_is_json_only_even_on_github(lab, tmp_path) -> None:  # n
 
 def test_the_example_suite_fails_one_testcase_per_misbehaving_scenario(lab, tmp_path) \
         -> None:  # noqa: ANN001
-    """The README's CI example: each lab scenario whose diagnosis is a warning or an error is
-    one failing testcase, and its failure names that diagnosis."""
+    """The README's CI example: each lab scenario and experiment whose diagnosis is a warning or
+    an error is one failing testcase, failing with exactly that diagnosis."""
     suite = load_suite(str(SUITES / "lab.toml"), env={"LAB_HOST": "h:1"})
     by_path = {urlsplit(c.url).path: c.name for c in suite.checks}
-    demo = [s for s in SCENARIOS if s.in_demo]
-    assert set(by_path) == {s.path for s in demo}, "lab.toml must cover every lab scenario"
+    rows = [(s.name, s.path, s.expect) for s in SCENARIOS if s.in_demo]
+    rows += [(e.name, e.path, e.expect) for e in EXPERIMENTS]
+    assert sorted(by_path) == sorted(p for _, p, _ in rows), "lab.toml must cover the lab"
 
-    junit = tmp_path / "junit.xml"
-    proc = run_cli("run", str(SUITES / "lab.toml"), "--fail-on", "warning", "--jobs", "32",
-                   "-q", "--junit", str(junit), env={"LAB_HOST": lab_host(lab)})
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    proc = run_cli("run", str(SUITES / "lab.toml"), "--fail-on", "warning", "--jobs", "16",
+                   "-q", "--junit", str(junit), "--json", str(report),
+                   env={"LAB_HOST": lab_host(lab), "LAB_PORT": str(lab.port),
+                        "LAB_USER": f"suite-{secrets.token_hex(4)}"})
     assert proc.returncode == 1, proc.stderr
     cases = {c.name: c for c in next(iter(JUnitXml.fromfile(str(junit))))}
-    for s in demo:
-        case = cases[by_path[s.path]]
-        serious = {c for c in s.expect if REGISTRY[c].severity != "info"}
+    entries = {e["name"]: e for e in json.loads(report.read_text())["scenarios"]}
+    for name, path, expect in rows:
+        check = by_path[path]
+        found = {f["code"]: f["severity"] for f in entries[check]["findings"]}
+        assert set(found) == set(expect), name  # the scenario's diagnosis, as in the demo
+        serious = {c for c, severity in found.items() if severity != "info"}
+        case = cases[check]
         if not serious:
-            assert case.is_passed, (s.name, [r.message for r in case.result])
+            assert case.is_passed, (name, [r.message for r in case.result])
             continue
-        assert not case.is_passed, s.name
+        assert not case.is_passed, name
         failure = case.result[0]
         failing = set(re.findall(r"^\[(?:error|warning)\] ([a-z0-9-]+):", failure.text, re.M))
-        assert failing == serious, s.name  # exactly the scenario's diagnosis
+        assert failing == serious, name
         assert failure.message.startswith(REGISTRY[failure.type].title)
