@@ -396,11 +396,23 @@ async def run_probe(
     return await probe_sse(target, opts, name=name)
 
 
+_GROUP: list = []  # (number of registered commands, click group)
+
+
+def _click_group():  # noqa: ANN202 - a click Group
+    """The click group behind `app`, built once: building it inspects every command's
+    signature (about 0.1 s), and the demo and suites parse dozens of argument lists."""
+    n = len(app.registered_commands)
+    if not _GROUP or _GROUP[0][0] != n:
+        _GROUP[:] = [(n, typer.main.get_command(app))]
+    return _GROUP[0][1]
+
+
 def command_params(command: str, argv: list[str]) -> dict:
     """Parse a command's arguments with the real command-line parser (demo and suites).
 
     Raises click's UsageError (or BadParameter) for what the command line would reject."""
-    cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    cmd = _click_group().commands[command]  # type: ignore[attr-defined]
     with cmd.make_context(command, list(argv)) as ctx:
         return dict(ctx.params)
 

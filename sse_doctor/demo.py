@@ -1,18 +1,25 @@
 """`sse-doctor demo`: start the lab in-process, probe every scenario at once with short
-windows, and compare what was found with what each scenario models."""
+windows, then run every lab experiment, and compare what was found with what each scenario
+models."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer
+from sse_doctor.lab.experiments import EXPERIMENTS, LabExperiment, experiment_argv
 from sse_doctor.model import Report, ScenarioResult
+
+if TYPE_CHECKING:
+    from sse_doctor.cli import Plan
 
 # How many scenarios run at once: all of them, with room to grow (a few events a second each).
 CONCURRENCY = 64
@@ -31,30 +38,72 @@ UNREACHABLE = LabScenario(
     expect=frozenset({"target-unreachable"}), probe_args=("--timeout", "2"))
 
 
-async def _probe_one(s: LabScenario, url: str) -> ScenarioResult:
-    from sse_doctor.cli import plan_probe, probe_params, run_probe
+def _plan_one(s: LabScenario, url: str) -> Plan:
+    from sse_doctor.cli import command_params, plan_command
 
-    params = probe_params([url, *DEMO_ARGS, *s.probe_args])
-    target, opts, ws_opts = plan_probe(params)
-    result = await run_probe(target, opts, ws_opts, name=s.name)
-    result.expected = sorted(s.expect)
-    return result
+    return plan_command("probe", command_params("probe", [url, *DEMO_ARGS, *s.probe_args]))
 
 
 async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | None) \
         -> list[ScenarioResult]:
+    # Parse and validate every probe before the first one starts: the probes time their
+    # connections, and CPU work on the shared event loop would show up as their delays.
+    plans = [(s, _plan_one(s, url)) for s, url in plan]
+    import sse_doctor.scenarios.probe  # noqa: F401 - imported now, not inside a timed probe
+    import sse_doctor.ws.probe  # noqa: F401
+
     sem = asyncio.Semaphore(CONCURRENCY)
     task_id = progress.add_task("diagnosing lab scenarios", total=len(plan)) \
         if progress else None
 
-    async def one(s: LabScenario, url: str) -> ScenarioResult:
+    async def one(s: LabScenario, p: Plan) -> ScenarioResult:
         async with sem:
-            r = await _probe_one(s, url)
+            [r] = await p.run(s.name)
+        r.expected = sorted(s.expect)
         if progress is not None and task_id is not None:
             progress.advance(task_id)
         return r
 
-    return list(await asyncio.gather(*(one(s, u) for s, u in plan)))
+    return list(await asyncio.gather(*(one(s, p) for s, p in plans)))
+
+
+async def _experiment_one(e: LabExperiment, base_url: str, user: str) -> ScenarioResult:
+    from sse_doctor.cli import command_params, plan_command
+
+    plan = plan_command(e.command, command_params(e.command,
+                                                  experiment_argv(e, base_url, user)))
+    [result] = await plan.run(e.name)
+    result.expected = sorted(e.expect)
+    return result
+
+
+async def _experiment_all(base_url: str, progress: Progress | None) -> list[ScenarioResult]:
+    """The lab experiments, at once where they cannot meet (each has its own route and
+    gauges), after the probes, whose timing checks they would disturb."""
+    task_id = progress.add_task("running experiments", total=len(EXPERIMENTS)) \
+        if progress else None
+    user = f"demo-{secrets.token_hex(4)}"
+
+    async def one(e: LabExperiment) -> ScenarioResult:
+        r = await _experiment_one(e, base_url, user)
+        if progress is not None and task_id is not None:
+            progress.advance(task_id)
+        return r
+
+    # A --watch-port row counts every socket on the lab's port, other rows' too: it runs
+    # alone, after the rest.
+    alone = [e for e in EXPERIMENTS if "--watch-port" in e.args]
+    together = [e for e in EXPERIMENTS if e not in alone]
+    results = dict(zip(together, await asyncio.gather(*(one(e) for e in together))))
+    for e in alone:
+        results[e] = await one(e)
+    return [results[e] for e in EXPERIMENTS]
+
+
+async def _everything(plan: list[tuple[LabScenario, str]], base_url: str,
+                      progress: Progress | None) -> list[ScenarioResult]:
+    results = await _probe_all(plan, progress)
+    return results + await _experiment_all(base_url, progress)
 
 
 def run_demo(show_progress: bool = True) -> tuple[Report, bool]:
@@ -74,9 +123,9 @@ def run_demo(show_progress: bool = True) -> tuple[Report, bool]:
         if show_progress and err.is_terminal:
             with Progress(TextColumn("{task.description}"), BarColumn(),
                           MofNCompleteColumn(), console=err, transient=True) as progress:
-                results = asyncio.run(_probe_all(plan, progress))
+                results = asyncio.run(_everything(plan, server.base_url, progress))
         else:
-            results = asyncio.run(_probe_all(plan, None))
+            results = asyncio.run(_everything(plan, server.base_url, None))
         base_url = server.base_url
     report = Report(command="demo", url=base_url, protocol="sse", started_at=started,
                     duration_s=time.perf_counter() - t0, results=results, multi=True)
