@@ -182,6 +182,12 @@ SCENARIOS: tuple[LabScenario, ...] = (
         "utility: reflects method, headers, query and body (GET or POST), 5 ticks, then end",
         in_demo=False,
     ),
+    _sse(
+        "clock",
+        "benchmark: ': t=<send time>' comments every ?interval=S (default 1 s), the first at"
+        " once; the send time is perf_counter (CLOCK_MONOTONIC), for measuring arrival lag",
+        in_demo=False,
+    ),
     # --- WebSocket (probed as ws://; see lab/ws_routes.py) ------------------------------------
     _ws(
         "healthy-echo",
