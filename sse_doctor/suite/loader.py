@@ -22,10 +22,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-import typer
 
 from sse_doctor.checks.registry import REGISTRY
-from sse_doctor.cli import PLANNERS, Plan, app, click, plan_command
+from sse_doctor.cli import PLANNERS, Plan, _click_group, click, command_params, plan_command
 from sse_doctor.errors import UsageError
 from sse_doctor.redact import Redactor, is_secret_param
 
@@ -285,18 +284,13 @@ class _Loader:
         self.problems: list[str] = []
         self._seen: set[str] = set()
         self._options: dict[str, dict[str, OptionInfo]] = {}
-        self._commands: dict[str, Any] | None = None
 
     def command(self, name: str) -> Any:
-        # Built once: typer builds the click group anew on every get_command (~0.1 s).
-        if self._commands is None:
-            self._commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-        return self._commands[name]
+        return _click_group().commands[name]  # type: ignore[attr-defined]
 
     def parse(self, command: str, argv: list[str]) -> dict[str, Any]:
         """The command's parameters from argv, by the real parser (click errors raise)."""
-        with self.command(command).make_context(command, list(argv)) as ctx:
-            return dict(ctx.params)
+        return command_params(command, argv)
 
     def problem(self, where: str, message: str) -> None:
         line = f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}"
