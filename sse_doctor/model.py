@@ -168,6 +168,7 @@ class ScenarioResult:
     observation: Any = None  # SseObservation (or a WS observation)
     options: Any = None
     expected: list[str] | None = None  # the demo's expected codes
+    allowed: frozenset[str] = frozenset()  # codes a suite check accepts: they never fail it
 
     def __repr__(self) -> str:
         return (f"ScenarioResult(name={self.name!r}, url={self.url!r}, "
@@ -176,6 +177,13 @@ class ScenarioResult:
     @property
     def verdict(self) -> str:
         return verdict_of(self.findings)
+
+    def fails_at(self, fail_on: str) -> bool:
+        """True when a finding that is not allowed reaches --fail-on."""
+        from sse_doctor.report.junit import fails
+
+        return any(fails(f.severity, fail_on) for f in self.findings
+                   if f.code not in self.allowed)
 
     @property
     def matches_expected(self) -> bool:

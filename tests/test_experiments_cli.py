@@ -8,9 +8,8 @@ import json
 import signal
 import time
 
-from tests.conftest import cli, start_cli
-
 from sse_doctor.lab import LabServer
+from tests.conftest import cli, start_cli
 
 
 def _json(proc) -> dict:

@@ -3,6 +3,7 @@ outputs (JUnit, JSON, GitHub annotations and job summary)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import pathlib
@@ -204,6 +205,12 @@ def test_outcomes_html_report_shows_every_check(outcomes) -> None:  # noqa: ANN0
         assert name in page
     assert "<svg" in page  # the streams' timelines
     assert not re.search(r"""(src|href)=["']?https?://""", page)  # self-contained
+    sections = {name: part for part in page.split('<section class="scenario"')[1:]
+                for name in EXPECTED if f"> {html.escape(name)}</h2>" in part}
+    for name, (passed, _) in EXPECTED.items():
+        assert ("<strong class=\"ok\">passes</strong>" in sections[name]) is passed, name
+    waived = sections["cache header waived"]
+    assert "allowed by this check" in waived and "missing-no-cache" in waived
 
 
 def test_json_to_stdout_is_json_only_even_on_github(lab, tmp_path) -> None:  # noqa: ANN001

@@ -36,7 +36,6 @@ from sse_doctor.model import (
 )
 from sse_doctor.redact import Redactor
 from sse_doctor.report.json_report import result_parts
-from sse_doctor.report.junit import fails
 from sse_doctor.units import ms_text, size_text
 from sse_doctor.ws import closecodes
 
@@ -600,7 +599,8 @@ def section_id(i: int, name: str) -> str:
     return f"s{i}-{_SLUG.sub('-', name.lower()).strip('-')[:40]}".rstrip("-")
 
 
-def findings_html(findings: list[Finding], esc: Esc) -> str:
+def findings_html(findings: list[Finding], esc: Esc,
+                  allowed: frozenset[str] = frozenset()) -> str:
     if not findings:
         return '<p class="nothing">Nothing wrong found.</p>'
     items = []
@@ -614,7 +614,9 @@ def findings_html(findings: list[Finding], esc: Esc) -> str:
         items.append(
             f'<li class="finding sev-{f.severity}"><p class="fhead">'
             f'<span class="sev">{f.severity}</span> <code>{esc(f.code)}</code> '
-            f"<strong>{esc(f.title)}</strong></p><p>{esc(f.detail, 4000)}</p>"
+            + ('<span class="allowed">allowed by this check</span> '
+               if f.code in allowed else "")
+            + f"<strong>{esc(f.title)}</strong></p><p>{esc(f.detail, 4000)}</p>"
             f'<p class="advice"><strong>What to do:</strong> {esc(f.advice)}</p>{evidence}</li>')
     return f'<ol class="findings">{"".join(items)}</ol>'
 
@@ -833,14 +835,14 @@ def expected_html(r: ScenarioResult, esc: Esc) -> str:
 def scenario_html(i: int, r: ScenarioResult, esc: Esc, fail_on: str) -> str:
     parts = result_parts(r, esc.red)
     sid = section_id(i, r.name)
-    failing = any(fails(f.severity, fail_on) for f in r.findings)
+    failing = r.fails_at(fail_on)
     result = ('<strong class="bad">fails</strong>' if failing else
               '<strong class="ok">passes</strong>')
     return (f'<section class="scenario" id="{sid}" aria-labelledby="{sid}-h">'
             f'<h2 id="{sid}-h">{badge(r.verdict)} {esc(r.name, 200)}</h2>'
             f'<p class="target"><code>{esc.url(r.url)}</code> ({esc(r.protocol)}) · {result} '
             f"at --fail-on {esc(fail_on)}</p>{expected_html(r, esc)}"
-            f"<h3>Findings</h3>{findings_html(r.findings, esc)}"
+            f"<h3>Findings</h3>{findings_html(r.findings, esc, r.allowed)}"
             f"<h3>Connection</h3>{facts_html(r, parts, esc)}"
             f"{timeline_html(r, parts, esc)}{experiment_html(parts, esc)}"
             '<p class="back"><a href="#summary">back to the summary</a></p></section>')
@@ -866,7 +868,7 @@ def summary_html(report: Report, esc: Esc, fail_on: str) -> str:
                              "</code></td>")
                 cells.append('<td class="ok">yes</td>' if r.matches_expected else
                              '<td class="bad">MISMATCH</td>')
-        failing = any(fails(f.severity, fail_on) for f in r.findings)
+        failing = r.fails_at(fail_on)
         cells.append('<td class="bad">fails</td>' if failing else '<td class="ok">passes</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     ths = "".join(f'<th scope="col">{h}</th>' for h in head)
@@ -877,7 +879,7 @@ def summary_html(report: Report, esc: Esc, fail_on: str) -> str:
 
 def header_html(report: Report, esc: Esc, fail_on: str) -> str:
     counts = Counter(r.verdict for r in report.results)
-    n_fail = sum(1 for r in report.results if any(fails(f.severity, fail_on) for f in r.findings))
+    n_fail = sum(1 for r in report.results if r.fails_at(fail_on))
     started = report.started_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     n = len(report.results)
     by_verdict = ", ".join(f"{counts[v]} {v}" for v in ("error", "warning", "healthy")
@@ -928,6 +930,7 @@ var(--line)}.finding p{margin:2px 0}
 .finding.sev-error{border-color:var(--err)}.finding.sev-warning{border-color:var(--warn)}
 .finding.sev-info{border-color:var(--info)}
 .sev{font-weight:700;text-transform:uppercase;font-size:.8em}
+.allowed{font-size:.8em;color:var(--mute);border:1px solid var(--line);padding:0 4px}
 .sev-error .sev{color:var(--err)}.sev-warning .sev{color:var(--warn)}
 .sev-info .sev{color:var(--info)}
 .advice{color:var(--ok)}.advice strong{color:var(--ink)}

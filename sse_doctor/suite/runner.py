@@ -133,6 +133,7 @@ async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -
     if spec.thresholds and "threshold-missed" not in entry.checks_run:
         entry.checks_run.append("threshold-missed")
     failing, allowed = judge(entry.findings, spec.allow, fail_on)
+    entry.allowed = frozenset(spec.allow)  # so every renderer can tell accepted from failing
     return CheckOutcome(spec=spec, result=entry,
                         sub_results=results if len(results) > 1 else [],
                         thresholds=report, failing=failing, allowed=allowed,
