@@ -7,9 +7,10 @@ invocation.
 For each N and each client, a fresh lab (`python -m sse_doctor lab`) runs in its own
 process and a fresh client process opens N streams to /sse/clock at once, waits until all
 are open, holds them for --window seconds and stops them. The lab writes `: t=<send time>`
-comments every --interval seconds; the send time is time.perf_counter() in the lab, which on
-Linux is CLOCK_MONOTONIC, one clock for every process on the machine (checked at start-up),
-so the client subtracts it from the arrival time it recorded. Reported per client:
+comments every --interval seconds, each stream at a random phase (?spread=1); the send time
+is time.perf_counter() in the lab, which on Linux is CLOCK_MONOTONIC, one clock for every
+process on the machine (checked at start-up), so the client subtracts it from the arrival
+time it recorded. Reported per client:
 
   open      seconds from the first request to the last response head
   failed    streams that never opened, or that ended before the client stopped them
@@ -18,7 +19,12 @@ so the client subtracts it from the arrival time it recorded. Reported per clien
   trend     lag p50 in the window's last second minus its first (growth = falling behind)
   late      how far the lab's sends slipped behind their schedule (lab saturation)
   loop      client event-loop lag (a 20 ms sleep's overshoot) during the window
-  CPU       client and lab CPU during the window, % of one core
+  CPU       client and lab CPU during the window, % of one core; client CPU per heartbeat;
+            "others": the rest of the machine, which inflates lags on a shared machine
+  full GC   the longest full garbage collection in the window (it stops the event loop)
+
+--per-client K and --gc-freeze try the fixes discussed in the README (streams spread over
+httpx clients of K connections; gc.freeze() once all streams are open).
 
 httpx-sse's aiter_sse drops comments, so the baseline connects with httpx-sse's
 aconnect_sse and reads `response.aiter_lines()`, stamping each `: t=` line itself.
@@ -301,6 +307,9 @@ class Setup:
     server_pid: int | None = None  # the lab's pid, for its CPU use
     per_client: int | None = None  # streams per httpx client (None: one client for all)
     gc_freeze: bool = False  # gc.freeze() once all are open: full collections skip them
+    # Heartbeats at a random phase per stream, so their lag does not depend on how fast
+    # the client opened the streams (a fast ramp would send them in bursts).
+    spread: bool = True
 
 
 async def _measure(base_url: str, n: int, window_s: float, client_kind: str,
@@ -308,6 +317,8 @@ async def _measure(base_url: str, n: int, window_s: float, client_kind: str,
     interval, open_timeout = setup.interval, setup.open_timeout
     per_client = setup.per_client or n
     url = f"{base_url.rstrip('/')}{CLOCK_PATH}?interval={interval:g}"
+    if setup.spread:
+        url += "&spread=1"
     me = psutil.Process()
     server = psutil.Process(setup.server_pid) if setup.server_pid else None
     stop = asyncio.Event()
@@ -382,7 +393,9 @@ async def _measure(base_url: str, n: int, window_s: float, client_kind: str,
     for log in logs:
         if not log.beats:
             continue
-        first_sent = log.beats[0][1]
+        # The lab's schedule runs from its first comment, or with spread from its second.
+        ref = 1 if setup.spread and len(log.beats) > 1 else 0
+        ref_sent = log.beats[ref][1]
         counted = False
         for k, (arrived, sent) in enumerate(log.beats):
             # Only heartbeats sent once every stream was open: the ramp's own queueing
@@ -393,7 +406,8 @@ async def _measure(base_url: str, n: int, window_s: float, client_kind: str,
             if lag < -0.0005:
                 negative += 1
             lags.append(lag)
-            late.append(sent - (first_sent + k * interval))
+            if k >= ref:
+                late.append(sent - (ref_sent + (k - ref) * interval))
             per_second[min(len(per_second) - 1, int(sent - t_w0))].append(lag)
             counted = True
         with_lags += counted
@@ -520,6 +534,8 @@ def run_worker(base_url: str, n: int, kind: str, args: argparse.Namespace,
         cmd += ["--per-client", str(args.per_client)]
     if args.gc_freeze:
         cmd.append("--gc-freeze")
+    if args.no_spread:
+        cmd.append("--no-spread")
     budget = args.open_timeout + args.window + 180
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget)
     if proc.returncode != 0:
@@ -539,7 +555,7 @@ def _ratio(ours: float | None, base: float | None) -> str:
 
 COLUMNS = ("N", "client", "open s", "failed", "KiB/stream", "lag p50 ms", "lag p99 ms",
            "lag max ms", "lag trend ms", "lab late p99 ms", "loop lag p99 ms", "full GC ms",
-           "client CPU %", "client µs/beat", "lab CPU %")
+           "client CPU %", "client µs/beat", "lab CPU %", "others CPU %")
 
 
 def table(results: list[dict]) -> str:
@@ -553,6 +569,7 @@ def table(results: list[dict]) -> str:
             _f(r["lag_ms"]["max"]), _f(r["lag_trend_ms"]), _f(r["server_late_ms"]["p99"]),
             _f(r["client_loop_lag_ms"]["p99"]), _f(gc_ms, ".0f"), _f(r["client_cpu_pct"], ".0f"),
             _f(r["client_cpu_us_per_beat"], ".0f"), _f(r["server_cpu_pct"], ".0f"),
+            _f(r["others_cpu_pct"], ".0f"),
         ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -589,6 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", nargs="+", choices=CLIENT_KINDS, default=list(CLIENT_KINDS))
     ap.add_argument("--per-client", type=int, metavar="K",
                     help="streams per httpx client (default: one client for all N)")
+    ap.add_argument("--no-spread", action="store_true",
+                    help="heartbeats of streams opened together go out together (lab default)")
     ap.add_argument("--gc-freeze", action="store_true",
                     help="gc.freeze() once all streams are open (full collections skip them)")
     ap.add_argument("--json", metavar="PATH|-", help="write the results as JSON ('-' = stdout)")
@@ -605,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         setup = Setup(interval=args.interval, open_timeout=args.open_timeout,
                       server_pid=args.server_pid, per_client=args.per_client,
-                      gc_freeze=args.gc_freeze)
+                      gc_freeze=args.gc_freeze, spread=not args.no_spread)
         result = measure(args.worker, args.n[0], args.window, args.kind, setup)
         print(json.dumps(result))
         return 0

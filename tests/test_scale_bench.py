@@ -87,7 +87,7 @@ def test_table_and_ratios_render_each_measurement() -> None:
         "lag_ms": {"p50": 1.0, "p99": 2.0, "max": 3.0}, "lag_trend_ms": 0.1,
         "server_late_ms": {"p99": 1.0}, "client_loop_lag_ms": {"p99": 1.0},
         "gc_full_collections": 0, "gc_max_pause_ms": 0.0, "client_cpu_pct": 5.0,
-        "client_cpu_us_per_beat": 100.0, "server_cpu_pct": 3.0,
+        "client_cpu_us_per_beat": 100.0, "server_cpu_pct": 3.0, "others_cpu_pct": 1.0,
     }
     base = {**row, "client": "httpx-sse"}
     ours = {**row, "client": "sse-doctor", "client_cpu_us_per_beat": 150.0}
@@ -102,10 +102,12 @@ def test_the_shared_clock_holds_here() -> None:
     assert scale_bench.shared_clock_problem() is None
 
 
-def test_clock_route_sends_perf_counter_comments(lab: LabServer) -> None:
+@pytest.mark.parametrize("spread", ["0", "1"])
+def test_clock_route_sends_perf_counter_comments(lab: LabServer, spread: str) -> None:
+    url = lab.url(f"/sse/clock?interval=0.05&spread={spread}")
     with httpx.Client(timeout=5) as client:
         sent = time.perf_counter()
-        with client.stream("GET", lab.url("/sse/clock?interval=0.05")) as response:
+        with client.stream("GET", url) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             values: list[float] = []
@@ -115,7 +117,7 @@ def test_clock_route_sends_perf_counter_comments(lab: LabServer) -> None:
                 arrived = time.perf_counter()
                 # The lab runs in this process: its send time lies between request and arrival.
                 assert sent <= values[-1] <= arrived
-                if len(values) == 3:
+                if len(values) == 4:
                     break
     assert values == sorted(values)
 

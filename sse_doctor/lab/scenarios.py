@@ -185,7 +185,8 @@ SCENARIOS: tuple[LabScenario, ...] = (
     _sse(
         "clock",
         "benchmark: ': t=<send time>' comments every ?interval=S (default 1 s), the first at"
-        " once; the send time is perf_counter (CLOCK_MONOTONIC), for measuring arrival lag",
+        " once (?spread=1: the rest at a random phase); the send time is perf_counter"
+        " (CLOCK_MONOTONIC), for measuring arrival lag",
         in_demo=False,
     ),
     # --- WebSocket (probed as ws://; see lab/ws_routes.py) ------------------------------------

@@ -586,24 +586,32 @@ async def echo(request: Request) -> Response:
     return LabStream(_echo_body(EventWriter(), info), headers=sse_headers())
 
 
-async def _clock_body(interval: float) -> Body:
+async def _clock_body(interval: float, spread: bool) -> Body:
     perf = time.perf_counter
-    async for _ in timeline((0.0, interval)):
-        # Read as late as possible: LabStream writes the chunk as soon as it is yielded.
+    # Read as late as possible: LabStream writes the chunk as soon as it is yielded.
+    yield b": t=%.6f\n" % perf()
+    first = interval
+    if spread:
+        # Streams opened in one burst would otherwise all write in the same instant, and
+        # their lag would measure that burst rather than the client.
+        first = random.uniform(0.0, interval)
+    async for _ in timeline((first, interval)):
         yield b": t=%.6f\n" % perf()
 
 
 async def clock(request: Request) -> Response:
     """Comments ``: t=<perf_counter at send>`` every ?interval=S (default 1 s), the first at
-    once. perf_counter is CLOCK_MONOTONIC on Linux, shared by every process on the machine,
-    so a client there can subtract it from its own arrival times (bench/scale_bench.py)."""
+    once; with ?spread=1 the second comes at a random point within the interval. perf_counter
+    is CLOCK_MONOTONIC on Linux, shared by every process on the machine, so a client there
+    can subtract it from its own arrival times (bench/scale_bench.py)."""
     try:
         interval = float(request.query_params.get("interval", "1.0"))
     except ValueError:
         return PlainTextResponse("interval must be a number of seconds\n", 400)
     if not 0.001 <= interval <= 60:
         return PlainTextResponse("interval must be 0.001..60 s\n", 400)
-    return LabStream(_clock_body(interval), headers=sse_headers())
+    spread = request.query_params.get("spread", "0") == "1"
+    return LabStream(_clock_body(interval, spread), headers=sse_headers())
 
 
 # scenario name -> (endpoint, HTTP methods)
