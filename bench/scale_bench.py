@@ -393,9 +393,11 @@ async def _measure(base_url: str, n: int, window_s: float, client_kind: str,
     for log in logs:
         if not log.beats:
             continue
-        # The lab's schedule runs from its first comment, or with spread from its second.
-        ref = 1 if setup.spread and len(log.beats) > 1 else 0
-        ref_sent = log.beats[ref][1]
+        # The lab sends comment k >= 1 at grid + (k - 1) * interval, never before; the
+        # earliest send minus its offset is the best estimate of the grid. (A slip shared
+        # by every send of a stream is invisible this way.)
+        grid = min((sent - (k - 1) * interval for k, (_, sent) in enumerate(log.beats)
+                    if k >= 1), default=0.0)
         counted = False
         for k, (arrived, sent) in enumerate(log.beats):
             # Only heartbeats sent once every stream was open: the ramp's own queueing
@@ -406,8 +408,8 @@ async def _measure(base_url: str, n: int, window_s: float, client_kind: str,
             if lag < -0.0005:
                 negative += 1
             lags.append(lag)
-            if k >= ref:
-                late.append(sent - (ref_sent + (k - ref) * interval))
+            if k >= 1:
+                late.append(sent - (grid + (k - 1) * interval))
             per_second[min(len(per_second) - 1, int(sent - t_w0))].append(lag)
             counted = True
         with_lags += counted

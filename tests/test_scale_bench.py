@@ -51,6 +51,7 @@ def _check_complete(result: dict, kind: str, n: int) -> None:
     assert result["negative_lags"] == 0
     for stats in (result["lag_ms"], result["server_late_ms"]):
         assert stats["p50"] is not None and stats["p50"] <= stats["p99"] <= stats["max"]
+    assert result["server_late_ms"]["p50"] >= 0  # measured from the earliest send
     assert result["client_cpu_us_per_beat"] is not None
     assert result["server_cpu_pct"] is None  # no lab pid given: the lab runs in this process
 
