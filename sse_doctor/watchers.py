@@ -17,7 +17,6 @@ A watched value "returns" when it is back at or below its pre-experiment baselin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import json
 import math
@@ -557,6 +556,19 @@ def sparkline(series: Series, width: int = 32) -> Text:
 # --- the shell: sampling on a deadline -------------------------------------------------------
 
 
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait for `event` at most `timeout` seconds.
+
+    Not wait_for inside suppress(TimeoutError): on Python 3.11 a cancellation that lands as
+    the timeout fires comes out of wait_for as TimeoutError, and suppressing that would
+    swallow the cancellation (the sampling loop then never stops)."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
+
 def _fetch_error(exc: BaseException, budget: float) -> str:
     if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
         return f"no answer within {budget:g} s"
@@ -581,6 +593,7 @@ class _Source:
     kick: asyncio.Event | None = None
     task: asyncio.Task[None] | None = None
     took: float = 0.0  # seconds the last completed reading took
+    stopping: bool = False  # set by _stop_tasks, checked by _loop each turn
 
 
 class Watchers:
@@ -791,12 +804,15 @@ class Watchers:
             self._changed = asyncio.Event()
         for src in self._sources.values():
             if src.task is None or src.task.done():
+                src.stopping = False
                 src.kick = asyncio.Event()
                 src.task = asyncio.create_task(self._loop(src), name=f"watch {src.key}")
 
     async def _loop(self, src: _Source) -> None:
         assert src.kick is not None
-        while True:
+        # Ends on cancel, or, should Python 3.11's wait_for turn that cancel into a caught
+        # TimeoutError, on the stop flag at the next turn: sampling never outlives settle().
+        while not src.stopping:
             started = time.perf_counter()
             src.kick.clear()
             try:
@@ -811,8 +827,7 @@ class Watchers:
                 spacing = max(spacing, (time.perf_counter() - started) / PORT_DUTY)
             delay = started + spacing - time.perf_counter()
             if delay > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(src.kick.wait(), delay)
+                await _wait_event(src.kick, delay)
 
     def mark_end(self) -> None:
         """The experiment's actions are over: settle time counts from now."""
@@ -854,13 +869,14 @@ class Watchers:
                 remaining = self._deadline - time.perf_counter()
                 if remaining <= 0:
                     return
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                await _wait_event(self._changed, remaining)
         finally:
             await self._stop_tasks()
 
     async def _stop_tasks(self) -> None:
         tasks = [src.task for src in self._sources.values() if src.task is not None]
+        for src in self._sources.values():
+            src.stopping = True
         for task in tasks:
             task.cancel()
         # return_exceptions: the tasks' own CancelledError is expected; ours still propagates.

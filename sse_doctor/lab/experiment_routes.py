@@ -276,8 +276,13 @@ async def ticks(
             if stop is None:
                 await asyncio.sleep(delay)
             else:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+                # asyncio.wait, not wait_for in suppress(TimeoutError): on Python 3.11 the
+                # latter can turn a cancellation (client gone) into a swallowed timeout.
+                waiter = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait({waiter}, timeout=delay)
+                finally:
+                    waiter.cancel()
         if (stop is not None and stop.is_set()) or (shutdown is not None and shutdown.is_set()):
             return
         if tick_due <= beat_due:
