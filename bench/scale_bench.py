@@ -172,9 +172,11 @@ async def _doctor_streams(url: str, n: int, per_client: int, open_timeout: float
     opts = ProbeOptions(duration=open_timeout + 3600.0, idle_limit=3600.0)
 
     async def on_response(response: httpx.Response) -> None:
-        # Runs in the stream's task context (asyncio copies it into wait_for's task).
-        _current.get().opened = True
-        counter.open()
+        # Runs in the stream's task or in a task it spawned (wait_for), which copies its
+        # context: _current is that stream's log.
+        if response.status_code == 200:
+            _current.get().opened = True
+            counter.open()
 
     clients = []
     for share in _shares(n, per_client):
@@ -642,6 +644,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     to_stdout = args.json == "-"
     log = sys.stderr if to_stdout else sys.stdout
+    if args.json and not to_stdout:
+        try:  # fail now, not after minutes of measuring
+            Path(args.json).touch()
+        except OSError as exc:
+            print(f"scale_bench: cannot write --json {args.json}: {exc.strerror}",
+                  file=sys.stderr)
+            return 2
 
     results: list[dict] = []
     for n in args.n:
@@ -675,5 +684,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _main() -> int:
+    try:
+        return main()
+    except KeyboardInterrupt:
+        # The lab was stopped on the way out (lab_process); a worker dies with its parent.
+        print("scale_bench: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_main())
