@@ -1,0 +1,203 @@
+"""End to end: a real buffering reverse proxy in front of the lab's steady stream.
+
+nginx compresses text/event-stream with gzip while buffering the upstream response
+(fixtures/proxy/nginx-gzip-buffering.conf says why that batches the stream). The real CLI,
+probing the lab's /sse/steady through it, must report buffered-delivery; the same stream
+through the same gzip with buffering off for it, and straight from the lab, must not.
+
+`python -m tests.test_buffering_proxy` re-records fixtures/recordings/nginx-gzip-buffered.json
+(the chunk timing nginx produced), which tests/test_checks.py replays where nginx is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sse_doctor.cli import plan_probe, probe_params
+from sse_doctor.lab import LabServer
+from sse_doctor.scenarios.observe import window_for
+from sse_doctor.scenarios.replay import record
+from tests.conftest import cli
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TEMPLATE = FIXTURES / "proxy" / "nginx-gzip-buffering.conf"
+RECORDING = FIXTURES / "recordings" / "nginx-gzip-buffered.json"
+STEADY = "sse/steady?interval=0.1"
+# Through the buffering path the batches come every few seconds (the fixture's sizes); a
+# 10 s window holds several, and the first one alone is enough for the check (held back
+# after the headers), so a slow machine still has margin.
+BUFFERED_WINDOW_S = "10"
+CONTROL_WINDOW_S = "5"
+START_DEADLINE_S = 10.0
+STOP_DEADLINE_S = 5.0
+START_ATTEMPTS = 3  # another process may take the free port before nginx binds it
+
+
+def _nginx_binary() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    # Debian installs it in /usr/sbin, which is not on every user's PATH.
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+NGINX = _nginx_binary()
+pytestmark = pytest.mark.skipif(
+    NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proxy:
+    base_url: str
+    proc: subprocess.Popen[bytes]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _start_nginx(prefix: Path, upstream: str) -> Proxy:
+    assert NGINX is not None
+    errors = ""
+    for _ in range(START_ATTEMPTS):
+        port = _free_port()
+        conf = prefix / "nginx.conf"
+        conf.write_text(TEMPLATE.read_text()
+                        .replace("@PREFIX@", str(prefix))
+                        .replace("@PORT@", str(port))
+                        .replace("@UPSTREAM@", upstream))
+        error_log, stderr_log = prefix / "error.log", prefix / "stderr.log"
+        # -e: the startup error log too, or nginx first opens its root-owned default one.
+        with stderr_log.open("wb") as stderr:
+            proc = subprocess.Popen(
+                [NGINX, "-p", f"{prefix}/", "-e", str(error_log), "-c", str(conf)],
+                stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + START_DEADLINE_S
+        while time.monotonic() < deadline:
+            try:
+                proc.wait(timeout=0.05)  # it exits at once on a bad config or a taken port
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if _accepts(port):
+                return Proxy(f"http://127.0.0.1:{port}", proc)
+        _stop(proc)
+        errors = " ".join(log.read_text(errors="replace").strip()
+                          for log in (stderr_log, error_log) if log.exists())
+        if "Address already in use" not in errors:
+            break
+    pytest.fail(f"nginx did not start (deadline {START_DEADLINE_S:g} s): {errors}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # SIGTERM: nginx's fast shutdown
+        try:
+            proc.wait(timeout=STOP_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_DEADLINE_S)
+
+
+@pytest.fixture(scope="module")
+def proxy(lab: LabServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    started = _start_nginx(tmp_path_factory.mktemp("nginx"), _upstream(lab))
+    try:
+        yield started
+    finally:
+        _stop(started.proc)
+
+
+def _probe(url: str, window: str) -> tuple[int, dict[str, Any]]:
+    done = cli("probe", url, "--duration", window, "--json", "-")
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def _codes(report: dict[str, Any]) -> set[str]:
+    return {f["code"] for f in report["findings"]}
+
+
+def _through_nginx(report: dict[str, Any]) -> None:
+    headers = report["connection"]["headers"]
+    assert headers.get("server", "").startswith("nginx"), headers
+    # Both proxy paths compress: what differs is only whether nginx buffers the response.
+    assert headers.get("content-encoding") == "gzip", headers
+    assert "compressed-stream" in _codes(report)
+
+
+def test_buffering_proxy_trips_buffered_delivery(proxy: Proxy) -> None:
+    code, report = _probe(f"{proxy.base_url}/buffering/{STEADY}", BUFFERED_WINDOW_S)
+    _through_nginx(report)
+    assert "buffered-delivery" in _codes(report), report["findings"]
+    assert code == 1  # buffered-delivery is an error
+    burst = next(f for f in report["findings"] if f["code"] == "buffered-delivery")
+    assert burst["evidence"]["bursts"] >= 1
+    # The lab wrote one event per write; nginx delivered several per read.
+    assert report["stats"]["chunks"] < report["stats"]["events"]
+
+
+def test_same_proxy_honouring_x_accel_buffering_is_not_buffered(proxy: Proxy) -> None:
+    _, report = _probe(f"{proxy.base_url}/honoring/{STEADY}", CONTROL_WINDOW_S)
+    _through_nginx(report)
+    assert report["stats"]["events"] >= 3  # enough for the check to have judged the timing
+    assert "buffered-delivery" not in _codes(report), report["findings"]
+
+
+def test_lab_stream_direct_is_not_buffered(lab: LabServer) -> None:
+    code, report = _probe(lab.url(STEADY), CONTROL_WINDOW_S)
+    assert report["stats"]["events"] >= 3
+    assert "buffered-delivery" not in _codes(report), report["findings"]
+    assert code == 0, report["findings"]
+
+
+def _upstream(lab: LabServer) -> str:
+    return lab.base_url.removeprefix("http://")
+
+
+async def _record(url: str, args: list[str]) -> dict[str, Any]:
+    target, opts, _ = plan_probe(probe_params([url, *args]))
+    return await record(target, window_for(opts))
+
+
+def rerecord() -> None:
+    """Record the buffering path's stream into RECORDING, as tests/test_checks.py expects."""
+    args = ["--duration", BUFFERED_WINDOW_S]
+    with LabServer() as lab, tempfile.TemporaryDirectory() as tmp:
+        started = _start_nginx(Path(tmp), _upstream(lab))
+        try:
+            rec = asyncio.run(_record(f"{started.base_url}/buffering/{STEADY}", args))
+        finally:
+            _stop(started.proc)
+    rec["url"] = f"http://proxy.invalid/buffering/{STEADY}"
+    rec["probe_args"] = args
+    rec["expect"] = ["buffered-delivery", "compressed-stream"]
+    RECORDING.write_text(json.dumps(rec, indent=1) + "\n")
+    print(f"wrote {RECORDING.name} ({len(rec['chunks'])} chunks)")
+
+
+if __name__ == "__main__":
+    rerecord()
