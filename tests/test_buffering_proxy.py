@@ -30,7 +30,7 @@ from sse_doctor.cli import plan_probe, probe_params
 from sse_doctor.lab import LabServer
 from sse_doctor.scenarios.observe import window_for
 from sse_doctor.scenarios.replay import record
-from tests.conftest import cli
+from tests.conftest import cli, free_port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TEMPLATE = FIXTURES / "proxy" / "nginx-gzip-buffering.conf"
@@ -59,11 +59,6 @@ pytestmark = pytest.mark.skipif(
     NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @dataclass
 class Proxy:
@@ -83,7 +78,7 @@ def _start_nginx(prefix: Path, upstream: str) -> Proxy:
     assert NGINX is not None
     errors = ""
     for _ in range(START_ATTEMPTS):
-        port = _free_port()
+        port = free_port()
         conf = prefix / "nginx.conf"
         conf.write_text(TEMPLATE.read_text()
                         .replace("@PREFIX@", str(prefix))

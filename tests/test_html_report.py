@@ -9,7 +9,6 @@ import html
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import time
@@ -34,17 +33,13 @@ from sse_doctor.model import (
 from sse_doctor.redact import MASK, Redactor
 from sse_doctor.report import html as html_report
 from sse_doctor.report.json_report import result_parts
+from tests.conftest import free_port
 
 TOKEN = "s3cr3t-T0KEN-4f9a"  # sent with --bearer; the lab's echo routes send it back
 QUERY_SECRET = "qwerty-123456"
 HOSTILE = "<script>alert(1)</script>"
 COMMON = ["--duration", "2", "--idle-limit", "1"]
 
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -77,7 +72,7 @@ def built(lab) -> Built:  # noqa: ANN001 - the conftest fixture
                      "--ping-interval", "0.5", *COMMON]),
         ("ws 1011", [f"{ws}/ws/generate-code", "--send", '{"prompt":"hello"}', *COMMON]),
         ("echo <b>&", [echo_url, "--bearer", TOKEN, *COMMON]),
-        ("unreachable", [f"http://127.0.0.1:{_closed_port()}/sse", "--timeout", "2", *COMMON]),
+        ("unreachable", [f"http://127.0.0.1:{free_port()}/sse", "--timeout", "2", *COMMON]),
     ]
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()

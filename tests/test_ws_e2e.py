@@ -17,7 +17,7 @@ import pytest
 
 from sse_doctor.cli import main
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario
-from tests.conftest import cli, start_cli
+from tests.conftest import cli, free_port, start_cli
 
 WS_SCENARIOS = [s for s in SCENARIOS if s.protocol == "ws" and s.in_demo]
 QUICK = ("--duration", "2", "--idle-limit", "2")
@@ -89,11 +89,6 @@ def never_answers(conn: socket.socket) -> None:
         pass
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def raw_servers() -> Iterator[dict[str, RawServer]]:
@@ -147,7 +142,7 @@ def runs(lab, raw_servers, tmp_path_factory) -> dict[str, Run]:
         "sse-route": (ws + "/sse/healthy", *QUICK, "--json", "-"),
         "streaming-200": (raw_servers["streaming-200"].url("/events"), *QUICK, "--json", "-"),
         "silent-tcp": (raw_servers["silent"].url(), *QUICK, "--timeout", "1", "--json", "-"),
-        "unreachable": (f"ws://127.0.0.1:{_closed_port()}/ws", "--timeout", "2", "--json", "-"),
+        "unreachable": (f"ws://127.0.0.1:{free_port()}/ws", "--timeout", "2", "--json", "-"),
         "tls-failure": (lab.base_url.replace("http://", "wss://") + "/ws/healthy-echo",
                         "--timeout", "2", "--json", "-"),
         "huge-100mb": (ws + "/ws/huge-message?size=100000000", "--max-message-size", "1000000",
