@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sse_doctor.lab import LabServer
+from sse_doctor.sse import parser as parser_module
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +36,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Both parser paths: the compiled block scanner (when the install built it) and the pure
+# Python one, which runs wherever no C compiler was available.
+PARSER_PATHS = ["compiled", "pure"] if parser_module.COMPILED else ["pure"]
+
+
+@pytest.fixture(scope="module", params=PARSER_PATHS)
+def parser_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's tests once per parser path (module scope: hypothesis-friendly)."""
+    saved = parser_module._scan_blocks
+    if request.param == "pure":
+        parser_module._scan_blocks = None
+    try:
+        yield request.param
+    finally:
+        parser_module._scan_blocks = saved

@@ -21,6 +21,10 @@ from sse_doctor.sse.parser import (
 )
 
 
+# Every test runs on each parser path (conftest.parser_path).
+pytestmark = pytest.mark.usefixtures("parser_path")
+
+
 def run(*chunks: bytes, close: bool = True, **kwargs) -> list:
     p = SSEParser(**kwargs)
     items = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,10 @@ from sse_doctor.sse.parser import (
     Retry,
     SSEParser,
 )
+
+# Every test runs on each parser path (conftest.parser_path).
+pytestmark = pytest.mark.usefixtures("parser_path")
+
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]

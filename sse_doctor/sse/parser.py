@@ -12,13 +12,14 @@ Design notes:
   dispatch), strictly, falling back to U+FFFD replacement plus a diagnostic.
 * ``feed`` frames: BOM, CR/CRLF (normalised to LF per chunk, a CR at the end of a
   chunk remembered), the partial line carried over, line-length caps.
-* Complete lines are interpreted by two equivalent paths. The fast path
-  (``_process_blocks``) cuts a chunk into blocks (lines up to a blank line) with one
-  ``re.findall`` and turns blocks of the usual event shape into events with no
-  per-line Python work. Everything else (unusual blocks, an event spanning chunks,
-  invalid UTF-8, truncation) goes through the line-by-line loop ``_process``, which
-  is the spec transcribed. Property tests check that both give the same items for
-  any chunking.
+* Complete lines are interpreted by equivalent paths. The fast path
+  (``_process_blocks``) takes the whole blocks (lines up to a blank line) of a chunk
+  and turns blocks of the usual event shape into events with no per-line Python work:
+  the compiled scanner ``_blockscan`` (C, built at install time where a compiler is
+  available) or, without it, one ``re.findall``. Everything else (unusual blocks, an
+  event spanning chunks, invalid UTF-8, truncation) goes through the line-by-line
+  loop ``_process``, which is the spec transcribed. Property tests check that every
+  path gives the same items for any chunking.
 * Memory is bounded: a partial line is kept up to ``max_line`` bytes, an event's
   data up to ``max_data`` bytes (plus at most one chunk's worth between compactions).
 """
@@ -28,7 +29,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+try:  # the compiled fast path (setup.py builds it where a C compiler is available)
+    from sse_doctor.sse._blockscan import scan_blocks as _scan_blocks
+except ImportError:  # pragma: no cover - depends on the install
+    _scan_blocks = None
+
+COMPILED = _scan_blocks is not None
+
 __all__ = [
+    "COMPILED",
     "DEFAULT_MAX_DATA",
     "DEFAULT_MAX_LINE",
     "DIAG_BAD_RETRY",
@@ -169,9 +178,21 @@ class SSEParser:
         "_etype",
         "_id",
         "_types",
+        "_scan",
     )
 
-    def __init__(self, max_data: int = DEFAULT_MAX_DATA, max_line: int | None = None) -> None:
+    def __init__(
+        self,
+        max_data: int = DEFAULT_MAX_DATA,
+        max_line: int | None = None,
+        *,
+        compiled: bool | None = None,
+    ) -> None:
+        """``compiled``: use the compiled block scanner (None: when it is installed; True:
+        require it; False: the pure-Python path, for tests and benchmarks)."""
+        if compiled and not COMPILED:
+            raise RuntimeError("the compiled block scanner is not installed")
+        self._scan = _scan_blocks if compiled is not False else None
         self.max_data = max(0, int(max_data))
         if max_line is None:
             max_line = self.max_data + 4096
@@ -335,6 +356,9 @@ class SSEParser:
 
     def _process_blocks(self, b: bytes, start: int, end: int, out: list, t: float) -> None:
         """Interpret ``b[start:end]``: whole blocks (it ends with a blank line)."""
+        if self._scan is not None:
+            self._process_scanned(self._scan(b, start, end, self.max_data), out, t)
+            return
         lid = self._id  # the id buffer; every block ends with a blank line, after which
         retry = self.retry  # the last event ID string equals it
         max_data = self.max_data
@@ -384,6 +408,41 @@ class SSEParser:
             self._id = lid
             self.retry = retry
             self._dispatch_slow([data], len(data) + 1, etype, out, t)
+        self._id = self.last_event_id = lid
+        self.retry = retry
+
+    def _process_scanned(self, items: list, out: list, t: float) -> None:
+        """Turn the compiled scanner's block items into parser items (see _blockscan.c)."""
+        lid = self._id  # as in _process_blocks: after each block, the last event ID
+        retry = self.retry  # string equals the id buffer
+        append = out.append
+        new = object.__new__
+        for item in items:
+            if item.__class__ is bytes:  # a block for the line loop
+                self._id = lid
+                self.retry = retry
+                lines = item.split(b"\n")
+                lines.append(b"")
+                self._process(lines, out, t)
+                lid = self._id
+                retry = self.retry
+                continue
+            comments, id_, etype, data, size = item
+            if comments is not None:
+                for text in comments:
+                    append(Comment(text, t))
+            if id_ is not None:
+                lid = id_
+            if data is not None:
+                event = new(Event)  # as in _process_blocks
+                event.type = etype
+                event.data = data
+                event.id = lid
+                event.retry = retry
+                event.t = t
+                event.truncated = False
+                event.size = size
+                append(event)
         self._id = self.last_event_id = lid
         self.retry = retry
 

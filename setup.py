@@ -1,0 +1,15 @@
+"""Build script: only the optional compiled block scanner lives here (pyproject.toml has the
+rest). ``optional=True``: where no C compiler is available the build goes on without it, and
+the parser runs its pure-Python path."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "sse_doctor.sse._blockscan",
+            ["sse_doctor/sse/_blockscan.c"],
+            optional=True,
+        )
+    ]
+)

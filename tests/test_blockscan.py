@@ -1,0 +1,97 @@
+"""The compiled block scanner (sse_doctor/sse/_blockscan.c): built where a compiler is,
+and item for item the same as the pure-Python parser on any input."""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sse_doctor.sse import parser as parser_module
+from sse_doctor.sse.parser import SSEParser
+from tests.test_parser_properties import LIMITS, SETTINGS, any_streams, chunkings, norm
+
+needs_compiled = pytest.mark.skipif(
+    not parser_module.COMPILED, reason="the compiled block scanner is not installed"
+)
+
+
+def test_the_install_built_the_scanner_where_a_compiler_exists():
+    # setup.py marks the extension optional, so a broken build would pass silently and
+    # leave every user on the slow path; this is where it shows.
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler ({cc}): the pure-Python path is expected")
+    assert parser_module.COMPILED
+
+
+def items(stream_chunks: list[bytes], compiled: bool, limits=(parser_module.DEFAULT_MAX_DATA,
+                                                               None)) -> tuple[list, str]:
+    p = SSEParser(*limits, compiled=compiled)
+    out = []
+    for i, chunk in enumerate(stream_chunks):
+        out += [(norm(item), item.t) for item in p.feed(chunk, t=float(i))]
+    out += [(norm(item), item.t) for item in p.close(t=-1.0)]
+    return out, p.last_event_id
+
+
+@needs_compiled
+@SETTINGS
+@given(data=st.data(), stream=any_streams, limits=st.sampled_from(LIMITS))
+def test_compiled_and_pure_paths_give_the_same_items(data, stream, limits):
+    chunks = data.draw(chunkings(stream))
+    assert items(chunks, True, limits) == items(chunks, False, limits)
+
+
+@needs_compiled
+@pytest.mark.parametrize(
+    "stream",
+    [
+        # More data lines (and comments) in one block than the scanner records.
+        b"".join(b"data: %d\n" % i for i in range(200)) + b"\n",
+        b"".join(b": %d\n" % i for i in range(100)) + b"data: x\n\n",
+        # Two id lines (the first one not UTF-8), NUL in an id, a retry, an unknown field.
+        b"id: \xff\nid: 2\ndata: x\n\n",
+        b"id: a\x00b\ndata: x\n\nid: 3\ndata: y\n\n",
+        b"retry: 10\ndata: x\n\n",
+        b"Data: x\ndata: y\n\n",
+        # Invalid UTF-8 in each kind of value, data over the cap, empty values.
+        b":\xff\n\nevent: \xfe\ndata: x\n\ndata: a\ndata: \xc3\n\n",
+        b"data: " + b"y" * 70000 + b"\n\n",
+        b"id:\nevent:\ndata:\n\n\n\n\nid\n\nevent\n\n",
+    ],
+)
+def test_blocks_the_scanner_hands_back_give_the_same_items(stream):
+    for cut in (len(stream), 1, 7, len(stream) // 2):
+        chunks = [stream[:cut], stream[cut:]]
+        assert items(chunks, True) == items(chunks, False)
+
+
+@needs_compiled
+def test_scan_blocks_checks_its_arguments():
+    from sse_doctor.sse._blockscan import scan_blocks
+
+    assert scan_blocks(b"", 0, 0, 10) == []
+    assert scan_blocks(b"data: x\n\n", 0, 9, 10) == [(None, None, "message", "x", 1)]
+    assert scan_blocks(b"id: 7\n\n", 0, 7, 10) == [(None, "7", None, None, 0)]
+    assert scan_blocks(b"retry: 1\n\n", 0, 10, 10) == [b"retry: 1"]
+    for args in [(b"data: x\n", 0, 8, 10), (b"data: x\n\n", 0, 99, 10),
+                 (b"data: x\n\n", -1, 9, 10), (b"data: x\n\n", 5, 2, 10)]:
+        with pytest.raises(ValueError):
+            scan_blocks(*args)
+    with pytest.raises(TypeError):
+        scan_blocks("data: x\n\n", 0, 9, 10)
+    with pytest.raises(TypeError):
+        scan_blocks(b"data: x\n\n", 0, 9)
+
+
+def test_compiled_can_be_turned_off_and_required():
+    assert SSEParser(compiled=False)._scan is None
+    if parser_module.COMPILED:
+        assert SSEParser(compiled=True)._scan is not None
+    else:
+        with pytest.raises(RuntimeError):
+            SSEParser(compiled=True)
