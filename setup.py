@@ -7,7 +7,7 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "sse_doctor.sse._blockscan",
+            "_sse_doctor_blockscan",  # top level: see the comment in the C file
             ["sse_doctor/sse/_blockscan.c"],
             optional=True,
         )

@@ -72,7 +72,7 @@ def test_blocks_the_scanner_hands_back_give_the_same_items(stream):
 
 @needs_compiled
 def test_scan_blocks_checks_its_arguments():
-    from sse_doctor.sse._blockscan import scan_blocks
+    from _sse_doctor_blockscan import scan_blocks
 
     assert scan_blocks(b"", 0, 0, 10) == []
     assert scan_blocks(b"data: x\n\n", 0, 9, 10) == [(None, None, "message", "x", 1)]

@@ -7,6 +7,10 @@
  * built, parser.py runs its pure-Python path, and the tests check both give the same
  * items for any input.
  *
+ * It installs as the top-level module _sse_doctor_blockscan, not inside the package, so
+ * that running from a checkout (where ./sse_doctor shadows the installed package, as
+ * `python -m pytest` does) still finds the installed build.
+ *
  * scan_blocks(buf, start, end, max_data) -> list
  *
  * buf[start:end] must be whole blocks: it is empty or ends with a blank line ("\n\n"),
@@ -284,12 +288,12 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_blockscan", "Compiled block scanner of the SSE parser.", -1,
+    PyModuleDef_HEAD_INIT, "_sse_doctor_blockscan", "Compiled block scanner of the SSE parser.", -1,
     methods,
 };
 
 PyMODINIT_FUNC
-PyInit__blockscan(void)
+PyInit__sse_doctor_blockscan(void)
 {
     MESSAGE = PyUnicode_InternFromString("message");
     if (MESSAGE == NULL)

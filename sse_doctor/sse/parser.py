@@ -15,11 +15,12 @@ Design notes:
 * Complete lines are interpreted by equivalent paths. The fast path
   (``_process_blocks``) takes the whole blocks (lines up to a blank line) of a chunk
   and turns blocks of the usual event shape into events with no per-line Python work:
-  the compiled scanner ``_blockscan`` (C, built at install time where a compiler is
-  available) or, without it, one ``re.findall``. Everything else (unusual blocks, an
-  event spanning chunks, invalid UTF-8, truncation) goes through the line-by-line
-  loop ``_process``, which is the spec transcribed. Property tests check that every
-  path gives the same items for any chunking.
+  the compiled scanner ``_sse_doctor_blockscan`` (``_blockscan.c``, built at install
+  time where a C compiler is available) or, without it, one ``re.findall``.
+  Everything else (unusual blocks, an event spanning chunks, invalid UTF-8,
+  truncation) goes through the line-by-line loop ``_process``, which is the spec
+  transcribed. Property tests check that every path gives the same items for any
+  chunking.
 * Memory is bounded: a partial line is kept up to ``max_line`` bytes, an event's
   data up to ``max_data`` bytes (plus at most one chunk's worth between compactions).
 """
@@ -30,7 +31,7 @@ import re
 from dataclasses import dataclass
 
 try:  # the compiled fast path (setup.py builds it where a C compiler is available)
-    from sse_doctor.sse._blockscan import scan_blocks as _scan_blocks
+    from _sse_doctor_blockscan import scan_blocks as _scan_blocks
 except ImportError:  # pragma: no cover - depends on the install
     _scan_blocks = None
 
