@@ -71,21 +71,37 @@ def test_blocks_the_scanner_hands_back_give_the_same_items(stream):
 
 
 @needs_compiled
-def test_scan_blocks_checks_its_arguments():
+def test_scan_blocks_stops_at_a_block_for_the_line_loop_and_checks_its_arguments():
     from _sse_doctor_blockscan import scan_blocks
 
-    assert scan_blocks(b"", 0, 0, 10) == []
-    assert scan_blocks(b"data: x\n\n", 0, 9, 10) == [(None, None, "message", "x", 1)]
-    assert scan_blocks(b"id: 7\n\n", 0, 7, 10) == [(None, "7", None, None, 0)]
-    assert scan_blocks(b"retry: 1\n\n", 0, 10, 10) == [b"retry: 1"]
-    for args in [(b"data: x\n", 0, 8, 10), (b"data: x\n\n", 0, 99, 10),
-                 (b"data: x\n\n", -1, 9, 10), (b"data: x\n\n", 5, 2, 10)]:
+    from sse_doctor.sse.parser import Comment, Event
+
+    def scan(buf, start=0, end=None, last_id="", retry=None):
+        out = []
+        pos, lid = scan_blocks(buf, start, len(buf) if end is None else end, 10, last_id,
+                               retry, 1.5, out)
+        return pos, lid, out
+
+    assert scan(b"") == (0, "", [])
+    assert scan(b"\n\n\n", 2) == (3, "", [])
+    assert scan(b"data: x\n\n", retry=300) == (
+        9, "", [Event("message", "x", "", 300, 1.5, False, 1)])
+    assert scan(b": hi\nid: 7\n\ndata: y\n\n", last_id="6") == (
+        21, "7", [Comment(" hi", 1.5), Event("message", "y", "7", None, 1.5, False, 1)])
+    # Stops at the retry block (its start), keeping what came before.
+    buf = b"event: a\ndata: x\n\n\nretry: 1\ndata: z\n\nid: 9\n\n"
+    assert scan(buf) == (19, "", [Event("a", "x", "", None, 1.5, False, 1)])
+    # Data over max_data (10 here) and invalid UTF-8 are left to the line loop too.
+    assert scan(b"data: 0123456789a\n\n")[:2] == (0, "")
+    assert scan(b": ok\ndata: \xff\n\n") == (0, "", [])
+    for args in [(b"data: x\n", 0, 8), (b"data: x\n\n", 0, 99), (b"data: x\n\n", -1, 9),
+                 (b"data: x\n\n", 5, 2), (b"data: x\n\n", 0, 8)]:
         with pytest.raises(ValueError):
-            scan_blocks(*args)
+            scan_blocks(*args, 10, "", None, 0.0, [])
     with pytest.raises(TypeError):
-        scan_blocks("data: x\n\n", 0, 9, 10)
+        scan_blocks("data: x\n\n", 0, 9, 10, "", None, 0.0, [])
     with pytest.raises(TypeError):
-        scan_blocks(b"data: x\n\n", 0, 9)
+        scan_blocks(b"data: x\n\n", 0, 9, 10)
 
 
 def test_compiled_can_be_turned_off_and_required():

@@ -1,35 +1,37 @@
 /* Compiled fast path of sse_doctor.sse.parser: interprets whole SSE blocks.
  *
  * Why C: in pure Python every event costs several interpreted steps (a regex match
- * that scans each byte in the sre engine, slices, decodes, branches), which holds the
- * parser near a tenth of a bare bytes.split(b"\n"). Here memchr finds the lines and
- * each field is decoded straight from the buffer. It is optional: when it cannot be
- * built, parser.py runs its pure-Python path, and the tests check both give the same
- * items for any input.
+ * that scans each byte in the sre engine, slices, decodes, branches, the Event), which
+ * holds the parser near a tenth of a bare bytes.split(b"\n"). Here memchr finds the
+ * lines, each value is decoded straight from the buffer and the parser's own Event and
+ * Comment objects are filled in. It is optional: when it cannot be built, parser.py
+ * runs its pure-Python path, and the tests check both give the same items for any input.
  *
  * It installs as the top-level module _sse_doctor_blockscan, not inside the package, so
  * that running from a checkout (where ./sse_doctor shadows the installed package, as
  * `python -m pytest` does) still finds the installed build.
  *
- * scan_blocks(buf, start, end, max_data) -> list
+ * bind(Event, Comment)
+ *     The parser's item classes (slots dataclasses): their fields are written by slot
+ *     offset, as object.__new__ plus attribute stores would (the parser's Python fast
+ *     path does the same, without __init__). Called once at import.
  *
- * buf[start:end] must be whole blocks: it is empty or ends with a blank line ("\n\n"),
- * starts at a line start, and CR line ends are already LF (the parser normalises them).
- * The parser calls it only with no event under way, so every block starts from a clean
- * event (empty data and event-type buffers). Each block (lines up to a blank line; a
- * stray blank line between blocks changes nothing and is skipped) becomes one item:
- *
- *   (comments, id, type, data, size)   the block holds only comment, id, event and data
- *       lines, every value is valid UTF-8, no id contains NUL and the data is at most
- *       max_data bytes. comments: tuple of str (text after the ':') or None;
- *       id: str of the last id line or None; type, data: str, or None when there is no
- *       data line (no event is dispatched); size: bytes of data.
- *   bytes  any other block, without its final line end, for the line-by-line path
- *       (retry and unknown fields, diagnostics, truncation).
+ * scan_blocks(buf, start, end, max_data, last_id, retry, t, out) -> (pos, last_id)
+ *     buf[start:end] must be whole blocks: starting at a line start, empty or ending
+ *     with a blank line, CR line ends already LF. The parser calls it only with
+ *     no event under way, so each block starts from clean data and event-type buffers.
+ *     Blocks (lines up to a blank line; a stray blank line between blocks changes
+ *     nothing and is skipped) that hold only comment, id, event and data lines, whose
+ *     values are valid UTF-8, with at most one id line and no NUL in it, and at most
+ *     max_data bytes of data, are appended to `out` as Comment(text, t) items and one
+ *     Event(type, data, id, retry, t, False, size) when there is data. It stops at the
+ *     first other block (retry and unknown fields, diagnostics, truncation: the parser's
+ *     line loop takes it), returning its start, or `end`, and the last event ID then.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h> /* PyMemberDef, T_OBJECT_EX, READONLY */
 
 /* A block with more lines of one kind than this goes to the Python path. */
 #define MAX_LINES 64
@@ -143,75 +145,139 @@ join_data(const block *b)
     return s;
 }
 
-/* The item for a recorded block: a new tuple, or NULL (error set: failure; no error:
- * some value is not UTF-8, so the block takes the Python path). */
+typedef struct {
+    Py_ssize_t type, data, id, retry, t, truncated, size;
+} event_slots;
+
+static PyTypeObject *EVENT, *COMMENT; /* bound classes (strong references) */
+static event_slots EV;
+static Py_ssize_t COMMENT_TEXT, COMMENT_T;
+
+/* Decoded event types: a stream uses a handful, so decode each once. */
+#define TYPE_CACHE 16
+#define TYPE_MAX 32
+static struct {
+    char name[TYPE_MAX];
+    Py_ssize_t n;
+    PyObject *str;
+} types[TYPE_CACHE];
+static int types_next;
+
 static PyObject *
-block_item(const block *b)
+event_type(const span *name)
 {
-    PyObject *item = PyTuple_New(5);
-    PyObject *v;
-    if (item == NULL)
+    if (name->n == 0)
+        return Py_NewRef(MESSAGE);
+    if (name->n > TYPE_MAX)
+        return decode(name->p, name->n);
+    for (int i = 0; i < TYPE_CACHE; i++) {
+        if (types[i].str && types[i].n == name->n && memcmp(types[i].name, name->p, name->n) == 0)
+            return Py_NewRef(types[i].str);
+    }
+    PyObject *s = decode(name->p, name->n);
+    if (s == NULL)
         return NULL;
-    if (b->ncom) {
-        v = PyTuple_New(b->ncom);
-        if (v == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(item, 0, v);
-        for (int i = 0; i < b->ncom; i++) {
-            PyObject *s = decode(b->com[i].p, b->com[i].n);
-            if (s == NULL)
-                goto fail;
-            PyTuple_SET_ITEM(v, i, s);
-        }
+    int i = types_next;
+    types_next = (types_next + 1) % TYPE_CACHE;
+    Py_XSETREF(types[i].str, Py_NewRef(s));
+    memcpy(types[i].name, name->p, name->n);
+    types[i].n = name->n;
+    return s;
+}
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* A new instance of a bound class, every slot NULL (set them all before use). */
+static PyObject *
+alloc(PyTypeObject *tp)
+{
+    return tp->tp_alloc(tp, 0);
+}
+
+/* Append the block's items to out. 1: done; 0: some value is not UTF-8 (nothing was
+ * appended; the line loop takes the block); -1: error. */
+static int
+emit(const block *b, PyObject **lid, PyObject *retry, PyObject *t, PyObject *out)
+{
+    PyObject *com[MAX_LINES];
+    PyObject *id = NULL, *type = NULL, *data = NULL, *size = NULL, *item;
+    int n = 0, rc = -1;
+    for (; n < b->ncom; n++) {
+        com[n] = decode(b->com[n].p, b->com[n].n);
+        if (com[n] == NULL)
+            goto done;
     }
-    else {
-        PyTuple_SET_ITEM(item, 0, Py_NewRef(Py_None));
-    }
-    if (b->has_id) {
-        v = decode(b->id.p, b->id.n);
-        if (v == NULL)
-            goto fail;
-    }
-    else {
-        v = Py_NewRef(Py_None);
-    }
-    PyTuple_SET_ITEM(item, 1, v);
+    if (b->has_id && (id = decode(b->id.p, b->id.n)) == NULL)
+        goto done;
     if (b->ndata) {
-        v = b->type.n ? decode(b->type.p, b->type.n) : Py_NewRef(MESSAGE);
-        if (v == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(item, 2, v);
-        v = join_data(b);
-        if (v == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(item, 3, v);
-        v = PyLong_FromSsize_t(b->dsize - 1);
-        if (v == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(item, 4, v);
+        if ((type = event_type(&b->type)) == NULL || (data = join_data(b)) == NULL ||
+            (size = PyLong_FromSsize_t(b->dsize - 1)) == NULL)
+            goto done;
     }
-    else {
-        PyTuple_SET_ITEM(item, 2, Py_NewRef(Py_None));
-        PyTuple_SET_ITEM(item, 3, Py_NewRef(Py_None));
-        PyTuple_SET_ITEM(item, 4, PyLong_FromLong(0));
+    /* Every value decoded: now the items. */
+    for (int i = 0; i < n; i++) {
+        if ((item = alloc(COMMENT)) == NULL)
+            goto fail;
+        SLOT(item, COMMENT_TEXT) = com[i];
+        com[i] = NULL;
+        SLOT(item, COMMENT_T) = Py_NewRef(t);
+        rc = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (rc < 0)
+            goto fail;
     }
-    return item;
+    if (id != NULL) {
+        Py_SETREF(*lid, id);
+        id = NULL;
+    }
+    if (data != NULL) {
+        if ((item = alloc(EVENT)) == NULL)
+            goto fail;
+        SLOT(item, EV.type) = type;
+        SLOT(item, EV.data) = data;
+        SLOT(item, EV.size) = size;
+        type = data = size = NULL;
+        SLOT(item, EV.id) = Py_NewRef(*lid);
+        SLOT(item, EV.retry) = Py_NewRef(retry);
+        SLOT(item, EV.t) = Py_NewRef(t);
+        SLOT(item, EV.truncated) = Py_NewRef(Py_False);
+        rc = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = 1;
+    goto done;
 fail:
-    /* Unset slots are NULL, which tuple deallocation skips. */
-    Py_DECREF(item);
-    return NULL;
+    rc = -1;
+done:
+    if (rc == -1 && !PyErr_Occurred())
+        rc = 0; /* a decode failed on invalid UTF-8 */
+    for (int i = 0; i < n; i++)
+        Py_XDECREF(com[i]);
+    Py_XDECREF(id);
+    Py_XDECREF(type);
+    Py_XDECREF(data);
+    Py_XDECREF(size);
+    return rc;
 }
 
 static PyObject *
 scan_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t start, end, max_data, len;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "scan_blocks(buf, start, end, max_data)");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan_blocks(buf, start, end, max_data, last_id, retry, t, out)");
         return NULL;
     }
-    if (!PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "scan_blocks: buf must be bytes");
+    if (EVENT == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "scan_blocks: bind() was not called");
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0]) || !PyUnicode_Check(args[4]) || !PyList_Check(args[7])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan_blocks: buf must be bytes, last_id str and out a list");
         return NULL;
     }
     start = PyLong_AsSsize_t(args[1]);
@@ -221,15 +287,14 @@ scan_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     const char *base = PyBytes_AS_STRING(args[0]);
     len = PyBytes_GET_SIZE(args[0]);
+    /* Its last line must be blank (or it is empty). */
     if (start < 0 || start > end || end > len ||
-        (end > start && (end - start < 2 || base[end - 1] != '\n' || base[end - 2] != '\n'))) {
+        (end > start && (base[end - 1] != '\n' || (end - 1 > start && base[end - 2] != '\n')))) {
         PyErr_SetString(PyExc_ValueError,
                         "scan_blocks: buf[start:end] must end with a blank line");
         return NULL;
     }
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
+    PyObject *lid = Py_NewRef(args[4]), *retry = args[5], *t = args[6], *out = args[7];
     const char *p = base + start, *stop = base + end;
     block b;
     while (p < stop) {
@@ -242,8 +307,8 @@ scan_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         b.type.n = 0;
         int ok = 1;
         const char *ls = p, *le;
-        /* The region ends with "\n\n", so memchr always finds a line end before stop and
-         * a non-empty line is never the last one. */
+        /* The region's last line is blank, so memchr always finds a line end before
+         * stop and a non-empty line is never the last one. */
         for (;;) {
             le = memchr(ls, '\n', stop - ls);
             if (le == NULL) { /* unreachable given the check above */
@@ -252,44 +317,79 @@ scan_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             if (le == ls)
                 break;
-            if (ok)
-                ok = take_line(&b, ls, le - ls);
+            ok = take_line(&b, ls, le - ls);
+            if (!ok)
+                break;
             ls = le + 1;
         }
-        /* The block is [p, ls - 1); the blank line is at ls. */
-        PyObject *item = NULL;
-        if (ok && b.dsize - 1 <= max_data) {
-            item = block_item(&b);
-            if (item == NULL && PyErr_Occurred())
-                goto fail;
-        }
-        if (item == NULL) {
-            item = PyBytes_FromStringAndSize(p, ls - 1 - p);
-            if (item == NULL)
-                goto fail;
-        }
-        if (PyList_Append(out, item) < 0) {
-            Py_DECREF(item);
+        if (ok) /* data over max_data: the line loop truncates it */
+            ok = b.dsize - 1 <= max_data ? emit(&b, &lid, retry, t, out) : 0;
+        if (ok < 0)
             goto fail;
-        }
-        Py_DECREF(item);
-        p = ls + 1;
+        if (!ok)
+            break; /* p: the start of a block for the line loop */
+        p = ls + 1; /* past the blank line at ls */
     }
-    return out;
+    return Py_BuildValue("(nN)", (Py_ssize_t)(p - base), lid);
 fail:
-    Py_DECREF(out);
+    Py_DECREF(lid);
     return NULL;
+}
+
+static const char *EVENT_FIELDS[] = {"type", "data", "id", "retry", "t", "truncated", "size"};
+
+/* The offset of a writable object slot named `name` of class `cls`, or -1 (error set). */
+static Py_ssize_t
+slot_offset(PyObject *cls, const char *name)
+{
+    PyObject *d = PyObject_GetAttrString(cls, name);
+    Py_ssize_t off = -1;
+    if (d == NULL)
+        return -1;
+    if (Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & READONLY))
+            off = m->offset;
+    }
+    if (off < 0)
+        PyErr_Format(PyExc_TypeError, "bind: %R.%s is not a writable slot", cls, name);
+    Py_DECREF(d);
+    return off;
+}
+
+static PyObject *
+bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t off[7], text, t;
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyType_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "bind(Event, Comment)");
+        return NULL;
+    }
+    for (int i = 0; i < 7; i++) {
+        if ((off[i] = slot_offset(args[0], EVENT_FIELDS[i])) < 0)
+            return NULL;
+    }
+    if ((text = slot_offset(args[1], "text")) < 0 || (t = slot_offset(args[1], "t")) < 0)
+        return NULL;
+    EV = (event_slots){off[0], off[1], off[2], off[3], off[4], off[5], off[6]};
+    COMMENT_TEXT = text;
+    COMMENT_T = t;
+    Py_XSETREF(EVENT, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_XSETREF(COMMENT, (PyTypeObject *)Py_NewRef(args[1]));
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"scan_blocks", (PyCFunction)(void (*)(void))scan_blocks, METH_FASTCALL,
-     "scan_blocks(buf, start, end, max_data) -> list of block items"},
+     "scan_blocks(buf, start, end, max_data, last_id, retry, t, out) -> (pos, last_id)"},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
+     "bind(Event, Comment): the classes of the items scan_blocks makes"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_sse_doctor_blockscan", "Compiled block scanner of the SSE parser.", -1,
-    methods,
+    PyModuleDef_HEAD_INIT, "_sse_doctor_blockscan",
+    "Compiled block scanner of the SSE parser.", -1, methods,
 };
 
 PyMODINIT_FUNC

@@ -31,11 +31,9 @@ import re
 from dataclasses import dataclass
 
 try:  # the compiled fast path (setup.py builds it where a C compiler is available)
-    from _sse_doctor_blockscan import scan_blocks as _scan_blocks
+    import _sse_doctor_blockscan
 except ImportError:  # pragma: no cover - depends on the install
-    _scan_blocks = None
-
-COMPILED = _scan_blocks is not None
+    _sse_doctor_blockscan = None
 
 __all__ = [
     "COMPILED",
@@ -90,6 +88,12 @@ class Diagnostic:
     detail: str  # short human text
     t: float
 
+
+_scan_blocks = None
+if _sse_doctor_blockscan is not None:
+    _sse_doctor_blockscan.bind(Event, Comment)
+    _scan_blocks = _sse_doctor_blockscan.scan_blocks
+COMPILED = _scan_blocks is not None
 
 DIAG_INVALID_UTF8 = "invalid-utf8"
 DIAG_IGNORED_FIELD = "ignored-field"
@@ -357,8 +361,22 @@ class SSEParser:
 
     def _process_blocks(self, b: bytes, start: int, end: int, out: list, t: float) -> None:
         """Interpret ``b[start:end]``: whole blocks (it ends with a blank line)."""
-        if self._scan is not None:
-            self._process_scanned(self._scan(b, start, end, self.max_data), out, t)
+        scan = self._scan
+        if scan is not None:
+            # The compiled scanner stops at each block it leaves to the line loop.
+            lid = self._id
+            while True:
+                start, lid = scan(b, start, end, self.max_data, lid, self.retry, t, out)
+                if start >= end:
+                    break
+                stop = b.find(b"\n\n", start)
+                self._id = lid
+                lines = b[start:stop].split(b"\n")
+                lines.append(b"")
+                self._process(lines, out, t)
+                lid = self._id
+                start = stop + 2
+            self._id = self.last_event_id = lid
             return
         lid = self._id  # the id buffer; every block ends with a blank line, after which
         retry = self.retry  # the last event ID string equals it
@@ -409,41 +427,6 @@ class SSEParser:
             self._id = lid
             self.retry = retry
             self._dispatch_slow([data], len(data) + 1, etype, out, t)
-        self._id = self.last_event_id = lid
-        self.retry = retry
-
-    def _process_scanned(self, items: list, out: list, t: float) -> None:
-        """Turn the compiled scanner's block items into parser items (see _blockscan.c)."""
-        lid = self._id  # as in _process_blocks: after each block, the last event ID
-        retry = self.retry  # string equals the id buffer
-        append = out.append
-        new = object.__new__
-        for item in items:
-            if item.__class__ is bytes:  # a block for the line loop
-                self._id = lid
-                self.retry = retry
-                lines = item.split(b"\n")
-                lines.append(b"")
-                self._process(lines, out, t)
-                lid = self._id
-                retry = self.retry
-                continue
-            comments, id_, etype, data, size = item
-            if comments is not None:
-                for text in comments:
-                    append(Comment(text, t))
-            if id_ is not None:
-                lid = id_
-            if data is not None:
-                event = new(Event)  # as in _process_blocks
-                event.type = etype
-                event.data = data
-                event.id = lid
-                event.retry = retry
-                event.t = t
-                event.truncated = False
-                event.size = size
-                append(event)
         self._id = self.last_event_id = lid
         self.retry = retry
 
