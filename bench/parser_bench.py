@@ -15,7 +15,8 @@ after an id has been set - where the spec dispatches nothing. Such blocks are no
 generated, which is why the ": ping" comments sit in front of events.)
 
 Measured with time.perf_counter, best of 3 (interleaved), on the same 64 KiB chunks:
-  (a) SSEParser.feed
+  (a) SSEParser.feed, with the compiled block scanner when it is installed
+  (a') SSEParser.feed on its pure-Python path (what runs where no C compiler was found)
   (b) httpx-sse as aiter_sse runs it minus the network: incremental UTF-8 decoder
       (as httpx does), SSELineDecoder.decode(text), SSEDecoder.decode(line) per line
   (c) bare `chunk.split(b"\\n")` per chunk (the pure-Python ceiling)
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # noqa: E402
 
-from sse_doctor.sse.parser import Event, SSEParser  # noqa: E402
+from sse_doctor.sse.parser import COMPILED, Event, SSEParser  # noqa: E402
 
 WORDS = (
     "alpha beta gamma delta price volume order fill cancel user session token "
@@ -92,8 +93,8 @@ def chunks_of(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def run_parser(chunks: list[bytes]) -> int:
-    p = SSEParser()
+def run_parser(chunks: list[bytes], compiled: bool | None = None) -> int:
+    p = SSEParser(compiled=compiled)
     feed = p.feed
     n = 0
     for chunk in chunks:
@@ -102,6 +103,10 @@ def run_parser(chunks: list[bytes]) -> int:
                 n += 1
     p.close()
     return n
+
+
+def run_parser_pure(chunks: list[bytes]) -> int:
+    return run_parser(chunks, compiled=False)
 
 
 def run_httpx_sse(chunks: list[bytes]) -> int:
@@ -183,21 +188,26 @@ def main(argv: list[str] | None = None) -> int:
     n_ours, n_theirs, same = check_agreement(chunks)
     print(f"events: SSEParser {n_ours}, httpx-sse {n_theirs}, identical (type, data, id): {same}")
 
-    (t_p, n_p), (t_h, n_h), (t_s, _) = best_of_interleaved(
-        [(run_parser, chunks), (run_httpx_sse, chunks), (run_bare_split, chunks)],
+    (t_p, n_p), (t_q, n_q), (t_h, n_h), (t_s, _) = best_of_interleaved(
+        [(run_parser, chunks), (run_parser_pure, chunks), (run_httpx_sse, chunks),
+         (run_bare_split, chunks)],
         repeat=args.repeat,
     )
+    path = "compiled block scanner" if COMPILED else "NOT COMPILED: pure Python"
     rows = [
-        ("(a) SSEParser.feed", t_p, n_p),
+        (f"(a) SSEParser.feed ({path})", t_p, n_p),
+        ("(a') SSEParser.feed, pure Python", t_q, n_q),
         ("(b) httpx-sse decode path", t_h, n_h),
         ("(c) bare bytes.split", t_s, None),
     ]
     for name, secs, n in rows:
         ev = f"{n / secs:>12,.0f} events/s" if n is not None else " " * 21
-        print(f"{name:<28} {secs * 1000:8.1f} ms  {size_mb / secs:8.1f} MB/s  {ev}")
+        print(f"{name:<48} {secs * 1000:8.1f} ms  {size_mb / secs:8.1f} MB/s  {ev}")
     print(f"ratio parser / httpx-sse  : {t_h / t_p:5.2f}x faster (target >= 2)")
     print(f"ratio parser / bare split : {t_s / t_p:5.2f} of bare-split speed (target >= 0.25)")
-    if n_p != n_h or not same:
+    print(f"pure-Python path          : {t_h / t_q:5.2f}x httpx-sse, "
+          f"{t_s / t_q:5.2f} of bare split")
+    if n_p != n_h or n_q != n_p or not same:
         print("WARNING: event counts/contents differ between SSEParser and httpx-sse")
     return 0
 

@@ -20,7 +20,6 @@ from sse_doctor.sse.parser import (
     SSEParser,
 )
 
-
 # Every test runs on each parser path (conftest.parser_path).
 pytestmark = pytest.mark.usefixtures("parser_path")
 

@@ -304,6 +304,7 @@ scan_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         b.ndata = b.ncom = b.has_id = 0;
         b.dsize = 0;
+        b.type.p = NULL;
         b.type.n = 0;
         int ok = 1;
         const char *ls = p, *le;
@@ -388,8 +389,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_sse_doctor_blockscan",
-    "Compiled block scanner of the SSE parser.", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_sse_doctor_blockscan",
+    .m_doc = "Compiled block scanner of the SSE parser.",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC
