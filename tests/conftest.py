@@ -46,10 +46,10 @@ PARSER_PATHS = ["compiled", "pure"] if parser_module.COMPILED else ["pure"]
 @pytest.fixture(scope="module", params=PARSER_PATHS)
 def parser_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run a module's tests once per parser path (module scope: hypothesis-friendly)."""
-    saved = parser_module._scan_blocks
+    saved = parser_module._compiled
     if request.param == "pure":
-        parser_module._scan_blocks = None
+        parser_module._compiled = None
     try:
         yield request.param
     finally:
-        parser_module._scan_blocks = saved
+        parser_module._compiled = saved

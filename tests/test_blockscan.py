@@ -104,6 +104,19 @@ def test_scan_blocks_stops_at_a_block_for_the_line_loop_and_checks_its_arguments
         scan_blocks(b"data: x\n\n", 0, 9, 10)
 
 
+@needs_compiled
+def test_lf_lines_makes_every_line_end_lf_in_one_pass():
+    from _sse_doctor_blockscan import lf_lines
+
+    chunk = b"a\n"
+    assert lf_lines(chunk) is chunk
+    for raw in [b"", b"\r", b"\r\n", b"\n\r", b"\r\r\n\n", b"a\rb\r\nc\nd\r", b"\r" * 5,
+                b"x" * 100 + b"\r\n" + b"\xff\r"]:
+        assert lf_lines(raw) == raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    with pytest.raises(TypeError):
+        lf_lines("a\r")
+
+
 def test_compiled_can_be_turned_off_and_required():
     assert SSEParser(compiled=False)._scan is None
     if parser_module.COMPILED:

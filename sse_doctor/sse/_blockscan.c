@@ -11,6 +11,9 @@
  * that running from a checkout (where ./sse_doctor shadows the installed package, as
  * `python -m pytest` does) still finds the installed build.
  *
+ * lf_lines(chunk) -> bytes
+ *     CRLF and lone CR line ends made LF (see the function).
+ *
  * bind(Event, Comment)
  *     The parser's item classes (slots dataclasses): their fields are written by slot
  *     offset, as object.__new__ plus attribute stores would (the parser's Python fast
@@ -337,6 +340,40 @@ fail:
     return NULL;
 }
 
+/* lf_lines(chunk) -> bytes: CRLF and lone CR made LF, in one pass. bytes.replace does
+ * it in two and pays a search set-up per line end, which doubled the parser's time on a
+ * CRLF stream. Returns chunk itself when it holds no CR. */
+static PyObject *
+lf_lines(PyObject *module, PyObject *arg)
+{
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "lf_lines: chunk must be bytes");
+        return NULL;
+    }
+    const char *r = PyBytes_AS_STRING(arg), *end = r + PyBytes_GET_SIZE(arg);
+    const char *cr = memchr(r, '\r', end - r);
+    if (cr == NULL)
+        return Py_NewRef(arg);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, end - r);
+    if (out == NULL)
+        return NULL;
+    char *w = PyBytes_AS_STRING(out);
+    while (cr != NULL) {
+        memcpy(w, r, cr - r);
+        w += cr - r;
+        *w++ = '\n';
+        r = cr + 1;
+        if (r < end && *r == '\n')
+            r++;
+        cr = memchr(r, '\r', end - r);
+    }
+    memcpy(w, r, end - r);
+    w += end - r;
+    if (_PyBytes_Resize(&out, w - PyBytes_AS_STRING(out)) < 0)
+        return NULL;
+    return out;
+}
+
 static const char *EVENT_FIELDS[] = {"type", "data", "id", "retry", "t", "truncated", "size"};
 
 /* The offset of a writable object slot named `name` of class `cls`, or -1 (error set). */
@@ -383,6 +420,7 @@ bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"scan_blocks", (PyCFunction)(void (*)(void))scan_blocks, METH_FASTCALL,
      "scan_blocks(buf, start, end, max_data, last_id, retry, t, out) -> (pos, last_id)"},
+    {"lf_lines", lf_lines, METH_O, "lf_lines(chunk) -> chunk with CRLF and CR as LF"},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(Event, Comment): the classes of the items scan_blocks makes"},
     {NULL, NULL, 0, NULL},

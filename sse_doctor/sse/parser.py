@@ -89,11 +89,18 @@ class Diagnostic:
     t: float
 
 
-_scan_blocks = None
+
+
+def _lf_lines(chunk: bytes) -> bytes:
+    """CRLF and lone CR line ends made LF (the compiled lf_lines does it in one pass)."""
+    return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+_compiled = None  # (scan_blocks, lf_lines) of the compiled scanner, when installed
 if _sse_doctor_blockscan is not None:
     _sse_doctor_blockscan.bind(Event, Comment)
-    _scan_blocks = _sse_doctor_blockscan.scan_blocks
-COMPILED = _scan_blocks is not None
+    _compiled = (_sse_doctor_blockscan.scan_blocks, _sse_doctor_blockscan.lf_lines)
+COMPILED = _compiled is not None
 
 DIAG_INVALID_UTF8 = "invalid-utf8"
 DIAG_IGNORED_FIELD = "ignored-field"
@@ -184,6 +191,7 @@ class SSEParser:
         "_id",
         "_types",
         "_scan",
+        "_lf",
     )
 
     def __init__(
@@ -197,7 +205,10 @@ class SSEParser:
         require it; False: the pure-Python path, for tests and benchmarks)."""
         if compiled and not COMPILED:
             raise RuntimeError("the compiled block scanner is not installed")
-        self._scan = _scan_blocks if compiled is not False else None
+        if compiled is not False and _compiled is not None:
+            self._scan, self._lf = _compiled
+        else:
+            self._scan, self._lf = None, _lf_lines
         self.max_data = max(0, int(max_data))
         if max_line is None:
             max_line = self.max_data + 4096
@@ -249,7 +260,7 @@ class SSEParser:
         if b"\r" in chunk:
             if chunk[-1] == 13:
                 self._cr = True
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            chunk = self._lf(chunk)
         end = chunk.rfind(b"\n") + 1  # chunk[:end]: complete lines
         buf = self._buf
         if end:
