@@ -141,7 +141,10 @@ Verbose = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        print(f"sse-doctor {__version__}")
+        from sse_doctor.sse.parser import COMPILED
+
+        path = "compiled" if COMPILED else "pure-Python (no C compiler at install)"
+        print(f"sse-doctor {__version__} ({path} SSE parser)")
         raise typer.Exit(0)
 
 

@@ -219,8 +219,11 @@ def test_server_that_accepts_but_never_answers_times_out_with_exit_3() -> None:
 
 
 def test_version_and_module_entry_point() -> None:
+    from sse_doctor.sse.parser import COMPILED
+
     proc = cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("sse-doctor ")
+    assert ("(compiled SSE parser)" in proc.stdout) == COMPILED
 
 
 def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
