@@ -187,7 +187,11 @@ def test_dns_failure_exits_3() -> None:
     assert f["code"] == "target-unreachable" and "DNS" in f["detail"]
 
 
-def test_server_that_accepts_but_never_answers_times_out_with_exit_3() -> None:
+@pytest.mark.parametrize("scheme, says", [
+    ("http", "connected and sent the request, but no response head within 1 s"),
+    ("https", "connected, but the TLS handshake did not finish within 1 s"),
+])
+def test_server_that_accepts_but_never_answers_times_out_with_exit_3(scheme, says) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -206,16 +210,28 @@ def test_server_that_accepts_but_never_answers_times_out_with_exit_3() -> None:
     thread.start()
     try:
         port = listener.getsockname()[1]
-        proc = cli("probe", f"http://127.0.0.1:{port}/", "--timeout", "1", "--json", "-")
+        proc = cli("probe", f"{scheme}://127.0.0.1:{port}/", "--timeout", "1", "--json", "-")
         assert proc.returncode == 3
         (f,) = json.loads(proc.stdout)["findings"]
-        assert "timeout" in f["detail"]
+        assert f["code"] == "target-unreachable" and f"timeout: {says}" in f["detail"]
     finally:
         stop.set()
         thread.join(2)
         for s in held:
             s.close()
         listener.close()
+
+
+def test_a_timeout_says_how_far_the_request_got() -> None:
+    from sse_doctor.sse.transport import timeout_reason
+
+    assert timeout_reason(set(), 2, False) == "timeout: could not connect within 2 s"
+    assert timeout_reason({"connect_tcp"}, 2, False) == (
+        "timeout: connected, but the request could not be sent within 2 s")
+    assert "TLS handshake" in timeout_reason({"connect_tcp"}, 2, True)
+    assert "request could not be sent" in timeout_reason({"connect_tcp", "start_tls"}, 2, True)
+    assert "holds the response back" in timeout_reason(
+        {"connect_tcp", "start_tls", "send_request_headers"}, 2.5, True)
 
 
 def test_version_and_module_entry_point() -> None:

@@ -96,6 +96,19 @@ def describe_connect_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def timeout_reason(done: set[str], timeout: float, tls: bool) -> str:
+    """Why the response head did not come within --timeout, from the httpcore trace steps
+    completed (connect_tcp, start_tls, send_request_headers, ...)."""
+    if "send_request_headers" in done:
+        return (f"timeout: connected and sent the request, but no response head within "
+                f"{timeout:g} s (the server, or a proxy in front of it, holds the response back)")
+    if "connect_tcp" in done:
+        step = ("the TLS handshake did not finish" if tls and "start_tls" not in done
+                else "the request could not be sent")
+        return f"timeout: connected, but {step} within {timeout:g} s"
+    return f"timeout: could not connect within {timeout:g} s"
+
+
 async def stream(
     target: Target,
     sink: Sink,
@@ -114,12 +127,22 @@ async def stream(
     headers = target.sse_headers()
     if extra_headers:
         headers += extra_headers
+    # httpcore's trace extension says how far the request got, so a timeout can tell
+    # "could not connect" from "connected, request sent, the response head held back"
+    # (a buffering proxy, or an app that sends its headers with the first event).
+    done: set[str] = set()
+
+    async def trace(name: str, info: dict) -> None:
+        if name.endswith(".complete"):
+            done.add(name.rsplit(".", 2)[-2])
+
     request = client.build_request(target.method, target.url, headers=headers,
-                                   content=target.body)
+                                   content=target.body, extensions={"trace": trace})
     try:
         response = await asyncio.wait_for(client.send(request, stream=True), target.timeout)
     except asyncio.TimeoutError:
-        raise Unreachable(f"timeout: no response within {target.timeout:g} s") from None
+        raise Unreachable(timeout_reason(done, target.timeout,
+                                         target.url.startswith("https"))) from None
     except (httpx.TransportError, ssl.SSLError, OSError) as exc:
         raise Unreachable(describe_connect_error(exc)) from None
 
