@@ -110,6 +110,14 @@ def test_max_events_ends_the_stream_early(lab) -> None:
     assert report["duration_s"] < 20
 
 
+def test_max_events_is_exact_when_one_read_carries_many_events(lab) -> None:
+    proc = cli("probe", lab.url("/sse/firehose?events=20000"), "--max-events", "5",
+               "--json", "-")
+    report = json.loads(proc.stdout)
+    assert report["stats"]["events"] == 5 and len(report["events"]) == 5
+    assert report["close"]["by"] == "client"
+
+
 def test_secrets_are_redacted_everywhere(lab, tmp_path) -> None:
     secret, qsecret = "s3cr3t-bearer-value", "q-secret-123"
     url = lab.url(f"/sse/echo?access_token={qsecret}&page=2")

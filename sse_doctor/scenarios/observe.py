@@ -60,10 +60,14 @@ class Recorder:
         if self.non_stream_deadline is not None:
             obs.body_excerpt = obs.raw_prefix[:MAX_BODY_EXCERPT]
             return len(obs.raw_prefix) < MAX_BODY_EXCERPT and t < self.non_stream_deadline
-        records = self._take(self.parser.feed(data, t_ms))
+        items = self.parser.feed(data, t_ms)
+        max_events = self.opts.max_events
+        if max_events is not None:
+            items = _up_to_events(items, max_events - obs.n_events)
+        records = self._take(items)
         if len(obs.chunks) < MAX_TIMELINE:
             obs.chunks.append(Chunk(t_ms, len(data), records))
-        if self.opts.max_events is not None and obs.n_events >= self.opts.max_events:
+        if max_events is not None and obs.n_events >= max_events:
             return False
         return True
 
@@ -126,6 +130,17 @@ class Recorder:
             obs.diagnostics[item.kind] += 1
             if len(obs.diag_examples) < MAX_DIAG_EXAMPLES:
                 obs.diag_examples.append((item.t, item.kind, item.detail))
+
+
+def _up_to_events(items: list, n: int) -> list:
+    """The items up to and including the n-th event: --max-events N stops at exactly N,
+    even when one read carries many events."""
+    for i, item in enumerate(items):
+        if type(item) is Event:
+            n -= 1
+            if n <= 0:
+                return items[: i + 1]
+    return items
 
 
 def window_for(opts: ProbeOptions) -> float:
