@@ -89,8 +89,6 @@ class Diagnostic:
     t: float
 
 
-
-
 def _lf_lines(chunk: bytes) -> bytes:
     """CRLF and lone CR line ends made LF (the compiled lf_lines does it in one pass)."""
     return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
