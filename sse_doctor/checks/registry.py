@@ -33,7 +33,10 @@ _ALL = [
     _c("target-unreachable", ERROR, "The target could not be reached",
        "DNS failure, connection refused, TLS failure, or no response before --timeout.",
        "Check the host, port and scheme; for TLS use --cacert or --insecure; "
-       "raise --timeout if the server is just slow to answer."),
+       "raise --timeout if the server is just slow to answer. When the request was sent "
+       "and no response head came, something holds the headers back: a buffering proxy "
+       "(send X-Accel-Buffering: no, or disable its buffering) or an app that sends them "
+       "with its first event (flush the headers at once)."),
     _c("http-error", ERROR, "The server answered with an HTTP error status",
        "Authentication missing or wrong, wrong path or method, or a server-side exception.",
        "Read the status and body excerpt; check the URL, method (-X), body (-d) and "
