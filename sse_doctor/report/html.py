@@ -765,10 +765,12 @@ def records_html(items: list[dict[str, Any]], esc: Esc) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>{more}')
 
 
-def experiment_html(parts: dict[str, Any], esc: Esc) -> str:
-    """An experiment's own JSON, rendered by shape: facts, steps, records, watched series."""
+def experiment_html(parts: dict[str, Any], esc: Esc, key: str = "experiment",
+                    title: str = "Experiment") -> str:
+    """An experiment's own JSON (or a capture's, key "har"), rendered by shape: facts,
+    steps, records, watched series."""
     out = []
-    exp = parts.get("experiment")
+    exp = parts.get(key)
     if isinstance(exp, dict) and exp:
         facts, blocks = [], []
         for key, value in list(exp.items())[:MAX_EXTRA_FACTS]:
@@ -779,10 +781,10 @@ def experiment_html(parts: dict[str, Any], esc: Esc) -> str:
             elif value not in (None, [], {}):
                 facts.append(f'<tr><th scope="row">{esc(_label(key), 60)}</th>'
                              f"<td>{esc(_value(value), 600)}</td></tr>")
-        out.append(f'<h3>Experiment</h3><table class="facts">{"".join(facts)}</table>'
+        out.append(f'<h3>{title}</h3><table class="facts">{"".join(facts)}</table>'
                    + "".join(blocks))
     elif exp:
-        out.append(f"<h3>Experiment</h3><p>{esc(exp, 600)}</p>")
+        out.append(f"<h3>{title}</h3><p>{esc(exp, 600)}</p>")
     watches = [w for w in parts.get("watches") or [] if isinstance(w, dict)]
     if watches:
         out.append('<h3>Watched server state</h3><div class="watches">'
@@ -832,6 +834,13 @@ def expected_html(r: ScenarioResult, esc: Esc) -> str:
                '<strong class="bad">MISMATCH</strong>') + "</p>")
 
 
+def _observed_html(r: ScenarioResult, parts: dict[str, Any], esc: Esc) -> str:
+    if "har" in parts:  # a browser capture: no connection of ours to show
+        return experiment_html(parts, esc, "har", "Capture")
+    return (f"<h3>Connection</h3>{facts_html(r, parts, esc)}"
+            f"{timeline_html(r, parts, esc)}{experiment_html(parts, esc)}")
+
+
 def scenario_html(i: int, r: ScenarioResult, esc: Esc, fail_on: str) -> str:
     parts = result_parts(r, esc.red)
     sid = section_id(i, r.name)
@@ -843,8 +852,7 @@ def scenario_html(i: int, r: ScenarioResult, esc: Esc, fail_on: str) -> str:
             f'<p class="target"><code>{esc.url(r.url)}</code> ({esc(r.protocol)}) · {result} '
             f"at --fail-on {esc(fail_on)}</p>{expected_html(r, esc)}"
             f"<h3>Findings</h3>{findings_html(r.findings, esc, r.allowed)}"
-            f"<h3>Connection</h3>{facts_html(r, parts, esc)}"
-            f"{timeline_html(r, parts, esc)}{experiment_html(parts, esc)}"
+            f"{_observed_html(r, parts, esc)}"
             '<p class="back"><a href="#summary">back to the summary</a></p></section>')
 
 

@@ -1,0 +1,118 @@
+"""What a client did, from a browser capture (har.HarObservation): pure checks for the
+stream requests to one URL. The thresholds are the design's."""
+
+from __future__ import annotations
+
+from sse_doctor.har import HarObservation, StreamRequest
+from sse_doctor.model import Finding, finding, when
+
+QUICK_RECONNECT_MS = 1000.0  # a reconnect sooner than this after the previous ended
+QUICK_RECONNECT_RUN = 5  # ... this many times in a row: no backoff
+STORM_WINDOW_MS = 60_000.0
+STORM_LIMIT = 60  # more stream requests than this in any minute
+
+CLIENT_CHECKS = ["concurrent-streams", "reconnect-without-backoff", "request-storm"]
+
+
+def max_open_at_once(requests: list[StreamRequest]) -> tuple[int, float]:
+    """The most requests open at the same moment, and the first moment it happened.
+    A request still open at the end of the capture stays open; one that ends exactly when
+    another starts does not overlap it."""
+    moments: list[tuple[float, int]] = []
+    for r in requests:
+        moments.append((r.start_ms, 1))
+        if r.end_ms is not None:
+            moments.append((r.end_ms, -1))
+    moments.sort()  # at equal times -1 sorts before +1: an end frees its slot first
+    best, at, now = 0, 0.0, 0
+    for t, step in moments:
+        now += step
+        if now > best:
+            best, at = now, t
+    return best, at
+
+
+def quick_reconnect_streak(requests: list[StreamRequest]) -> tuple[int, list[float]]:
+    """The longest run of reconnects each opened under QUICK_RECONNECT_MS after the previous
+    request ended, and the gaps of that run. Overlapping requests are not reconnects
+    (concurrent-streams covers them) and break a run, as does one still open."""
+    ordered = sorted(requests, key=lambda r: r.start_ms)
+    best: list[float] = []
+    run: list[float] = []
+    for prev, nxt in zip(ordered, ordered[1:]):
+        gap = None if prev.end_ms is None else nxt.start_ms - prev.end_ms
+        if gap is not None and 0 <= gap < QUICK_RECONNECT_MS:
+            run.append(gap)
+            if len(run) > len(best):
+                best = list(run)
+        else:
+            run = []
+    return len(best), best
+
+
+def busiest_minute(requests: list[StreamRequest]) -> tuple[int, float]:
+    """The most requests started within any STORM_WINDOW_MS, and when that window began."""
+    starts = sorted(r.start_ms for r in requests)
+    best, at, lo = 0, 0.0, 0
+    for hi, t in enumerate(starts):
+        while t - starts[lo] >= STORM_WINDOW_MS:
+            lo += 1
+        if hi - lo + 1 > best:
+            best, at = hi - lo + 1, starts[lo]
+    return best, at
+
+
+def _pages(obs: HarObservation) -> dict[str, list[StreamRequest]]:
+    pages: dict[str, list[StreamRequest]] = {}
+    for r in obs.requests:
+        pages.setdefault(r.page, []).append(r)
+    return pages
+
+
+def check_concurrent(obs: HarObservation) -> list[Finding]:
+    worst = None
+    for page, requests in _pages(obs).items():
+        n, at = max_open_at_once(requests)
+        if n > 1 and (worst is None or n > worst[0]):
+            worst = (n, at, page)
+    if worst is None:
+        return []
+    n, at, page = worst
+    where = f"page {page!r}" if page else "the page"
+    return [finding("concurrent-streams",
+                    f"{n} {obs.kind.upper()} streams to this URL were open at once on {where}, "
+                    f"first at {when(at)} into the capture.",
+                    max_open=n, at_ms=round(at, 1), page=page)]
+
+
+def check_backoff(obs: HarObservation) -> list[Finding]:
+    worst: tuple[int, list[float], str] | None = None
+    for page, requests in _pages(obs).items():
+        n, gaps = quick_reconnect_streak(requests)
+        if n >= QUICK_RECONNECT_RUN and (worst is None or n > worst[0]):
+            worst = (n, gaps, page)
+    if worst is None:
+        return []
+    n, gaps, page = worst
+    gaps = sorted(gaps)
+    median = gaps[len(gaps) // 2]
+    return [finding("reconnect-without-backoff",
+                    f"{n} reconnects in a row, each under {when(QUICK_RECONNECT_MS)} after the "
+                    f"previous stream ended (median gap {when(median)}, longest "
+                    f"{when(gaps[-1])}): the delay never grows.",
+                    reconnects=n, median_gap_ms=round(median, 1),
+                    max_gap_ms=round(gaps[-1], 1), page=page)]
+
+
+def check_storm(obs: HarObservation) -> list[Finding]:
+    n, at = busiest_minute(obs.requests)
+    if n <= STORM_LIMIT:
+        return []
+    return [finding("request-storm",
+                    f"{n} stream requests to this URL within one minute (from {when(at)} into "
+                    f"the capture); more than {STORM_LIMIT} a minute is a storm.",
+                    requests_in_minute=n, from_ms=round(at, 1))]
+
+
+def run_client_checks(obs: HarObservation) -> list[Finding]:
+    return check_concurrent(obs) + check_backoff(obs) + check_storm(obs)

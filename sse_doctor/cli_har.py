@@ -1,0 +1,81 @@
+"""`sse-doctor har FILE`: what a browser did to its streams, read from a HAR capture."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from sse_doctor import har
+from sse_doctor.checks.client_checks import CLIENT_CHECKS, run_client_checks
+from sse_doctor.cli import (
+    FailOn,
+    FailOnOpt,
+    HtmlOut,
+    JsonOut,
+    JunitOut,
+    Quiet,
+    Verbose,
+    _check_writable,
+    app,
+    emit,
+    exit_code_for,
+)
+from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.redact import Redactor
+
+
+def _redactor(capture: dict) -> Redactor:
+    """Every credential the capture carries (its requests' Authorization and Cookie headers,
+    secret query parameters) is masked wherever it would reappear."""
+    red = Redactor()
+    for entry in capture["log"]["entries"]:
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if not isinstance(request, dict):
+            continue
+        red.add_url(str(request.get("url", "")))
+        for h in request.get("headers") or []:
+            if isinstance(h, dict) and isinstance(h.get("name"), str):
+                red.add_header(h["name"], str(h.get("value", "")))
+    return red
+
+
+@app.command(name="har")
+def har_command(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A HAR capture (browser export).")],
+    json_out: JsonOut = None,
+    junit_out: JunitOut = None,
+    html_out: HtmlOut = None,
+    fail_on: FailOnOpt = FailOn.error,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> int:
+    """Check what a browser did to its SSE and WebSocket streams, from a HAR capture:
+    streams open at once, reconnects without backoff, request storms."""
+    for path, what in ((json_out, "--json"), (junit_out, "--junit"), (html_out, "--html")):
+        _check_writable(path, what)
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc)
+    capture = har.load(file)
+    red = _redactor(capture)
+    results = []
+    for obs in har.observations(capture, file):
+        name = urlsplit(obs.url).path or obs.url  # the panel title shows the whole URL
+        results.append(ScenarioResult(name=name, protocol=obs.kind, url=obs.url,
+                                      findings=run_client_checks(obs),
+                                      checks_run=list(CLIENT_CHECKS), observation=obs))
+    kinds = {r.protocol for r in results}
+    report = Report(command="har", url=file, protocol=kinds.pop() if len(kinds) == 1 else
+                    ("mixed" if kinds else "sse"), started_at=started,
+                    duration_s=time.perf_counter() - t0, results=results, multi=True)
+    if not results and json_out != "-" and not quiet:
+        sys.stderr.write(f"{file}: no SSE or WebSocket requests among its "
+                         f"{len(capture['log']['entries'])} entries (save the HAR from the "
+                         "page that opens the streams, after they ran)\n")
+    emit(report, red, json_out=json_out, junit_out=junit_out, fail_on=fail_on.value,
+         quiet=quiet, verbose=verbose, html_out=html_out)
+    return exit_code_for(report, fail_on.value)

@@ -1,0 +1,202 @@
+"""Browser captures (HAR 1.2, as Chrome, Firefox and Playwright export them): the stream
+requests a page made, grouped by URL, for the client checks (checks/client_checks.py).
+
+A HAR is JSON: ``log.entries[]`` with ``startedDateTime`` (ISO 8601), ``time`` (total ms,
+so the request ended at start + time; negative or missing: still open when the capture
+was saved), ``request.url``, ``request.headers``, ``response.status``,
+``response.content.mimeType`` and, from Chrome, ``_resourceType`` and ``pageref``.
+The standard library's json reads it; nothing here needs more.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sse_doctor.errors import UsageError
+from sse_doctor.redact import Redactor
+from sse_doctor.units import ms_text
+
+MAX_HAR_BYTES = 512 * 1024 * 1024  # a larger file is refused rather than read into memory
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """One SSE or WebSocket request of the capture; times in ms from the capture's first
+    stream request."""
+
+    start_ms: float
+    end_ms: float | None  # None: still open when the capture was saved
+    page: str  # the HAR pageref ("" when the capture has none)
+    status: int | None
+
+
+@dataclass
+class HarObservation:
+    """The stream requests to one URL in one capture."""
+
+    path: str  # the HAR file
+    url: str
+    kind: str  # "sse" | "ws"
+    requests: list[StreamRequest] = field(default_factory=list)
+    capture_end_ms: float = 0.0  # the last moment the capture shows (for open requests)
+
+    def __repr__(self) -> str:
+        return f"HarObservation(url={self.url!r}, requests={len(self.requests)})"
+
+    # --- views for the renderers ----------------------------------------------------------
+    def json_parts(self, keep: int, redactor: Redactor) -> dict[str, Any]:
+        from sse_doctor.report.json_report import _empty_parts
+
+        parts = _empty_parts()
+        parts["har"] = {
+            "file": self.path, "kind": self.kind, "request_count": len(self.requests),
+            **self.summary(),
+            "requests": [{"t_ms": round(r.start_ms, 1),
+                          "end_ms": None if r.end_ms is None else round(r.end_ms, 1),
+                          "page": r.page, "status": r.status}
+                         for r in self.requests[:keep]],
+        }
+        return parts
+
+    def summary(self) -> dict[str, Any]:
+        """The figures the client checks look at, for people (terminal, JSON)."""
+        from sse_doctor.checks.client_checks import (
+            busiest_minute,
+            max_open_at_once,
+            quick_reconnect_streak,
+        )
+
+        pages = sorted({r.page for r in self.requests})
+        by_page = [[r for r in self.requests if r.page == p] for p in pages]
+        return {
+            "pages": len(pages),
+            "max_open_at_once": max((max_open_at_once(rs)[0] for rs in by_page), default=0),
+            "longest_quick_reconnect_streak": max(
+                (quick_reconnect_streak(rs)[0] for rs in by_page), default=0),
+            "busiest_minute": busiest_minute(self.requests)[0],
+        }
+
+    def render(self, console: Any, redactor: Redactor, verbose: bool, result: Any) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        s = self.summary()
+        console.print(Text("\nCapture", style="bold"))
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="dim")
+        facts.add_column()
+        first = self.requests[0].start_ms if self.requests else 0.0
+        last = self.requests[-1].start_ms if self.requests else 0.0
+        facts.add_row("file", self.path)
+        facts.add_row("requests", f"{len(self.requests)} {self.kind.upper()} requests from "
+                                  f"{s['pages']} page(s) over {ms_text(last - first)}")
+        facts.add_row("client", f"at most {s['max_open_at_once']} open at once · longest run "
+                                f"of reconnects under 1 s: {s['longest_quick_reconnect_streak']}"
+                                f" · busiest minute: {s['busiest_minute']} requests")
+        console.print(facts)
+        if verbose:
+            t = Table(title="requests", show_edge=False, header_style="dim")
+            t.add_column("start", justify="right")
+            t.add_column("end", justify="right")
+            t.add_column("page")
+            t.add_column("status", justify="right")
+            for r in self.requests[:400]:
+                t.add_row(ms_text(r.start_ms), "open" if r.end_ms is None else ms_text(r.end_ms),
+                          r.page or "-", str(r.status) if r.status is not None else "-")
+            if len(self.requests) > 400:
+                t.add_row("…", "", f"{len(self.requests) - 400} more", "")
+            console.print(t)
+
+
+# --- reading ---------------------------------------------------------------------------------
+def load(path: str) -> dict[str, Any]:
+    """The parsed HAR file; UsageError (exit 2, one line) when it cannot be read as one."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_HAR_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read HAR file {path!r}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_HAR_BYTES:
+        raise UsageError(f"HAR file {path!r} is larger than {MAX_HAR_BYTES >> 20} MiB")
+    try:
+        har = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path!r} is not a HAR file: invalid JSON ({exc})") from None
+    entries = har.get("log", {}).get("entries") if isinstance(har, dict) else None
+    if not isinstance(har.get("log") if isinstance(har, dict) else None, dict) \
+            or not isinstance(entries, list):
+        raise UsageError(f"{path!r} is not a HAR file: no log.entries list")
+    return har
+
+
+def _headers(msg: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for h in (msg.get("headers") if isinstance(msg, dict) else None) or []:
+        if isinstance(h, dict) and isinstance(h.get("name"), str):
+            out[h["name"].lower()] = str(h.get("value", ""))
+    return out
+
+
+def stream_kind(entry: dict[str, Any]) -> str | None:
+    """"sse", "ws" or None (not a stream request)."""
+    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    rtype = str(entry.get("_resourceType", "")).lower()
+    url = str(request.get("url", ""))
+    if rtype == "websocket" or url.startswith(("ws://", "wss://")) \
+            or response.get("status") == 101 \
+            or _headers(request).get("upgrade", "").lower() == "websocket":
+        return "ws"
+    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    mime = str(content.get("mimeType", "")).lower()
+    if rtype == "eventsource" or mime.startswith("text/event-stream") \
+            or "text/event-stream" in _headers(request).get("accept", "").lower():
+        return "sse"
+    return None
+
+
+def _started(entry: dict[str, Any], i: int) -> datetime:
+    value = entry.get("startedDateTime")
+    try:
+        # Python 3.10's fromisoformat does not take a trailing "Z".
+        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"HAR entry {i}: startedDateTime {value!r} is not ISO 8601") from None
+    if t.tzinfo is None:
+        raise UsageError(f"HAR entry {i}: startedDateTime {value!r} has no time zone")
+    return t
+
+
+def observations(har: dict[str, Any], path: str) -> list[HarObservation]:
+    """One observation per stream URL, in order of first request."""
+    found: list[tuple[datetime, float | None, str, str, str, int | None]] = []
+    for i, entry in enumerate(har["log"]["entries"]):
+        if not isinstance(entry, dict):
+            raise UsageError(f"HAR entry {i} is not an object")
+        kind = stream_kind(entry)
+        if kind is None:
+            continue
+        started = _started(entry, i)
+        total = entry.get("time")
+        duration = float(total) if isinstance(total, (int, float)) and total >= 0 else None
+        url = str(entry["request"].get("url", ""))
+        status = entry.get("response", {}).get("status")
+        found.append((started, duration, url, kind, str(entry.get("pageref") or ""),
+                      status if isinstance(status, int) and status > 0 else None))
+    if not found:
+        return []
+    origin = min(f[0] for f in found)
+    by_url: dict[str, HarObservation] = {}
+    capture_end = 0.0
+    for started, duration, url, kind, page, status in sorted(found, key=lambda f: f[0]):
+        start = (started - origin).total_seconds() * 1000
+        end = None if duration is None else start + duration
+        capture_end = max(capture_end, start if end is None else end)
+        obs = by_url.setdefault(url, HarObservation(path, url, kind))
+        obs.requests.append(StreamRequest(start, end, page, status))
+    for obs in by_url.values():
+        obs.capture_end_ms = capture_end
+    return list(by_url.values())

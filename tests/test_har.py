@@ -1,0 +1,190 @@
+"""`sse-doctor har FILE`: the pure client checks on hand-built request lists, the HAR reader
+on the fixtures (tests/make_har_fixtures.py), and the real command line."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from junitparser import JUnitXml
+
+from sse_doctor import har
+from sse_doctor.checks.client_checks import (
+    busiest_minute,
+    max_open_at_once,
+    quick_reconnect_streak,
+    run_client_checks,
+)
+from sse_doctor.errors import UsageError
+from sse_doctor.har import HarObservation, StreamRequest
+from tests.conftest import cli
+from tests.make_har_fixtures import FIXTURES, TOKEN, entry
+from tests.make_har_fixtures import har as make_har
+
+FIXTURES_DIR = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "har"
+EXPECTED = {
+    "healthy": [],
+    "leaky-tab": ["concurrent-streams", "request-storm"],
+    "no-backoff": ["reconnect-without-backoff"],
+    "storm": ["request-storm"],
+    "websocket-duplicates": ["concurrent-streams"],
+}
+
+
+def req(start: float, end: float | None, page: str = "p") -> StreamRequest:
+    return StreamRequest(start, end, page, 200)
+
+
+def codes(requests: list[StreamRequest], kind: str = "sse") -> list[str]:
+    return [f.code for f in run_client_checks(HarObservation("x.har", "u", kind, requests))]
+
+
+# --- pure checks ---------------------------------------------------------------------------
+def test_open_at_once_counts_overlaps_not_hand_offs():
+    assert max_open_at_once([]) == (0, 0.0)
+    # One ends exactly when the next starts: a hand-off, never two at once.
+    assert max_open_at_once([req(0, 100), req(100, 200), req(200, None)])[0] == 1
+    assert max_open_at_once([req(0, 100), req(50, 120), req(60, None)]) == (3, 60)
+    assert codes([req(0, 100), req(100, 200)]) == []
+    assert codes([req(0, None), req(5000, None)]) == ["concurrent-streams"]
+    # Streams from different pages (tabs) are not one page's duplicates.
+    assert codes([req(0, None, "a"), req(1, None, "b")]) == []
+
+
+def test_backoff_needs_five_quick_reconnects_in_a_row():
+    def chain(gaps: list[float]) -> list[StreamRequest]:
+        out, t = [], 0.0
+        for gap in [0.0, *gaps]:
+            t += gap
+            out.append(req(t, t + 50))
+            t += 50
+        return out
+
+    assert quick_reconnect_streak(chain([100] * 4))[0] == 4
+    assert codes(chain([100] * 4)) == []
+    assert codes(chain([100] * 5)) == ["reconnect-without-backoff"]
+    # A growing delay (backoff) breaks the run at the first gap of a second or more.
+    assert codes(chain([100, 200, 400, 800, 1600, 3200])) == []
+    assert quick_reconnect_streak(chain([100, 200, 400, 800, 1600, 100, 100]))[0] == 4
+    # A request still open, or overlapping the next, is not a reconnect.
+    assert quick_reconnect_streak([req(0, None), req(10, 20), req(30, 40)])[0] == 1
+    (f,) = run_client_checks(HarObservation("x", "u", "sse", chain([100, 300, 200, 100, 900])))
+    assert f.evidence["reconnects"] == 5 and f.evidence["median_gap_ms"] == 200
+    assert f.evidence["max_gap_ms"] == 900
+
+
+def test_storm_is_more_than_60_requests_in_any_minute():
+    # One request per tab (page): no tab reconnects, the URL still gets them all.
+    sixty = [req(i * 990, i * 990 + 10, str(i)) for i in range(60)]  # 60 within 58.4 s
+    assert busiest_minute(sixty)[0] == 60 and codes(sixty) == []
+    assert codes([*sixty, req(59_000, 59_010, "x")]) == ["request-storm"]
+    # 61 requests spread over more than a minute are not a storm.
+    spread = [req(i * 1001, i * 1001 + 10, str(i)) for i in range(61)]
+    assert busiest_minute(spread)[0] == 60 and codes(spread) == []
+
+
+# --- the reader and the fixtures -------------------------------------------------------------
+def test_fixtures_are_what_the_generator_writes():
+    for name, make in FIXTURES.items():
+        on_disk = json.loads((FIXTURES_DIR / f"{name}.har").read_text())
+        assert on_disk == json.loads(json.dumps(make())), name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_fixture_gets_its_diagnosis(name):
+    path = str(FIXTURES_DIR / f"{name}.har")
+    found = sorted({f.code for obs in har.observations(har.load(path), path)
+                    for f in run_client_checks(obs)})
+    assert found == sorted(EXPECTED[name])
+
+
+def test_reader_finds_streams_by_resource_type_mime_type_accept_or_upgrade():
+    url = "https://x.test/s"
+    firefox = entry(url, 0, 100, kind="other")  # no _resourceType from Firefox
+    del firefox["_resourceType"]
+    by_accept = entry(url, 1, 100, kind="eventsource", mime="")
+    del by_accept["_resourceType"]
+    ws = entry("wss://x.test/ws", 2, -1, kind="websocket", status=101, mime="")
+    del ws["_resourceType"]
+    plain = entry("https://x.test/app.js", 3, 5, kind="script", mime="text/javascript")
+    obs = har.observations(make_har([firefox, by_accept, ws, plain]), "f.har")
+    assert [(o.url, o.kind, len(o.requests)) for o in obs] == [
+        (url, "sse", 2), ("wss://x.test/ws", "ws", 1)]
+    assert obs[0].requests[0] == StreamRequest(0.0, 100.0, "page_1", 200)
+    assert obs[1].requests[0].end_ms is None  # time -1: still open when saved
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"{not json", "invalid JSON"),
+    (b'{"log": {}}', "no log.entries list"),
+    (b'[1, 2]', "no log.entries list"),
+    (b'{"log": {"entries": [{"_resourceType": "eventsource", "startedDateTime": "yesterday",'
+     b' "request": {"url": "http://x/"}}]}}', "not ISO 8601"),
+    (b'{"log": {"entries": [7]}}', "entry 0 is not an object"),
+    (b"\xff\xfe", "invalid JSON"),
+])
+def test_bad_files_are_usage_errors(tmp_path, content, says):
+    path = tmp_path / "bad.har"
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=says):
+        capture = har.load(str(path))
+        har.observations(capture, str(path))
+
+
+# --- the command line ------------------------------------------------------------------------
+def test_har_command_reports_every_url_and_exits_by_severity(tmp_path):
+    proc = cli("har", str(FIXTURES_DIR / "leaky-tab.har"), "--json", "-")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["command"] == "har" and report["verdict"] == "error"
+    (s,) = report["scenarios"]
+    assert s["name"] == "/api/notifications/stream"
+    assert sorted(f["code"] for f in s["findings"]) == EXPECTED["leaky-tab"]
+    assert s["har"]["request_count"] == 150 and s["har"]["max_open_at_once"] == 150
+    assert len(s["har"]["requests"]) == 150 and s["har"]["requests"][0] == {
+        "t_ms": 0.0, "end_ms": None, "page": "page_1", "status": 200}
+    proc = cli("har", str(FIXTURES_DIR / "no-backoff.har"))
+    assert proc.returncode == 0  # a warning, below the default --fail-on error
+    assert "Reconnects without backoff" in proc.stdout and "Back off" in proc.stdout
+    assert cli("har", str(FIXTURES_DIR / "no-backoff.har"), "--fail-on", "warning",
+               "-q").returncode == 1
+
+
+def test_har_secrets_never_reach_any_output(tmp_path):
+    junit, html = tmp_path / "j.xml", tmp_path / "r.html"
+    proc = cli("har", str(FIXTURES_DIR / "healthy.har"), "-v", "--junit", str(junit),
+               "--html", str(html))
+    assert proc.returncode == 0, proc.stderr
+    as_json = cli("har", str(FIXTURES_DIR / "healthy.har"), "--json", "-").stdout
+    for text in (proc.stdout, as_json, junit.read_text(), html.read_text()):
+        assert TOKEN not in text and "sig" not in text.split("token=")[-1][:20]
+    assert "[REDACTED]" in as_json
+    page = html.read_text()
+    assert "<h3>Capture</h3>" in page and "max open at once" in page
+    assert "<h3>Connection</h3>" not in page
+    suites = JUnitXml.fromfile(str(junit))
+    assert sum(s.tests for s in suites) == 3  # one testcase per client check
+
+
+def test_har_bad_input_is_one_line_and_exit_2(tmp_path):
+    for args in (["har", str(tmp_path / "missing.har")], ["har"],
+                 ["har", str(FIXTURES_DIR / "healthy.har"), "--json", "/nonexistent/x.json"]):
+        proc = cli(*args)
+        assert proc.returncode == 2, args
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    bad = tmp_path / "bad.har"
+    bad.write_text("{")
+    proc = cli("har", str(bad))
+    assert proc.returncode == 2 and "not a HAR file" in proc.stderr
+
+
+def test_a_capture_without_streams_says_so_and_is_healthy(tmp_path):
+    path = tmp_path / "none.har"
+    path.write_text(json.dumps(make_har([entry("https://x.test/", 0, 5, kind="document",
+                                               mime="text/html")])))
+    proc = cli("har", str(path))
+    assert proc.returncode == 0
+    assert "no SSE or WebSocket requests among its 1 entries" in proc.stderr
+    report = json.loads(cli("har", str(path), "--json", "-").stdout)
+    assert report["scenarios"] == [] and report["verdict"] == "healthy"
