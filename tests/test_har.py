@@ -29,6 +29,9 @@ EXPECTED = {
     "no-backoff": ["reconnect-without-backoff"],
     "storm": ["request-storm"],
     "websocket-duplicates": ["concurrent-streams"],
+    # Real Chromium captures (tests/record_har.py).
+    "chromium-leaky-tab": ["concurrent-streams"],
+    "chromium-no-backoff": ["reconnect-without-backoff"],
 }
 
 
@@ -97,6 +100,23 @@ def test_each_fixture_gets_its_diagnosis(name):
     found = sorted({f.code for obs in har.observations(har.load(path), path)
                     for f in run_client_checks(obs)})
     assert found == sorted(EXPECTED[name])
+
+
+def test_real_chromium_captures_show_the_browser_behaviour():
+    def one(name: str) -> HarObservation:
+        path = str(FIXTURES_DIR / f"{name}.har")
+        (obs,) = har.observations(har.load(path), path)
+        return obs
+
+    leaky = one("chromium-leaky-tab")
+    assert len(leaky.requests) == 12 and leaky.kind == "sse"
+    # The 12th EventSource never got one of Chromium's 6 connections per origin.
+    assert leaky.requests[-1].end_ms is None and leaky.requests[-1].status is None
+    assert leaky.summary()["max_open_at_once"] > 6
+    short = one("chromium-no-backoff")
+    n, gaps = quick_reconnect_streak(short.requests)
+    assert n == len(short.requests) - 1 >= 20  # every reconnect came at `retry: 100`
+    assert all(90 <= g < 1000 for g in gaps)
 
 
 def test_reader_finds_streams_by_resource_type_mime_type_accept_or_upgrade():
