@@ -25,7 +25,7 @@ from sse_doctor.cli import (
     emit,
     exit_code_for,
 )
-from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.model import Report, ScenarioResult, protocol_of
 from sse_doctor.redact import Redactor
 
 
@@ -68,9 +68,7 @@ def har_command(
         results.append(ScenarioResult(name=name, protocol=obs.kind, url=obs.url,
                                       findings=run_client_checks(obs),
                                       checks_run=list(CLIENT_CHECKS), observation=obs))
-    kinds = {r.protocol for r in results}
-    report = Report(command="har", url=file, protocol=kinds.pop() if len(kinds) == 1 else
-                    ("mixed" if kinds else "sse"), started_at=started,
+    report = Report(command="har", url=file, protocol=protocol_of(results), started_at=started,
                     duration_s=time.perf_counter() - t0, results=results, multi=True)
     if not results and json_out != "-" and not quiet:
         sys.stderr.write(f"{file}: no SSE or WebSocket requests among its "

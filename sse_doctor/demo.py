@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer
 from sse_doctor.lab.experiments import EXPERIMENTS, LabExperiment, experiment_argv
-from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.model import Report, ScenarioResult, protocol_of
 
 if TYPE_CHECKING:
     from sse_doctor.cli import Plan
@@ -127,6 +127,7 @@ def run_demo(show_progress: bool = True) -> tuple[Report, bool]:
         else:
             results = asyncio.run(_everything(plan, server.base_url, None))
         base_url = server.base_url
-    report = Report(command="demo", url=base_url, protocol="sse", started_at=started,
+    report = Report(command="demo", url=base_url, protocol=protocol_of(results),
+                    started_at=started,
                     duration_s=time.perf_counter() - t0, results=results, multi=True)
     return report, all(r.matches_expected for r in results)

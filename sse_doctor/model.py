@@ -192,6 +192,15 @@ class ScenarioResult:
         return {f.code for f in self.findings} == set(self.expected)
 
 
+def protocol_of(results: list[ScenarioResult]) -> str:
+    """A multi-scenario report's protocol: the one its scenarios share, else "mixed"
+    ("sse" when there are none)."""
+    protocols = {r.protocol for r in results}
+    if len(protocols) > 1:
+        return "mixed"
+    return protocols.pop() if protocols else "sse"
+
+
 @dataclass
 class Report:
     command: str

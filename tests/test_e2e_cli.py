@@ -27,6 +27,7 @@ def test_demo_json_diagnoses_every_scenario() -> None:
     proc = cli("demo", "--json", "-", timeout=120)
     report = json.loads(proc.stdout)
     assert report["schema"] == "sse-doctor/report@1" and report["command"] == "demo"
+    assert report["target"]["protocol"] == "mixed"  # SSE and WebSocket scenarios
     mismatched = [(s["name"], s["expected"], [f["code"] for f in s["findings"]])
                   for s in report["scenarios"] if {f["code"] for f in s["findings"]}
                   != set(s["expected"])]

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sse_doctor.checks.registry import SEVERITY_RANK
-from sse_doctor.model import Finding, Report, ScenarioResult, finding
+from sse_doctor.model import Finding, Report, ScenarioResult, finding, protocol_of
 from sse_doctor.report.junit import fails
 from sse_doctor.suite.loader import CheckSpec, Suite
 from sse_doctor.suite.thresholds import evaluate
@@ -66,11 +66,10 @@ class SuiteRun:
         return not self.failed
 
     def report(self) -> Report:
-        protocols = {o.result.protocol for o in self.outcomes}
-        return Report(command="run", url=self.suite.path,
-                      protocol=protocols.pop() if len(protocols) == 1 else "mixed",
+        results = [o.result for o in self.outcomes]
+        return Report(command="run", url=self.suite.path, protocol=protocol_of(results),
                       started_at=self.started_at, duration_s=self.duration_s,
-                      results=[o.result for o in self.outcomes], multi=True)
+                      results=results, multi=True)
 
 
 def worst_first(findings: list[Finding]) -> list[Finding]:
