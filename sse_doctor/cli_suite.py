@@ -20,10 +20,11 @@ from sse_doctor.cli import (
     Quiet,
     Verbose,
     _check_writable,
+    _err,
     _write,
     app,
 )
-from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from sse_doctor.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from sse_doctor.report import junit
 from sse_doctor.target import build_target
 
@@ -119,6 +120,9 @@ def run_command(
             console.print(suite_terminal.verdict_line(run))
         else:
             suite_terminal.render(run, console, red, verbose=verbose)
+    if run.interrupted:
+        _err("interrupted: every connection was closed; the report above is partial")
+        return EXIT_INTERRUPTED
     return EXIT_OK if run.passed else EXIT_FINDINGS
 
 

@@ -257,3 +257,40 @@ def test_the_example_suite_fails_one_testcase_per_misbehaving_scenario(lab, tmp_
         failing = set(re.findall(r"^\[(?:error|warning)\] ([a-z0-9-]+):", failure.text, re.M))
         assert failing == serious, name
         assert failure.message.startswith(REGISTRY[failure.type].title)
+
+
+def test_ctrl_c_closes_every_connection_and_prints_a_partial_suite_report(lab, tmp_path) \
+        -> None:  # noqa: ANN001
+    import signal
+    import time
+
+    from sse_doctor.lab import LabServer
+    from tests.conftest import start_cli
+
+    with LabServer() as slow:
+        suite = tmp_path / "s.toml"
+        suite.write_text(
+            'name = "interrupted"\n'
+            f'[[check]]\nname = "quick"\nurl = "{lab.url("/sse/http-error")}"\n'
+            f'[[check]]\nname = "long"\nurl = "{slow.url("/sse/healthy")}"\nduration = 30\n')
+        # --jobs 1: the checks run in order, so the quick one is done once the long one's
+        # stream is open on the second lab.
+        proc = start_cli("run", str(suite), "--jobs", "1", "--json", "-")
+        deadline = time.monotonic() + 30
+        while slow.active_requests == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the stream to open; nothing to subscribe to
+        assert slow.active_requests >= 1
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        report = json.loads(out)
+        assert report["suite"]["interrupted"] is True and report["suite"]["passed"] is False
+        quick, long = report["scenarios"]
+        assert [f["code"] for f in quick["findings"]] == ["http-error"]
+        (stopped,) = long["findings"]
+        assert stopped["code"] == "check-incomplete" and stopped["evidence"]["interrupted"]
+        deadline = time.monotonic() + 10
+        while slow.active_requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert slow.active_requests == 0

@@ -39,6 +39,7 @@ def suite_json(run: SuiteRun, redactor: Redactor) -> dict[str, Any]:
         "checks": len(run.outcomes),
         "failed": len(run.failed),
         "passed": run.passed,
+        "interrupted": run.interrupted,
     }
     return redactor.deep(out)
 

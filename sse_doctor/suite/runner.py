@@ -56,6 +56,7 @@ class SuiteRun:
     started_at: datetime
     duration_s: float
     outcomes: list[CheckOutcome]
+    interrupted: bool = False  # Ctrl-C: the checks not finished are check-incomplete
 
     @property
     def failed(self) -> list[CheckOutcome]:
@@ -121,6 +122,19 @@ async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -
         extra.append(finding(
             "check-incomplete", f"The check stopped on an internal error: "
                                 f"{type(exc).__name__}: {exc}", error=type(exc).__name__))
+    return outcome(spec, results, extra, fail_on, time.perf_counter() - t0)
+
+
+def interrupted(spec: CheckSpec, fail_on: str) -> CheckOutcome:
+    """The outcome of a check that Ctrl-C stopped (or kept from starting)."""
+    return outcome(spec, [], [finding(
+        "check-incomplete", "The run was interrupted (Ctrl-C) before this check finished.",
+        interrupted=True)], fail_on, 0.0)
+
+
+def outcome(spec: CheckSpec, results: list[ScenarioResult], extra: list[Finding],
+            fail_on: str, duration_s: float) -> CheckOutcome:
+    """The suite's entry for a check: what its plan returned, thresholds, and the verdict."""
     if results:
         entry = merge(spec, results)
     else:
@@ -136,7 +150,7 @@ async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -
     return CheckOutcome(spec=spec, result=entry,
                         sub_results=results if len(results) > 1 else [],
                         thresholds=report, failing=failing, allowed=allowed,
-                        duration_s=time.perf_counter() - t0)
+                        duration_s=duration_s)
 
 
 async def run_checks(suite: Suite, jobs: int, fail_on: str,
@@ -159,6 +173,19 @@ def run_suite(suite: Suite, *, jobs: int = 4, fail_on: str = "error",
               margin_s: float = MARGIN_S) -> SuiteRun:
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    outcomes = asyncio.run(run_checks(suite, jobs, fail_on, on_done, margin_s))
+    done: dict[int, CheckOutcome] = {}
+
+    def record(o: CheckOutcome) -> None:
+        done[id(o.spec)] = o
+        if on_done is not None:
+            on_done(o)
+
+    stopped = False
+    try:
+        asyncio.run(run_checks(suite, jobs, fail_on, record, margin_s))
+    except KeyboardInterrupt:
+        # asyncio.run has cancelled every check, and each closed its connections.
+        stopped = True
+    outcomes = [done.get(id(spec)) or interrupted(spec, fail_on) for spec in suite.checks]
     return SuiteRun(suite=suite, fail_on=fail_on, started_at=started,
-                    duration_s=time.perf_counter() - t0, outcomes=outcomes)
+                    duration_s=time.perf_counter() - t0, outcomes=outcomes, interrupted=stopped)
