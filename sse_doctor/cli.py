@@ -143,8 +143,8 @@ def _version(value: bool) -> None:
     if value:
         from sse_doctor.sse.parser import COMPILED
 
-        path = "compiled" if COMPILED else "pure-Python (no C compiler at install)"
-        print(f"sse-doctor {__version__} ({path} SSE parser)")
+        path = "compiled" if COMPILED else "pure Python, no C compiler at install"
+        print(f"sse-doctor {__version__} (SSE parser: {path})")
         raise typer.Exit(0)
 
 

@@ -248,7 +248,7 @@ def test_version_and_module_entry_point() -> None:
 
     proc = cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("sse-doctor ")
-    assert ("(compiled SSE parser)" in proc.stdout) == COMPILED
+    assert ("(SSE parser: compiled)" in proc.stdout) == COMPILED
 
 
 def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
