@@ -38,9 +38,8 @@ def _redactor(capture: dict) -> Redactor:
         if not isinstance(request, dict):
             continue
         red.add_url(str(request.get("url", "")))
-        for h in request.get("headers") or []:
-            if isinstance(h, dict) and isinstance(h.get("name"), str):
-                red.add_header(h["name"], str(h.get("value", "")))
+        for name, value in har.headers_of(request):
+            red.add_header(name, value)
     return red
 
 

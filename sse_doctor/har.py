@@ -125,33 +125,39 @@ def load(path: str) -> dict[str, Any]:
         har = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{path!r} is not a HAR file: invalid JSON ({exc})") from None
-    entries = har.get("log", {}).get("entries") if isinstance(har, dict) else None
-    if not isinstance(har.get("log") if isinstance(har, dict) else None, dict) \
-            or not isinstance(entries, list):
+    log = har.get("log") if isinstance(har, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise UsageError(f"{path!r} is not a HAR file: no log.entries list")
     return har
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def headers_of(msg: Any) -> list[tuple[str, str]]:
+    """A HAR request's or response's headers as (name, value); anything malformed skipped."""
+    headers = msg.get("headers") if isinstance(msg, dict) else None
+    if not isinstance(headers, list):
+        return []
+    return [(h["name"], str(h.get("value", ""))) for h in headers
+            if isinstance(h, dict) and isinstance(h.get("name"), str)]
+
+
 def _headers(msg: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for h in (msg.get("headers") if isinstance(msg, dict) else None) or []:
-        if isinstance(h, dict) and isinstance(h.get("name"), str):
-            out[h["name"].lower()] = str(h.get("value", ""))
-    return out
+    return {name.lower(): value for name, value in headers_of(msg)}
 
 
 def stream_kind(entry: dict[str, Any]) -> str | None:
     """"sse", "ws" or None (not a stream request)."""
-    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    request, response = _obj(entry.get("request")), _obj(entry.get("response"))
     rtype = str(entry.get("_resourceType", "")).lower()
     url = str(request.get("url", ""))
     if rtype == "websocket" or url.startswith(("ws://", "wss://")) \
             or response.get("status") == 101 \
             or _headers(request).get("upgrade", "").lower() == "websocket":
         return "ws"
-    content = response.get("content") if isinstance(response.get("content"), dict) else {}
-    mime = str(content.get("mimeType", "")).lower()
+    mime = str(_obj(response.get("content")).get("mimeType", "")).lower()
     if rtype == "eventsource" or mime.startswith("text/event-stream") \
             or "text/event-stream" in _headers(request).get("accept", "").lower():
         return "sse"
@@ -179,11 +185,14 @@ def observations(har: dict[str, Any], path: str) -> list[HarObservation]:
         kind = stream_kind(entry)
         if kind is None:
             continue
+        url = _obj(entry.get("request")).get("url")
+        if not isinstance(url, str) or not url:
+            raise UsageError(f"HAR entry {i} has no request.url")
         started = _started(entry, i)
         total = entry.get("time")
-        duration = float(total) if isinstance(total, (int, float)) and total >= 0 else None
-        url = str(entry["request"].get("url", ""))
-        status = entry.get("response", {}).get("status")
+        duration = (float(total) if isinstance(total, (int, float))
+                    and not isinstance(total, bool) and 0 <= total < float("inf") else None)
+        status = _obj(entry.get("response")).get("status")
         found.append((started, duration, url, kind, str(entry.get("pageref") or ""),
                       status if isinstance(status, int) and status > 0 else None))
     if not found:

@@ -40,10 +40,14 @@ class Redactor:
                 self.add_secret(v)
 
     def add_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.password:
-            self.add_secret(parts.password)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        try:
+            parts = urlsplit(url)
+            password, query = parts.password, parts.query
+        except ValueError:  # a malformed host (from a capture): its query still counts
+            password, query = None, _raw_query(url)
+        if password:
+            self.add_secret(password)
+        for k, v in parse_qsl(query, keep_blank_values=True):
             if is_secret_param(k):
                 self.add_secret(v)
 
@@ -51,12 +55,11 @@ class Redactor:
         try:
             parts = urlsplit(url)
         except ValueError:
+            query = _raw_query(url)
+            if query:
+                url = url.replace("?" + query, "?" + _masked_query(query), 1)
             return self.text(url)
-        query = "&".join(
-            f"{k}={MASK}" if is_secret_param(k) else (f"{k}={v}" if v or "=" in pair else k)
-            for pair in parts.query.split("&") if pair
-            for k, _, v in [pair.partition("=")]
-        )
+        query = _masked_query(parts.query)
         netloc = parts.netloc
         if parts.password:
             netloc = netloc.replace(f":{parts.password}@", f":{MASK}@")
@@ -83,3 +86,15 @@ class Redactor:
         if isinstance(obj, (list, tuple)):
             return [self.deep(v) for v in obj]
         return obj
+
+
+def _raw_query(url: str) -> str:
+    return url.partition("?")[2].partition("#")[0]
+
+
+def _masked_query(query: str) -> str:
+    return "&".join(
+        f"{k}={MASK}" if is_secret_param(k) else (f"{k}={v}" if v or "=" in pair else k)
+        for pair in query.split("&") if pair
+        for k, _, v in [pair.partition("=")]
+    )

@@ -7,9 +7,11 @@ import json
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from junitparser import JUnitXml
 
-from sse_doctor import har
+from sse_doctor import cli_har, har
 from sse_doctor.checks.client_checks import (
     busiest_minute,
     max_open_at_once,
@@ -142,6 +144,9 @@ def test_reader_finds_streams_by_resource_type_mime_type_accept_or_upgrade():
     (b'{"log": {"entries": [{"_resourceType": "eventsource", "startedDateTime": "yesterday",'
      b' "request": {"url": "http://x/"}}]}}', "not ISO 8601"),
     (b'{"log": {"entries": [7]}}', "entry 0 is not an object"),
+    (b'{"log": []}', "no log.entries list"),
+    (b'{"log": {"entries": [{"_resourceType": "eventsource", "request": 5}]}}',
+     "entry 0 has no request.url"),
     (b"\xff\xfe", "invalid JSON"),
 ])
 def test_bad_files_are_usage_errors(tmp_path, content, says):
@@ -208,3 +213,44 @@ def test_a_capture_without_streams_says_so_and_is_healthy(tmp_path):
     assert "no SSE or WebSocket requests among its 1 entries" in proc.stderr
     report = json.loads(cli("har", str(path), "--json", "-").stdout)
     assert report["scenarios"] == [] and report["verdict"] == "healthy"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=4),
+    max_leaves=20)
+ENTRY_KEYS = st.sampled_from(["request", "response", "_resourceType", "startedDateTime",
+                              "time", "pageref", "url", "status", "content", "mimeType",
+                              "headers", "name", "value"])
+
+
+@st.composite
+def entries(draw):
+    """Entries that look like HAR entries, with any JSON in any field."""
+    e = draw(st.dictionaries(ENTRY_KEYS, JSON, max_size=6))
+    if draw(st.booleans()):
+        e["_resourceType"] = draw(st.sampled_from(["eventsource", "websocket", "xhr", 3]))
+        e["request"] = draw(st.one_of(JSON, st.fixed_dictionaries(
+            {"url": st.one_of(st.sampled_from(["https://x.test/s", "http://[::1/s?key=k1"]),
+                              JSON),
+             "headers": st.one_of(JSON, st.lists(st.dictionaries(ENTRY_KEYS, JSON)))})))
+        e["startedDateTime"] = draw(st.one_of(
+            JSON, st.just("2026-11-20T14:03:00.000Z"), st.just("2026-11-20T14:03:00")))
+    return e
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(entries(), max_size=6))
+def test_any_json_in_a_capture_is_read_or_refused_in_one_line(tmp_path_factory, items):
+    path = tmp_path_factory.mktemp("h") / "x.har"
+    path.write_text(json.dumps({"log": {"entries": items}}))
+    try:
+        capture = har.load(str(path))
+        red = cli_har._redactor(capture)
+        for obs in har.observations(capture, str(path)):
+            run_client_checks(obs)
+            obs.summary()
+            red.url(obs.url)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
