@@ -508,6 +508,16 @@ def lab(
         args = (" " + shlex.join(s.probe_args)) if s.probe_args else ""
         table.add_row(base + s.path + args, s.models, ", ".join(sorted(s.expect)) or "healthy")
     console.print(table)
+    from sse_doctor.lab.browser_routes import PAGES
+
+    pages = Table(title="Pages for a browser: open one, save a HAR (DevTools > Network), "
+                        "then run sse-doctor har FILE", title_justify="left")
+    pages.add_column("url")
+    pages.add_column("models")
+    pages.add_column("sse-doctor har finds")
+    for page in PAGES:
+        pages.add_row(server.base_url + page.path, page.models, ", ".join(page.expect))
+    console.print(pages)
     try:
         server.serve_forever()
     finally:

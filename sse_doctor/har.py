@@ -2,8 +2,8 @@
 requests a page made, grouped by URL, for the client checks (checks/client_checks.py).
 
 A HAR is JSON: ``log.entries[]`` with ``startedDateTime`` (ISO 8601), ``time`` (total ms,
-so the request ended at start + time; negative or missing: still open when the capture
-was saved), ``request.url``, ``request.headers``, ``response.status``,
+so the request ended at start + time; still open when the capture was saved if ``time`` or
+``timings.receive`` is negative), ``request.url``, ``request.headers``, ``response.status``,
 ``response.content.mimeType`` and, from Chrome, ``_resourceType`` and ``pageref``.
 The standard library's json reads it; nothing here needs more.
 """
@@ -176,6 +176,23 @@ def _started(entry: dict[str, Any], i: int) -> datetime:
     return t
 
 
+def _number(x: Any) -> float | None:
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < float("inf"):
+        return float(x)
+    return None
+
+
+def _duration(entry: dict[str, Any]) -> float | None:
+    """How long the request lasted, or None while it was still open when the capture was
+    saved: `time` negative, or `timings.receive` negative (the body had not ended; then
+    `time` covers only the wait for the response head, as Chromium records it)."""
+    total = _number(entry.get("time"))
+    receive = _number(_obj(entry.get("timings")).get("receive"))
+    if total is None or total < 0 or (receive is not None and receive < 0):
+        return None
+    return total
+
+
 def observations(har: dict[str, Any], path: str) -> list[HarObservation]:
     """One observation per stream URL, in order of first request."""
     found: list[tuple[datetime, float | None, str, str, str, int | None]] = []
@@ -189,9 +206,7 @@ def observations(har: dict[str, Any], path: str) -> list[HarObservation]:
         if not isinstance(url, str) or not url:
             raise UsageError(f"HAR entry {i} has no request.url")
         started = _started(entry, i)
-        total = entry.get("time")
-        duration = (float(total) if isinstance(total, (int, float))
-                    and not isinstance(total, bool) and 0 <= total < float("inf") else None)
+        duration = _duration(entry)
         status = _obj(entry.get("response")).get("status")
         found.append((started, duration, url, kind, str(entry.get("pageref") or ""),
                       status if isinstance(status, int) and status > 0 else None))

@@ -1,7 +1,7 @@
 """Writes fixtures/har/*.har: HAR 1.2 captures in the shape Chrome's DevTools exports
-(pageref, _resourceType, startedDateTime, time), each modelling one client behaviour from the
-design's incident list. Run `python tests/make_har_fixtures.py` to rebuild them; the output is
-deterministic."""
+(pageref, _resourceType, startedDateTime, time, timings), each modelling one client
+behaviour from the design's incident list. Run `python tests/make_har_fixtures.py` to
+rebuild them; the output is deterministic."""
 
 from __future__ import annotations
 
@@ -26,15 +26,18 @@ def entry(url: str, start_s: float, time_ms: float, *, page: str = "page_1",
         "pageref": page,
         "_resourceType": kind,
         "startedDateTime": (T0 + timedelta(seconds=start_s)).isoformat().replace("+00:00", "Z"),
-        "time": time_ms,
+        # A stream still open when the capture was saved: Chromium's `time` then covers only
+        # the wait for the response head, and `timings.receive` is -1.
+        "time": time_ms if time_ms >= 0 else 10.6,
         "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "headers": headers,
                     "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
         "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1",
                      "headers": [], "cookies": [], "content": {"size": 0, "mimeType": mime},
                      "redirectURL": "", "headersSize": -1, "bodySize": -1},
         "cache": {},
+        # receive -1: the body had not ended when the capture was saved.
         "timings": {"blocked": 0.5, "dns": -1, "connect": -1, "send": 0.1, "wait": 10,
-                    "receive": max(0.0, time_ms - 10.6), "ssl": -1},
+                    "receive": time_ms - 10.6 if time_ms >= 0 else -1, "ssl": -1},
     }
 
 
@@ -58,7 +61,7 @@ def har(entries: list[dict], pages: list[str] = ("page_1",)) -> dict:
 
 def healthy() -> dict:
     # One EventSource for the whole capture; the server ended it once at 40 s and the
-    # browser came back after the stream's 3 s retry. The second is still open (time -1).
+    # browser came back after the stream's 3 s retry. The second is still open (time_ms -1).
     url = f"{ORIGIN}/api/events?token={TOKEN}"
     return har(page_assets() + [entry(url, 0.2, 39_800, auth=True),
                                 entry(url, 43.0, -1, auth=True)])

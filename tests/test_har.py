@@ -34,6 +34,7 @@ EXPECTED = {
     # Real Chromium captures (tests/record_har.py).
     "chromium-leaky-tab": ["concurrent-streams"],
     "chromium-no-backoff": ["reconnect-without-backoff"],
+    "chromium-double-socket": ["concurrent-streams"],
 }
 
 
@@ -112,13 +113,27 @@ def test_real_chromium_captures_show_the_browser_behaviour():
 
     leaky = one("chromium-leaky-tab")
     assert len(leaky.requests) == 12 and leaky.kind == "sse"
-    # The 12th EventSource never got one of Chromium's 6 connections per origin.
-    assert leaky.requests[-1].end_ms is None and leaky.requests[-1].status is None
-    assert leaky.summary()["max_open_at_once"] > 6
+    # Streams still open when the capture was saved (timings.receive -1), six of them served
+    # and six waiting for one of Chromium's 6 connections per origin (no status yet).
+    assert all(r.end_ms is None for r in leaky.requests)
+    assert [r.status for r in leaky.requests] == [200] * 6 + [None] * 6
+    assert leaky.summary()["max_open_at_once"] == 12
     short = one("chromium-no-backoff")
     n, gaps = quick_reconnect_streak(short.requests)
     assert n == len(short.requests) - 1 >= 20  # every reconnect came at `retry: 100`
     assert all(90 <= g < 1000 for g in gaps)
+    sockets = one("chromium-double-socket")
+    assert sockets.kind == "ws" and [r.status for r in sockets.requests] == [101, 101]
+
+
+def test_a_request_is_open_while_its_body_had_not_ended():
+    url = "https://x.test/s"
+    done = entry(url, 0, 500)
+    waiting = entry(url, 1, 12)
+    waiting["timings"]["receive"] = -1  # Chromium: `time` is then only the wait for headers
+    queued = entry(url, 2, -1)
+    (obs,) = har.observations(make_har([done, waiting, queued]), "f.har")
+    assert [r.end_ms for r in obs.requests] == [500.0, None, None]
 
 
 def test_reader_finds_streams_by_resource_type_mime_type_accept_or_upgrade():

@@ -515,3 +515,48 @@ def test_echo_get(client: httpx.Client) -> None:
     cap = capture(client, "/sse/echo", until=b"id: 1\n")
     info = json.loads(field_values(cap.blocks[0], b"data")[0])
     assert info["method"] == "GET" and info["body"] == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages for a browser (tests/record_har.py records their HARs; test_har.py replays them)
+
+
+def test_browser_pages_serve_their_client_code_and_streams(client: httpx.Client) -> None:
+    from sse_doctor.lab.browser_routes import NO_BACKOFF_RETRY_MS, PAGES
+
+    for page in PAGES:
+        response = client.get(page.path)
+        assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+        assert "<script>" in response.text and page.expect
+    assert "new EventSource('/browser/leaky-tab/events')" in client.get(
+        "/browser/leaky-tab").text
+    assert "/ws/healthy-echo" in client.get("/browser/double-socket").text
+    # The no-backoff stream: a retry, one event, and the end (the browser reopens it).
+    short = client.get("/browser/no-backoff/events")
+    assert short.headers["content-type"].startswith("text/event-stream")
+    assert short.text == f"retry: {NO_BACKOFF_RETRY_MS}\ndata: done\n\n"
+    with client.stream("GET", "/browser/leaky-tab/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert b"data:" in next(stream.iter_bytes())  # a live stream: one read is enough
+
+
+def test_lab_command_lists_the_browser_pages() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    # A wide terminal: rich wraps table cells at 80 columns otherwise.
+    proc = subprocess.Popen([sys.executable, "-m", "sse_doctor", "lab"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "250"})
+    try:
+        lines = []
+        for line in proc.stdout:  # the listing is printed before serving starts
+            lines.append(line)
+            if "/browser/no-backoff" in line:
+                break
+        text = "".join(lines)
+        assert "/browser/leaky-tab" in text and "sse-doctor har" in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
@@ -32,6 +33,7 @@ def create_app() -> Starlette:
         endpoint, methods = HANDLERS[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
     routes += experiment_routes()
+    routes += browser_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()
     app.state.lab_experiments = ExperimentState()
