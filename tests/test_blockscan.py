@@ -117,6 +117,68 @@ def test_lf_lines_makes_every_line_end_lf_in_one_pass():
         lf_lines("a\r")
 
 
+@needs_compiled
+def test_a_cap_larger_than_any_buffer_is_no_cap():
+    for compiled in (True, False):
+        (event,) = SSEParser(max_data=2**70, compiled=compiled).feed(b"data: x\n\n")
+        assert event.data == "x"
+
+
+@needs_compiled
+def test_bind_refuses_classes_it_cannot_fill_safely():
+    import dataclasses
+
+    import _sse_doctor_blockscan as scanner
+
+    from sse_doctor.sse.parser import Comment, Event
+
+    scanner.bind(Event, Comment)  # the same classes again: fine
+
+    @dataclasses.dataclass(slots=True)
+    class Other:
+        type: str
+        data: str
+        id: str
+        retry: int
+        t: float
+        truncated: bool
+        size: int
+
+    with pytest.raises(RuntimeError, match="already bound"):
+        scanner.bind(Other, Comment)  # a reload of the parser: it then runs pure Python
+
+    # Unbound (a fresh process): classes whose slots are not their own, that share slots
+    # or that have their own __new__ are refused before anything is written.
+    import subprocess
+    import sys
+
+    script = """
+import dataclasses, _sse_doctor_blockscan as s
+@dataclasses.dataclass(slots=True)
+class Big:
+    f0: object; f1: object; f2: object; f3: object; f4: object; f5: object; f6: object
+class Borrowing:  # another class's slot descriptors, not its own
+    type = Big.f0; data = Big.f1; id = Big.f2; retry = Big.f3; t = Big.f4
+    truncated = Big.f5; size = Big.f6
+class Sharing:
+    __slots__ = ("a",)
+Sharing.type = Sharing.data = Sharing.id = Sharing.retry = Sharing.t = Sharing.a
+Sharing.truncated = Sharing.size = Sharing.a
+class OwnNew(Big):
+    __slots__ = ()
+    def __new__(cls): return object.__new__(cls)
+for bad in (Borrowing, Sharing, OwnNew, int):
+    try:
+        s.bind(bad, Big)
+    except TypeError as exc:
+        print("refused:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("refused:") == 4, out.stdout
+
+
 def test_compiled_can_be_turned_off_and_required():
     assert SSEParser(compiled=False)._scan is None
     if parser_module.COMPILED:

@@ -17,7 +17,8 @@
  * bind(Event, Comment)
  *     The parser's item classes (slots dataclasses): their fields are written by slot
  *     offset, as object.__new__ plus attribute stores would (the parser's Python fast
- *     path does the same, without __init__). Called once at import.
+ *     path does the same, without __init__). Called once at import; see bind() for why a
+ *     second bind to other classes is refused.
  *
  * scan_blocks(buf, start, end, max_data, last_id, retry, t, out) -> (pos, last_id)
  *     buf[start:end] must be whole blocks: starting at a line start, empty or ending
@@ -285,9 +286,16 @@ scan_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     start = PyLong_AsSsize_t(args[1]);
     end = PyLong_AsSsize_t(args[2]);
-    max_data = PyLong_AsSsize_t(args[3]);
     if (PyErr_Occurred())
         return NULL;
+    max_data = PyLong_AsSsize_t(args[3]);
+    if (max_data == -1 && PyErr_Occurred()) {
+        /* A cap beyond any buffer (the parser never passes a negative one). */
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+        max_data = PY_SSIZE_T_MAX;
+    }
     const char *base = PyBytes_AS_STRING(args[0]);
     len = PyBytes_GET_SIZE(args[0]);
     /* Its last line must be blank (or it is empty). */
@@ -384,7 +392,10 @@ slot_offset(PyObject *cls, const char *name)
     Py_ssize_t off = -1;
     if (d == NULL)
         return -1;
-    if (Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+    /* A writable object slot of cls itself (or a base): the offset is then inside every
+     * instance of cls. */
+    if (Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+        PyType_IsSubtype((PyTypeObject *)cls, ((PyMemberDescrObject *)d)->d_common.d_type)) {
         PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
         if (m->type == T_OBJECT_EX && !(m->flags & READONLY))
             off = m->offset;
@@ -395,6 +406,20 @@ slot_offset(PyObject *cls, const char *name)
     return off;
 }
 
+/* The classes are created with tp_alloc and their slots filled directly, as
+ * object.__new__ would leave them: so they must take object's __new__. */
+static int
+plain_class(PyObject *cls)
+{
+    if (((PyTypeObject *)cls)->tp_new == PyBaseObject_Type.tp_new)
+        return 1;
+    PyErr_Format(PyExc_TypeError, "bind: %R has its own __new__", cls);
+    return 0;
+}
+
+/* bind(Event, Comment). The bound classes live in this module's globals (one set per
+ * process), so a second bind to other classes (a reload of the parser, a subinterpreter)
+ * is refused; the parser then runs its pure-Python path there. */
 static PyObject *
 bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -403,12 +428,30 @@ bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "bind(Event, Comment)");
         return NULL;
     }
+    if (EVENT != NULL) {
+        if ((PyObject *)EVENT == args[0] && (PyObject *)COMMENT == args[1])
+            Py_RETURN_NONE;
+        PyErr_SetString(PyExc_RuntimeError, "bind: already bound to other classes");
+        return NULL;
+    }
+    if (!plain_class(args[0]) || !plain_class(args[1]))
+        return NULL;
     for (int i = 0; i < 7; i++) {
         if ((off[i] = slot_offset(args[0], EVENT_FIELDS[i])) < 0)
             return NULL;
+        for (int j = 0; j < i; j++) {
+            if (off[j] == off[i]) {
+                PyErr_SetString(PyExc_TypeError, "bind: two Event fields share a slot");
+                return NULL;
+            }
+        }
     }
     if ((text = slot_offset(args[1], "text")) < 0 || (t = slot_offset(args[1], "t")) < 0)
         return NULL;
+    if (text == t) {
+        PyErr_SetString(PyExc_TypeError, "bind: two Comment fields share a slot");
+        return NULL;
+    }
     EV = (event_slots){off[0], off[1], off[2], off[3], off[4], off[5], off[6]};
     COMMENT_TEXT = text;
     COMMENT_T = t;

@@ -96,8 +96,12 @@ def _lf_lines(chunk: bytes) -> bytes:
 
 _compiled = None  # (scan_blocks, lf_lines) of the compiled scanner, when installed
 if _sse_doctor_blockscan is not None:
-    _sse_doctor_blockscan.bind(Event, Comment)
-    _compiled = (_sse_doctor_blockscan.scan_blocks, _sse_doctor_blockscan.lf_lines)
+    try:
+        _sse_doctor_blockscan.bind(Event, Comment)
+    except (RuntimeError, TypeError):  # bound to another copy of this module: see bind()
+        pass
+    else:
+        _compiled = (_sse_doctor_blockscan.scan_blocks, _sse_doctor_blockscan.lf_lines)
 COMPILED = _compiled is not None
 
 DIAG_INVALID_UTF8 = "invalid-utf8"
