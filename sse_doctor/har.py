@@ -2,9 +2,10 @@
 requests a page made, grouped by URL, for the client checks (checks/client_checks.py).
 
 A HAR is JSON: ``log.entries[]`` with ``startedDateTime`` (ISO 8601), ``time`` (total ms,
-so the request ended at start + time; still open when the capture was saved if ``time`` or
-``timings.receive`` is negative), ``request.url``, ``request.headers``, ``response.status``,
-``response.content.mimeType`` and, from Chrome, ``_resourceType`` and ``pageref``.
+so the request ended at start + time; still open when the capture was saved if ``time`` is
+negative, or for an EventSource ``timings.receive``), ``request.url``,
+``request.headers``, ``response.status``, ``response.content.mimeType`` and, from Chrome,
+``_resourceType`` and ``pageref``.
 The standard library's json reads it; nothing here needs more.
 """
 
@@ -182,13 +183,16 @@ def _number(x: Any) -> float | None:
     return None
 
 
-def _duration(entry: dict[str, Any]) -> float | None:
+def _duration(entry: dict[str, Any], kind: str) -> float | None:
     """How long the request lasted, or None while it was still open when the capture was
-    saved: `time` negative, or `timings.receive` negative (the body had not ended; then
-    `time` covers only the wait for the response head, as Chromium records it)."""
+    saved: `time` negative, or, for an EventSource, `timings.receive` negative (the body had
+    not ended; `time` then covers only the wait for the response head, as Chromium records
+    it). A WebSocket's `time` is its whole life and its timings are all -1."""
     total = _number(entry.get("time"))
+    if total is None or total < 0:
+        return None
     receive = _number(_obj(entry.get("timings")).get("receive"))
-    if total is None or total < 0 or (receive is not None and receive < 0):
+    if kind == "sse" and receive is not None and receive < 0:
         return None
     return total
 
@@ -206,7 +210,7 @@ def observations(har: dict[str, Any], path: str) -> list[HarObservation]:
         if not isinstance(url, str) or not url:
             raise UsageError(f"HAR entry {i} has no request.url")
         started = _started(entry, i)
-        duration = _duration(entry)
+        duration = _duration(entry, kind)
         status = _obj(entry.get("response")).get("status")
         found.append((started, duration, url, kind, str(entry.get("pageref") or ""),
                       status if isinstance(status, int) and status > 0 else None))

@@ -27,8 +27,9 @@ def entry(url: str, start_s: float, time_ms: float, *, page: str = "page_1",
         "_resourceType": kind,
         "startedDateTime": (T0 + timedelta(seconds=start_s)).isoformat().replace("+00:00", "Z"),
         # A stream still open when the capture was saved: Chromium's `time` then covers only
-        # the wait for the response head, and `timings.receive` is -1.
-        "time": time_ms if time_ms >= 0 else 10.6,
+        # the wait for the response head, and `timings.receive` is -1. (A WebSocket's `time`
+        # is its life: -1 while it lives.)
+        "time": time_ms if time_ms >= 0 else -1 if kind == "websocket" else 10.6,
         "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "headers": headers,
                     "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
         "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1",

@@ -134,6 +134,15 @@ def test_a_request_is_open_while_its_body_had_not_ended():
     queued = entry(url, 2, -1)
     (obs,) = har.observations(make_har([done, waiting, queued]), "f.har")
     assert [r.end_ms for r in obs.requests] == [500.0, None, None]
+    # A WebSocket's `time` is its life, its timings all -1 (Chromium): a socket closed and
+    # reopened is a reconnect, not two at once.
+    sockets = [entry("wss://x.test/ws", at, 800, kind="websocket", status=101, mime="")
+               for at in (0, 1)]
+    for s in sockets:
+        s["timings"] = {"send": -1, "wait": -1, "receive": -1}
+    (ws,) = har.observations(make_har(sockets), "f.har")
+    assert [r.end_ms for r in ws.requests] == [800.0, 1800.0]
+    assert run_client_checks(ws) == []
 
 
 def test_reader_finds_streams_by_resource_type_mime_type_accept_or_upgrade():
