@@ -239,11 +239,14 @@ def test_a_capture_without_streams_says_so_and_is_healthy(tmp_path):
     assert report["scenarios"] == [] and report["verdict"] == "healthy"
 
 
+def _containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                         max_size=4)
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                               max_size=4),
-    max_leaves=20)
+    _containers, max_leaves=20)
 ENTRY_KEYS = st.sampled_from(["request", "response", "_resourceType", "startedDateTime",
                               "time", "pageref", "url", "status", "content", "mimeType",
                               "headers", "name", "value"])

@@ -97,7 +97,7 @@ def test_outcomes_json_has_one_entry_per_check(outcomes) -> None:  # noqa: ANN00
     assert report["schema"] == "sse-doctor/report@1" and report["command"] == "run"
     assert report["suite"] == {"name": "outcomes", "path": str(SUITES / "outcomes.toml"),
                                "fail_on": "warning", "checks": 8, "failed": 6,
-                               "passed": False}
+                               "passed": False, "interrupted": False}
     entries = {s["name"]: s for s in report["scenarios"]}
     assert list(entries) == list(EXPECTED)
     for name, (passed, codes) in EXPECTED.items():
