@@ -31,6 +31,26 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
+                             wait_s: float = 30) -> tuple[str, str]:
+    """Ctrl-C a running command as soon as it has a stream open on the lab `server`; its
+    output. Afterwards the lab must see every connection gone (asserted)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while server.active_requests == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for the stream to open; nothing to subscribe to
+    assert server.active_requests >= 1
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    deadline = time.monotonic() + 10
+    while server.active_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.active_requests == 0
+    return out, err
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now (bound, then released)."""
     with socket.socket() as s:

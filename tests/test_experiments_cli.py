@@ -5,11 +5,9 @@ test_experiments_lab.py.)"""
 from __future__ import annotations
 
 import json
-import signal
-import time
 
 from sse_doctor.lab import LabServer
-from tests.conftest import cli, start_cli
+from tests.conftest import cli, interrupt_once_streaming, start_cli
 
 
 def _json(proc) -> dict:
@@ -176,18 +174,9 @@ def test_ctrl_c_closes_every_connection_and_prints_a_partial_report():
     with LabServer() as server:
         proc = start_cli("disconnect", server.url("/sse/healthy"), "--after", "30",
                          "--json", "-")
-        deadline = time.monotonic() + 20
-        while server.active_requests == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)  # waiting for the stream to open; nothing to subscribe to
-        assert server.active_requests >= 1
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = interrupt_once_streaming(proc, server)
         assert proc.returncode == 130, err
         assert "interrupted" in err and "Traceback" not in err
         report = json.loads(out)
         [s] = report["scenarios"]
         assert s["experiment"]["interrupted"] is True
-        deadline = time.monotonic() + 10
-        while server.active_requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.active_requests == 0

@@ -261,11 +261,8 @@ def test_the_example_suite_fails_one_testcase_per_misbehaving_scenario(lab, tmp_
 
 def test_ctrl_c_closes_every_connection_and_prints_a_partial_suite_report(lab, tmp_path) \
         -> None:  # noqa: ANN001
-    import signal
-    import time
-
     from sse_doctor.lab import LabServer
-    from tests.conftest import start_cli
+    from tests.conftest import interrupt_once_streaming, start_cli
 
     with LabServer() as slow:
         suite = tmp_path / "s.toml"
@@ -276,12 +273,7 @@ def test_ctrl_c_closes_every_connection_and_prints_a_partial_suite_report(lab, t
         # --jobs 1: the checks run in order, so the quick one is done once the long one's
         # stream is open on the second lab.
         proc = start_cli("run", str(suite), "--jobs", "1", "--json", "-")
-        deadline = time.monotonic() + 30
-        while slow.active_requests == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)  # waiting for the stream to open; nothing to subscribe to
-        assert slow.active_requests >= 1
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = interrupt_once_streaming(proc, slow)
         assert proc.returncode == 130, err
         assert "interrupted" in err and "Traceback" not in err
         report = json.loads(out)
@@ -290,7 +282,3 @@ def test_ctrl_c_closes_every_connection_and_prints_a_partial_suite_report(lab, t
         assert [f["code"] for f in quick["findings"]] == ["http-error"]
         (stopped,) = long["findings"]
         assert stopped["code"] == "check-incomplete" and stopped["evidence"]["interrupted"]
-        deadline = time.monotonic() + 10
-        while slow.active_requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert slow.active_requests == 0
