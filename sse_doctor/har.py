@@ -1,4 +1,4 @@
-"""Browser captures (HAR 1.2, as Chrome, Firefox and Playwright export them): the stream
+"""Browser captures (HAR 1.2, as browsers' DevTools and Playwright save them): the stream
 requests a page made, grouped by URL, for the client checks (checks/client_checks.py).
 
 A HAR is JSON: ``log.entries[]`` with ``startedDateTime`` (ISO 8601), ``time`` (total ms,
@@ -42,7 +42,6 @@ class HarObservation:
     url: str
     kind: str  # "sse" | "ws"
     requests: list[StreamRequest] = field(default_factory=list)
-    capture_end_ms: float = 0.0  # the last moment the capture shows (for open requests)
 
     def __repr__(self) -> str:
         return f"HarObservation(url={self.url!r}, requests={len(self.requests)})"
@@ -218,13 +217,9 @@ def observations(har: dict[str, Any], path: str) -> list[HarObservation]:
         return []
     origin = min(f[0] for f in found)
     by_url: dict[str, HarObservation] = {}
-    capture_end = 0.0
     for started, duration, url, kind, page, status in sorted(found, key=lambda f: f[0]):
         start = (started - origin).total_seconds() * 1000
         end = None if duration is None else start + duration
-        capture_end = max(capture_end, start if end is None else end)
         obs = by_url.setdefault(url, HarObservation(path, url, kind))
         obs.requests.append(StreamRequest(start, end, page, status))
-    for obs in by_url.values():
-        obs.capture_end_ms = capture_end
     return list(by_url.values())
