@@ -38,10 +38,6 @@ def verdict_line(r: ScenarioResult) -> Text:
     return t
 
 
-
-
-
-
 def connection_table(obs: SseObservation, red: Redactor) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="dim")
