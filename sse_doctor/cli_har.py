@@ -53,8 +53,7 @@ def har_command(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> int:
-    """Check what a browser did to its SSE and WebSocket streams, from a HAR capture:
-    streams open at once, reconnects without backoff, request storms."""
+    """Check a browser's HAR capture: streams open at once, reconnects, request storms."""
     for path, what in ((json_out, "--json"), (junit_out, "--junit"), (html_out, "--html")):
         _check_writable(path, what)
     t0 = time.perf_counter()
