@@ -62,7 +62,10 @@ def har_command(
     red = _redactor(capture)
     results = []
     for obs in har.observations(capture, file):
-        name = urlsplit(obs.url).path or obs.url  # the panel title shows the whole URL
+        try:  # the panel title shows the whole URL; a host that does not parse keeps it
+            name = urlsplit(obs.url).path or obs.url
+        except ValueError:
+            name = obs.url
         results.append(ScenarioResult(name=name, protocol=obs.kind, url=obs.url,
                                       findings=run_client_checks(obs),
                                       checks_run=list(CLIENT_CHECKS), observation=obs))

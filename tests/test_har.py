@@ -228,6 +228,15 @@ def test_har_bad_input_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2 and "not a HAR file" in proc.stderr
 
 
+def test_a_stream_url_whose_host_does_not_parse_is_still_reported(tmp_path):
+    path = tmp_path / "odd.har"
+    path.write_text(json.dumps(make_har([entry("http://[::1/s?key=k-123456", 0, 100)])))
+    proc = cli("har", str(path), "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    (s,) = json.loads(proc.stdout)["scenarios"]
+    assert "k-123456" not in proc.stdout and s["har"]["request_count"] == 1
+
+
 def test_a_capture_without_streams_says_so_and_is_healthy(tmp_path):
     path = tmp_path / "none.har"
     path.write_text(json.dumps(make_har([entry("https://x.test/", 0, 5, kind="document",
