@@ -19,7 +19,7 @@ from sse_doctor.lab.experiments import EXPERIMENTS, LabExperiment, experiment_ar
 from sse_doctor.model import Report, ScenarioResult, protocol_of
 
 if TYPE_CHECKING:
-    from sse_doctor.cli import Plan
+    from sse_doctor.plan import Plan
 
 # How many scenarios run at once: all of them, with room to grow (a few events a second each).
 CONCURRENCY = 64
@@ -39,9 +39,10 @@ UNREACHABLE = LabScenario(
 
 
 def _plan_one(s: LabScenario, url: str) -> Plan:
-    from sse_doctor.cli import command_params, plan_command
+    from sse_doctor.commandline import parse_args
+    from sse_doctor.plan import plan_command
 
-    return plan_command("probe", command_params("probe", [url, *DEMO_ARGS, *s.probe_args]))
+    return plan_command("probe", parse_args("probe", [url, *DEMO_ARGS, *s.probe_args]))
 
 
 async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | None) \
@@ -68,10 +69,10 @@ async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | N
 
 
 async def _experiment_one(e: LabExperiment, base_url: str, user: str) -> ScenarioResult:
-    from sse_doctor.cli import command_params, plan_command
+    from sse_doctor.commandline import parse_args
+    from sse_doctor.plan import plan_command
 
-    plan = plan_command(e.command, command_params(e.command,
-                                                  experiment_argv(e, base_url, user)))
+    plan = plan_command(e.command, parse_args(e.command, experiment_argv(e, base_url, user)))
     [result] = await plan.run(e.name)
     result.expected = sorted(e.expect)
     return result

@@ -17,8 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sse_doctor.errors import UsageError
-from sse_doctor.redact import Redactor
-from sse_doctor.units import ms_text
 
 MAX_HAR_BYTES = 512 * 1024 * 1024  # a larger file is refused rather than read into memory
 
@@ -45,70 +43,6 @@ class HarObservation:
 
     def __repr__(self) -> str:
         return f"HarObservation(url={self.url!r}, requests={len(self.requests)})"
-
-    # --- views for the renderers ----------------------------------------------------------
-    def json_parts(self, keep: int, redactor: Redactor) -> dict[str, Any]:
-        from sse_doctor.report.json_report import _empty_parts
-
-        parts = _empty_parts()
-        parts["har"] = {
-            "file": self.path, "kind": self.kind, "request_count": len(self.requests),
-            **self.summary(),
-            "requests": [{"t_ms": round(r.start_ms, 1),
-                          "end_ms": None if r.end_ms is None else round(r.end_ms, 1),
-                          "page": r.page, "status": r.status}
-                         for r in self.requests[:keep]],
-        }
-        return parts
-
-    def summary(self) -> dict[str, Any]:
-        """The figures the client checks look at, for people (terminal, JSON)."""
-        from sse_doctor.checks.client_checks import (
-            busiest_minute,
-            max_open_at_once,
-            quick_reconnect_streak,
-        )
-
-        pages = sorted({r.page for r in self.requests})
-        by_page = [[r for r in self.requests if r.page == p] for p in pages]
-        return {
-            "pages": len(pages),
-            "max_open_at_once": max((max_open_at_once(rs)[0] for rs in by_page), default=0),
-            "longest_quick_reconnect_streak": max(
-                (quick_reconnect_streak(rs)[0] for rs in by_page), default=0),
-            "busiest_minute": busiest_minute(self.requests)[0],
-        }
-
-    def render(self, console: Any, redactor: Redactor, verbose: bool, result: Any) -> None:
-        from rich.table import Table
-        from rich.text import Text
-
-        s = self.summary()
-        console.print(Text("\nCapture", style="bold"))
-        facts = Table.grid(padding=(0, 2))
-        facts.add_column(style="dim")
-        facts.add_column()
-        first = self.requests[0].start_ms if self.requests else 0.0
-        last = self.requests[-1].start_ms if self.requests else 0.0
-        facts.add_row("file", self.path)
-        facts.add_row("requests", f"{len(self.requests)} {self.kind.upper()} requests from "
-                                  f"{s['pages']} page(s) over {ms_text(last - first)}")
-        facts.add_row("client", f"at most {s['max_open_at_once']} open at once · longest run "
-                                f"of reconnects under 1 s: {s['longest_quick_reconnect_streak']}"
-                                f" · busiest minute: {s['busiest_minute']} requests")
-        console.print(facts)
-        if verbose:
-            t = Table(title="requests", show_edge=False, header_style="dim")
-            t.add_column("start", justify="right")
-            t.add_column("end", justify="right")
-            t.add_column("page")
-            t.add_column("status", justify="right")
-            for r in self.requests[:400]:
-                t.add_row(ms_text(r.start_ms), "open" if r.end_ms is None else ms_text(r.end_ms),
-                          r.page or "-", str(r.status) if r.status is not None else "-")
-            if len(self.requests) > 400:
-                t.add_row("…", "", f"{len(self.requests) - 400} more", "")
-            console.print(t)
 
 
 # --- reading ---------------------------------------------------------------------------------

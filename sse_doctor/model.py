@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sse_doctor.checks.registry import SEVERITY_RANK, get
+from sse_doctor.checks.registry import SEVERITY_RANK, fails, get
 from sse_doctor.units import header_value
 
 # Bounds that keep memory flat on endless or huge streams. Counters keep counting past them.
@@ -180,8 +180,6 @@ class ScenarioResult:
 
     def fails_at(self, fail_on: str) -> bool:
         """True when a finding that is not allowed reaches --fail-on."""
-        from sse_doctor.report.junit import fails
-
         return any(fails(f.severity, fail_on) for f in self.findings
                    if f.code not in self.allowed)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def ms_text(ms: float | None) -> str:
     """Milliseconds below 10 s, seconds above; '-' when unknown."""
@@ -25,3 +27,12 @@ def header_value(headers: list[tuple[str, str]], name: str) -> str | None:
         if k.lower() == name:
             return v
     return None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank q-quantile (0 < q <= 1) of values; None for none."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, math.ceil(q * len(s)) - 1))
+    return s[k]

@@ -13,8 +13,8 @@ import json
 import pathlib
 import sys
 
-from sse_doctor.cli import plan_probe, probe_params
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabServer
+from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.scenarios.observe import window_for
 from sse_doctor.scenarios.replay import record
 
@@ -27,7 +27,7 @@ async def main(names: set[str]) -> None:
         for s in SCENARIOS:
             if s.protocol != "sse" or not s.in_demo or (names and s.name not in names):
                 continue
-            target, opts, _ = plan_probe(probe_params([lab.url(s.path), *DEMO_ARGS,
+            target, opts, _ = plan_probe(probe_values([lab.url(s.path), *DEMO_ARGS,
                                                        *s.probe_args]))
             jobs.append((s, record(target, window_for(opts), limit=256 * 1024)))
         recs = await asyncio.gather(*(j for _, j in jobs))

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from sse_doctor.cli import plan_probe, probe_params
 from sse_doctor.lab import LabServer
+from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.scenarios.observe import window_for
 from sse_doctor.scenarios.replay import record
 from tests.conftest import cli, free_port
@@ -174,7 +174,7 @@ def _upstream(lab: LabServer) -> str:
 
 
 async def _record(url: str, args: list[str]) -> dict[str, Any]:
-    target, opts, _ = plan_probe(probe_params([url, *args]))
+    target, opts, _ = plan_probe(probe_values([url, *args]))
     return await record(target, window_for(opts))
 
 

@@ -10,8 +10,8 @@ import random
 import pytest
 
 from sse_doctor.checks.plan import run_sse_checks
-from sse_doctor.cli import plan_probe, probe_params
 from sse_doctor.model import ProbeOptions
+from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.scenarios.replay import replay
 
 RECORDINGS = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
@@ -24,7 +24,7 @@ def codes_for(rec: dict, opts: ProbeOptions) -> set[str]:
 
 
 def opts_from(args: list[str]) -> ProbeOptions:
-    _, opts, _ = plan_probe(probe_params(["http://lab.invalid/", *args]))
+    _, opts, _ = plan_probe(probe_values(["http://lab.invalid/", *args]))
     return opts
 
 

@@ -11,13 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from junitparser import JUnitXml
 
-from sse_doctor import cli_har, har
+from sse_doctor import har
 from sse_doctor.checks.client_checks import (
     busiest_minute,
+    capture_summary,
     max_open_at_once,
     quick_reconnect_streak,
     run_client_checks,
 )
+from sse_doctor.cli import har as cli_har
 from sse_doctor.errors import UsageError
 from sse_doctor.har import HarObservation, StreamRequest
 from tests.conftest import cli
@@ -117,7 +119,7 @@ def test_real_chromium_captures_show_the_browser_behaviour():
     # and six waiting for one of Chromium's 6 connections per origin (no status yet).
     assert all(r.end_ms is None for r in leaky.requests)
     assert [r.status for r in leaky.requests] == [200] * 6 + [None] * 6
-    assert leaky.summary()["max_open_at_once"] == 12
+    assert capture_summary(leaky)["max_open_at_once"] == 12
     short = one("chromium-no-backoff")
     n, gaps = quick_reconnect_streak(short.requests)
     assert n == len(short.requests) - 1 >= 20  # every reconnect came at `retry: 100`
@@ -286,7 +288,7 @@ def test_any_json_in_a_capture_is_read_or_refused_in_one_line(tmp_path_factory, 
         red = cli_har._redactor(capture)
         for obs in har.observations(capture, str(path)):
             run_client_checks(obs)
-            obs.summary()
+            capture_summary(obs)
             red.url(obs.url)
     except UsageError as exc:
         assert "\n" not in str(exc)

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from sse_doctor.cli import plan_probe, probe_params, run_probe
 from sse_doctor.model import (
     Chunk,
     Close,
@@ -30,6 +29,7 @@ from sse_doctor.model import (
     ScenarioResult,
     SseObservation,
 )
+from sse_doctor.plan.probe import plan_probe, probe_values, run_probe
 from sse_doctor.redact import MASK, Redactor
 from sse_doctor.report import html as html_report
 from sse_doctor.report.json_report import result_parts
@@ -53,7 +53,7 @@ class Built:
 
 
 async def _probe(name: str, argv: list[str]) -> tuple[ScenarioResult, Redactor]:
-    target, opts, ws_opts = plan_probe(probe_params(argv))
+    target, opts, ws_opts = plan_probe(probe_values(argv))
     return await run_probe(target, opts, ws_opts, name=name), target.redactor
 
 
@@ -351,7 +351,7 @@ def test_a_real_experiment_renders_from_its_json_parts(lab) -> None:  # noqa: AN
     from sse_doctor.scenarios.experiment import ExperimentObservation
     from sse_doctor.scenarios.runner import ExperimentOptions
 
-    target = plan_probe(probe_params([f"{lab.base_url}/sse/healthy"]))[0]
+    target = plan_probe(probe_values([f"{lab.base_url}/sse/healthy"]))[0]
     opts = ExperimentOptions(duration=2.0, grace=0.5)
     settings = DisconnectSettings(after_events=2)
     obs = ExperimentObservation("disconnect", target.protocol, target.url, vars(settings))

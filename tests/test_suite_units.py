@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from junitparser import JUnitXml
 
-from sse_doctor.cli import Plan
 from sse_doctor.model import EventRec, ScenarioResult, SseObservation, finding
+from sse_doctor.plan import Plan
 from sse_doctor.redact import Redactor
 from sse_doctor.report import junit
 from sse_doctor.suite import github

@@ -585,7 +585,7 @@ def test_a_zero_grace_still_gets_a_reading_after_the_end(fresh: StateServer) -> 
 
 def test_errors_during_the_run_are_recorded_not_raised(
         fresh: StateServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sse_doctor.watchers as watchers_module
+    import sse_doctor.watchers.jsondoc as watchers_module
 
     specs = parse_watches([fresh.url("/metrics#lab_pending_sessions")],
                           [fresh.url("/state#open")], None)

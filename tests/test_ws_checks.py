@@ -11,11 +11,12 @@ import pytest
 from rich.console import Console
 
 from sse_doctor.checks.ws_checks import EARLY_CLOSE_MS, run_ws_checks
-from sse_doctor.cli import plan_probe, probe_params
 from sse_doctor.errors import UsageError
 from sse_doctor.lab import SCENARIOS
 from sse_doctor.model import Close, ProbeOptions, ScenarioResult
+from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.redact import Redactor
+from sse_doctor.report import views
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import PingRec, WsFrame, WsObservation
 from sse_doctor.ws.probe import WsOptions, pong_deadline_s
@@ -29,7 +30,7 @@ WS_SCENARIOS = {s.name: s for s in SCENARIOS if s.protocol == "ws" and s.in_demo
 
 
 def ws_options(*args: str) -> WsOptions:
-    _, _, ws_opts = plan_probe(probe_params(["ws://lab.invalid/x", *args]))
+    _, _, ws_opts = plan_probe(probe_values(["ws://lab.invalid/x", *args]))
     assert isinstance(ws_opts, WsOptions)
     return ws_opts
 
@@ -315,7 +316,7 @@ def test_options_refuse_what_does_not_apply() -> None:
 
 def test_json_parts_follow_the_schema() -> None:
     raw, obs = load(FIXTURES / "healthy-echo.json")
-    parts = obs.json_parts(5, Redactor())
+    parts = views.json_parts(obs, 5, Redactor())
     assert set(parts) == {"connection", "stats", "events", "comments", "messages", "close"}
     assert parts["events"] == [] and parts["comments"] == []
     assert len(parts["messages"]) == 5

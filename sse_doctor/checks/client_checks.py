@@ -3,6 +3,8 @@ stream requests to one URL. The thresholds are the design's."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sse_doctor.har import HarObservation, StreamRequest
 from sse_doctor.model import Finding, finding, when
 
@@ -116,3 +118,16 @@ def check_storm(obs: HarObservation) -> list[Finding]:
 
 def run_client_checks(obs: HarObservation) -> list[Finding]:
     return check_concurrent(obs) + check_backoff(obs) + check_storm(obs)
+
+
+def capture_summary(obs: HarObservation) -> dict[str, Any]:
+    """The figures the client checks look at, for people (terminal, JSON)."""
+    pages = sorted({r.page for r in obs.requests})
+    by_page = [[r for r in obs.requests if r.page == p] for p in pages]
+    return {
+        "pages": len(pages),
+        "max_open_at_once": max((max_open_at_once(rs)[0] for rs in by_page), default=0),
+        "longest_quick_reconnect_streak": max(
+            (quick_reconnect_streak(rs)[0] for rs in by_page), default=0),
+        "busiest_minute": busiest_minute(obs.requests)[0],
+    }

@@ -15,6 +15,13 @@ INFO = "info"
 SEVERITY_RANK = {INFO: 0, WARNING: 1, ERROR: 2}
 
 
+def fails(severity: str, fail_on: str) -> bool:
+    """True when a finding of `severity` fails a run under `--fail-on fail_on`."""
+    if fail_on == "never":
+        return False
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[fail_on]
+
+
 @dataclass(frozen=True)
 class Code:
     code: str

@@ -7,15 +7,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sse_doctor.checks.registry import SEVERITY_RANK, get
+from sse_doctor.checks.registry import fails, get
 from sse_doctor.model import Finding, Report
 from sse_doctor.redact import Redactor
-
-
-def fails(severity: str, fail_on: str) -> bool:
-    if fail_on == "never":
-        return False
-    return SEVERITY_RANK[severity] >= SEVERITY_RANK[fail_on]
 
 
 def render(report: Report, fail_on: str, redactor: Redactor) -> str:

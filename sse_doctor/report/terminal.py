@@ -11,6 +11,7 @@ from sse_doctor.checks.registry import SEVERITY_RANK
 from sse_doctor.checks.timing_checks import silences
 from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
 from sse_doctor.redact import Redactor
+from sse_doctor.report import views
 from sse_doctor.units import ms_text, size_text
 
 STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan", "healthy": "bold green"}
@@ -146,8 +147,8 @@ def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: b
             console.print(tl)
         if verbose:
             console.print(verbose_rows(obs, red))
-    elif obs is not None and hasattr(obs, "render"):
-        obs.render(console, red, verbose, r)
+    elif obs is not None:
+        views.render_terminal(obs, console, red, verbose, r)
 
 
 def render(report: Report, console: Console, red: Redactor, verbose: bool = False) -> None:

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sse_doctor.redact import Redactor
 from sse_doctor.scenarios.legs import Leg
-from sse_doctor.units import ms_text
 
 MAX_LEGS_KEPT = 50  # storms make thousands; the rest are counted in `stats`
 MAX_STEPS = 200
@@ -62,60 +60,3 @@ class ExperimentObservation:
             return self.legs[0].unreachable
         return None
 
-    # --- views for the renderers ----------------------------------------------------------
-    def json_parts(self, keep: int, redactor: Redactor) -> dict[str, Any]:
-        from sse_doctor.report.json_report import _empty_parts, sse_parts
-
-        first = self.legs[0] if self.legs else None
-        if first is not None and first.protocol == "sse":
-            parts = sse_parts(first.obs, keep, redactor)
-        elif first is not None and hasattr(first.obs, "json_parts"):
-            parts = first.obs.json_parts(keep, redactor)
-        else:
-            parts = _empty_parts()
-        parts["experiment"] = {
-            "kind": self.kind,
-            "settings": self.settings,
-            "interrupted": self.interrupted,
-            "duration_ms": round(self.end_ms, 1),
-            "steps": [{"t_ms": round(s.t_ms, 1), "text": redactor.text(s.text), "ok": s.ok}
-                      for s in self.steps],
-            "connections": [leg.summary() for leg in self.legs],
-            "connections_not_listed": self.legs_dropped,
-            "stats": self.stats,
-        }
-        parts["watches"] = [s.to_json(redactor) for s in self.series]
-        return parts
-
-    def render(self, console: Any, redactor: Redactor, verbose: bool, result: Any) -> None:
-        from rich.table import Table
-        from rich.text import Text
-
-        console.print(Text("\nSteps", style="bold"))
-        steps = Table.grid(padding=(0, 2))
-        steps.add_column(justify="right", style="dim")
-        steps.add_column()
-        steps.add_column()
-        for s in self.steps:
-            mark = {True: Text("✓", style="green"), False: Text("✗", style="bold red"),
-                    None: Text("·", style="dim")}[s.ok]
-            steps.add_row(ms_text(s.t_ms), mark, redactor.text(s.text))
-        console.print(steps)
-        if self.series:
-            from sse_doctor.watchers import sparkline
-
-            console.print(Text("\nWatched", style="bold"))
-            for s in self.series:
-                console.print(Text("  ").append_text(sparkline(s)))
-        legs = self.legs if verbose else self.legs[:12]
-        if legs:
-            console.print(Text("\nConnections", style="bold"))
-            for leg in legs:
-                console.print(Text("  " + redactor.text(leg.line())))
-            hidden = len(self.legs) - len(legs) + self.legs_dropped
-            if hidden:
-                console.print(Text(f"  … {hidden} more (-v or --json for the list)", style="dim"))
-        if self.stats:
-            console.print(Text("\nCounts", style="bold"))
-            console.print(Text("  " + ", ".join(f"{k}: {v}" for k, v in self.stats.items()
-                                                if not isinstance(v, (dict, list)))))

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from sse_doctor.checks.experiment_checks import check_reconnect
 from sse_doctor.model import ScenarioResult
-from sse_doctor.report.json_report import percentile
 from sse_doctor.scenarios.experiment import ExperimentObservation
 from sse_doctor.scenarios.legs import Leg, open_leg
 from sse_doctor.scenarios.runner import (
@@ -23,6 +22,7 @@ from sse_doctor.scenarios.runner import (
 )
 from sse_doctor.sse.transport import make_client
 from sse_doctor.target import Target
+from sse_doctor.units import percentile
 
 # Each cycle holds its connection this long after sending the request, then resets it: the
 # response headers usually arrive first, the first event usually not.

@@ -3,7 +3,7 @@
 The whole file is validated before anything runs, and every problem is collected with its
 location (`suite.toml: check[2] "name": unknown key ...`), so one CI run shows all of them.
 A check's options become the argv of its command and go through the real command-line parser
-(the same `make_context` as `cli.command_params`) and the command's planner (`plan_command`):
+(`commandline.parse_args`, built from the option table) and the command's planner (`plan_command`):
 a suite accepts exactly what the command line accepts, typed and validated the same way.
 """
 
@@ -24,8 +24,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 
 from sse_doctor.checks.registry import REGISTRY
-from sse_doctor.cli import PLANNERS, Plan, _click_group, click, command_params, plan_command
+from sse_doctor.commandline import click, parse_args
 from sse_doctor.errors import UsageError
+from sse_doctor.options import COMMANDS
+from sse_doctor.plan import PLANNERS, Plan, plan_command
 from sse_doctor.redact import Redactor, is_secret_param
 
 THRESHOLD_KEYS = ("max_first_event_ms", "max_gap_s", "min_events")
@@ -33,8 +35,6 @@ THRESHOLD_KEYS = ("max_first_event_ms", "max_gap_s", "min_events")
 SUITE_KEYS = ("name", "url", "command", "allow", "headers", *THRESHOLD_KEYS)
 TOP_KEYS = ("name", "defaults", "check")
 DEFAULT_COMMAND = "probe"
-# Output options belong to `sse-doctor run` as a whole, not to one check.
-OUTPUT_PARAMS = {"json_out", "junit_out", "html_out", "fail_on", "quiet", "verbose"}
 # Expanded into these keys, a variable's value is a credential wherever it shows up again.
 SECRET_KEYS = {"headers", "header", "bearer", "cookie"}
 PLACEHOLDER_URL = "http://placeholder.invalid/"
@@ -100,34 +100,22 @@ class Suite:
 
 
 # --- the commands' options --------------------------------------------------------------------
-def command_options(cmd: Any) -> dict[str, OptionInfo]:
-    """The suite keys of a (click) command's options, output options excluded."""
+def command_options(command: str) -> dict[str, OptionInfo]:
+    """The suite keys of a command's options (from the option table), output options
+    excluded: a suite key is the long flag with '-' written as '_'."""
     out: dict[str, OptionInfo] = {}
-    for p in cmd.params:
-        if p.param_type_name != "option" or p.name in OUTPUT_PARAMS:
+    for o in COMMANDS[command].options:
+        if o.output:
             continue
-        longs = [o for o in p.opts if o.startswith("--")]
-        if not longs:
-            continue
-        flag = max(longs, key=len)
-        metavar = (p.metavar or "").upper()
-        out[flag[2:].replace("-", "_")] = OptionInfo(
-            key=flag[2:].replace("-", "_"),
-            flag=flag,
-            is_flag=bool(p.is_flag),
-            multiple=bool(p.multiple),
-            secondary=next((o for o in p.secondary_opts if o.startswith("--")), None),
-            takes_file="FILE" in metavar,
-        )
+        key = o.flag[2:].replace("-", "_")
+        out[key] = OptionInfo(key=key, flag=o.flag, is_flag=o.type is bool,
+                              multiple=o.multiple, secondary=None,
+                              takes_file="FILE" in (o.metavar or "").upper())
     return out
 
 
-def output_keys(cmd: Any) -> set[str]:
-    keys = set()
-    for p in cmd.params:
-        if p.param_type_name == "option" and p.name in OUTPUT_PARAMS:
-            keys.update(o[2:].replace("-", "_") for o in p.opts if o.startswith("--"))
-    return keys
+def output_keys(command: str) -> set[str]:
+    return {o.flag[2:].replace("-", "_") for o in COMMANDS[command].options if o.output}
 
 
 def _did_you_mean(word: str, choices: list[str] | set[str]) -> str:
@@ -285,12 +273,9 @@ class _Loader:
         self._seen: set[str] = set()
         self._options: dict[str, dict[str, OptionInfo]] = {}
 
-    def command(self, name: str) -> Any:
-        return _click_group().commands[name]  # type: ignore[attr-defined]
-
     def parse(self, command: str, argv: list[str]) -> dict[str, Any]:
         """The command's parameters from argv, by the real parser (click errors raise)."""
-        return command_params(command, argv)
+        return parse_args(command, argv)
 
     def problem(self, where: str, message: str) -> None:
         line = f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}"
@@ -300,7 +285,7 @@ class _Loader:
 
     def options(self, command: str) -> dict[str, OptionInfo]:
         if command not in self._options:
-            self._options[command] = command_options(self.command(command))
+            self._options[command] = command_options(command)
         return self._options[command]
 
     def all_option_keys(self) -> set[str]:
@@ -312,7 +297,7 @@ class _Loader:
     def all_output_keys(self) -> set[str]:
         keys: set[str] = set()
         for c in PLANNERS:
-            keys |= output_keys(self.command(c))
+            keys |= output_keys(c)
         return keys
 
     # ------------------------------------------------------------------------------------
@@ -420,7 +405,7 @@ class _Loader:
                                     f"(have: {have})")
             return None
         opts = self.options(command)
-        outputs = output_keys(self.command(command))
+        outputs = output_keys(command)
 
         for key in raw:
             if key in SUITE_KEYS or key in opts:

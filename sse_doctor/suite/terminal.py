@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sse_doctor.redact import Redactor
-from sse_doctor.report import terminal
+from sse_doctor.report import terminal, views
 from sse_doctor.suite.runner import CheckOutcome, SuiteRun
 
 
@@ -48,9 +48,9 @@ def render_check(console: Console, o: CheckOutcome, red: Redactor, verbose: bool
     title = f"{o.spec.name}  ({o.spec.command} {red.url(o.spec.url)})"
     terminal.render_result(console, shown, red, verbose, title)
     for sub in o.sub_results:
-        if sub.observation is not None and hasattr(sub.observation, "render"):
+        if sub.observation is not None and views.has_terminal(sub.observation):
             console.print(Text(f"\n{sub.name}", style="bold"))
-            sub.observation.render(console, red, verbose, sub)
+            views.render_terminal(sub.observation, console, red, verbose, sub)
     if o.allowed:
         console.print(Text("\nAllowed by the suite", style="bold"))
         console.print(terminal.findings_block(o.allowed, red, advice=False))

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sse_doctor.model import Close
-from sse_doctor.redact import Redactor
 from sse_doctor.units import header_value
 
 DATA_TYPES = ("text", "binary")
@@ -145,25 +144,6 @@ class WsObservation:
     @property
     def n_messages_out(self) -> int:
         return sum(self.n_out[t] for t in DATA_TYPES)
-
-    # --- reports ----------------------------------------------------------------------------
-
-    def json_parts(self, keep: int, redactor: Redactor) -> dict[str, Any]:
-        from sse_doctor.ws.stats import connection_json, stats_json
-
-        return {
-            "connection": connection_json(self, redactor),
-            "stats": stats_json(self),
-            "events": [],
-            "comments": [],
-            "messages": [f.to_json() for f in self.frames[:keep]],
-            "close": self.close.to_json() if self.close else None,
-        }
-
-    def render(self, console: Any, redactor: Redactor, verbose: bool, result: Any) -> None:
-        from sse_doctor.ws.render import render
-
-        render(self, console, redactor, verbose, result)
 
     # --- fixtures (sse_doctor.ws.recording) -------------------------------------------------
 

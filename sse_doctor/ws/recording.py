@@ -50,8 +50,8 @@ def load(path: pathlib.Path) -> tuple[dict[str, Any], WsObservation]:
 
 
 async def _record(out: pathlib.Path, names: set[str]) -> None:
-    from sse_doctor.cli import plan_probe, probe_params
     from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabServer
+    from sse_doctor.plan.probe import plan_probe, probe_values
     from sse_doctor.ws.probe import observe_ws
 
     with LabServer() as lab:
@@ -61,7 +61,7 @@ async def _record(out: pathlib.Path, names: set[str]) -> None:
             if s.protocol != "ws" or not s.in_demo or (names and s.name not in names):
                 continue
             args = [*DEMO_ARGS, *s.probe_args]
-            target, _, ws_opts = plan_probe(probe_params([base + s.path, *args]))
+            target, _, ws_opts = plan_probe(probe_values([base + s.path, *args]))
             jobs.append((s, args, observe_ws(target, ws_opts)))
         observations = await asyncio.gather(*(job for _, _, job in jobs))
     out.mkdir(parents=True, exist_ok=True)

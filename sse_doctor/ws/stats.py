@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sse_doctor.redact import Redactor
-from sse_doctor.report.json_report import percentile
+from sse_doctor.units import percentile
 from sse_doctor.ws.observation import WsObservation
 
 
@@ -89,4 +89,16 @@ def stats_json(obs: WsObservation) -> dict[str, Any]:
         "pongs_received": sum(1 for p in obs.pings if p.pong_ms is not None),
         "ping_rtt_ms": spread(ping_rtts(obs)),
         "frames_not_kept": obs.frames_dropped,
+    }
+
+
+def json_parts(obs: WsObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    """The report parts of a WebSocket connection."""
+    return {
+        "connection": connection_json(obs, redactor),
+        "stats": stats_json(obs),
+        "events": [],
+        "comments": [],
+        "messages": [f.to_json() for f in obs.frames[:keep]],
+        "close": obs.close.to_json() if obs.close else None,
     }

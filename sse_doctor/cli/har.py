@@ -5,26 +5,14 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Any
 from urllib.parse import urlsplit
-
-import typer
 
 from sse_doctor import har
 from sse_doctor.checks.client_checks import CLIENT_CHECKS, run_client_checks
-from sse_doctor.cli import (
-    FailOn,
-    FailOnOpt,
-    HtmlOut,
-    JsonOut,
-    JunitOut,
-    Quiet,
-    Verbose,
-    _check_writable,
-    app,
-    emit,
-    exit_code_for,
-)
+from sse_doctor.cli.app import app
+from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
+from sse_doctor.commandline import command
 from sse_doctor.model import Report, ScenarioResult, protocol_of
 from sse_doctor.redact import Redactor
 
@@ -43,19 +31,10 @@ def _redactor(capture: dict) -> Redactor:
     return red
 
 
-@app.command(name="har")
-def har_command(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="A HAR capture (browser export).")],
-    json_out: JsonOut = None,
-    junit_out: JunitOut = None,
-    html_out: HtmlOut = None,
-    fail_on: FailOnOpt = FailOn.error,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
-) -> int:
-    """Check a browser's HAR capture: streams open at once, reconnects, request storms."""
-    for path, what in ((json_out, "--json"), (junit_out, "--junit"), (html_out, "--html")):
-        _check_writable(path, what)
+@command(app, "har")
+def har_command(values: dict[str, Any]) -> int:
+    file, json_out = values["file"], values["json_out"]
+    check_outputs(values)
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc)
     capture = har.load(file)
@@ -71,10 +50,9 @@ def har_command(
                                       checks_run=list(CLIENT_CHECKS), observation=obs))
     report = Report(command="har", url=file, protocol=protocol_of(results), started_at=started,
                     duration_s=time.perf_counter() - t0, results=results, multi=True)
-    if not results and json_out != "-" and not quiet:
+    if not results and json_out != "-" and not values["quiet"]:
         sys.stderr.write(f"{file}: no SSE or WebSocket requests among its "
                          f"{len(capture['log']['entries'])} entries (save the HAR from the "
                          "page that opens the streams, after they ran)\n")
-    emit(report, red, json_out=json_out, junit_out=junit_out, fail_on=fail_on.value,
-         quiet=quiet, verbose=verbose, html_out=html_out)
-    return exit_code_for(report, fail_on.value)
+    emit_values(report, red, values)
+    return exit_code_for(report, values["fail_on"])

@@ -1,0 +1,66 @@
+"""The experiment commands: disconnect, duplicates, storm, resume, checkup.
+
+Each plans its options (sse_doctor.plan.experiments), runs the plan with progress on a
+terminal, and renders one report with one `scenarios` entry per experiment. Ctrl-C closes
+every connection, prints what was done so far and exits 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+
+from sse_doctor.cli.app import app
+from sse_doctor.cli.output import check_outputs, emit_values, err, exit_code_for
+from sse_doctor.commandline import command
+from sse_doctor.errors import EXIT_INTERRUPTED
+from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.plan import Plan, plan_command
+
+EXPERIMENTS = ("disconnect", "duplicates", "storm", "resume", "checkup")
+
+
+def execute(name: str, values: dict[str, Any]) -> int:
+    check_outputs(values)
+    plan = plan_command(name, values)
+    silent = values["quiet"] or values["json_out"] == "-"
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    interrupted = False
+    try:
+        results = run_with_progress(plan, name, silent)
+    except KeyboardInterrupt:
+        interrupted = True
+        results = plan.partial() if plan.partial is not None else []
+    report = Report(command=name, url=plan.target.url, protocol=plan.target.protocol,
+                    started_at=started, duration_s=time.perf_counter() - t0, results=results,
+                    multi=True)
+    emit_values(report, plan.target.redactor, values)
+    if interrupted:
+        err("interrupted: every connection was closed; the report above is partial")
+        return EXIT_INTERRUPTED
+    return exit_code_for(report, values["fail_on"])
+
+
+def run_with_progress(plan: Plan, name: str, silent: bool) -> list[ScenarioResult]:
+    """Run a plan; on a terminal, show what runs and for how long (and storm cycles)."""
+    console = Console(stderr=True)
+    if silent or not console.is_terminal:
+        return asyncio.run(plan.run(name))
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"{name} {plan.target.display_url()}", total=None)
+        if plan.on_progress is not None:
+            plan.on_progress(lambda done, total: progress.update(task, completed=done,
+                                                                 total=total))
+        return asyncio.run(plan.run(name))
+
+
+for _name in EXPERIMENTS:
+    command(app, _name)(lambda values, _name=_name: execute(_name, values))

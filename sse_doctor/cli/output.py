@@ -1,0 +1,88 @@
+"""Where reports go: files, stdout, the terminal; and the exit code a report means."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE, UsageError
+from sse_doctor.model import Report
+from sse_doctor.redact import Redactor
+from sse_doctor.report import json_report, junit, terminal
+
+
+def check_writable(path: str | None, what: str) -> None:
+    if path in (None, "-"):
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {what} file {path!r}: no such writable directory")
+
+
+def check_outputs(values: dict[str, Any]) -> None:
+    """Every report file asked for can be written, before anything runs."""
+    for key, what in (("json_out", "--json"), ("junit_out", "--junit"), ("html_out", "--html")):
+        check_writable(values.get(key), what)
+
+
+def write(path: str, text: str, what: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} file {path!r}: {exc.strerror}") from None
+
+
+def err(message: str) -> None:
+    sys.stderr.write(f"sse-doctor: error: {message}\n")
+
+
+def exit_code_for(report: Report, fail_on: str) -> int:
+    # A single target that never answered is exit 3; in the demo and in suites an unreachable
+    # target is one failing scenario among others.
+    if report.command not in ("demo", "run") and any(
+            f.code == "target-unreachable" for f in report.findings):
+        return EXIT_UNREACHABLE
+    if any(junit.fails(f.severity, fail_on) for f in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def emit(
+    report: Report,
+    red: Redactor,
+    *,
+    json_out: str | None,
+    junit_out: str | None,
+    fail_on: str,
+    quiet: bool,
+    verbose: bool,
+    html_out: str | None = None,
+) -> None:
+    if html_out:
+        from sse_doctor.report import html
+
+        write(html_out, html.render(report, red, fail_on), "--html")
+    if junit_out:
+        write(junit_out, junit.render(report, fail_on, red), "--junit")
+    if json_out and json_out != "-":
+        write(json_out, json_report.dumps(report, red) + "\n", "--json")
+    if json_out == "-":
+        sys.stdout.write(json_report.dumps(report, red) + "\n")
+        return
+    console = Console(highlight=False)
+    if quiet:
+        for r in report.results:
+            console.print(terminal.verdict_line(r))
+        return
+    terminal.render(report, console, red, verbose=verbose)
+
+
+def emit_values(report: Report, red: Redactor, values: dict[str, Any]) -> None:
+    """`emit` with a command's output option values."""
+    emit(report, red, json_out=values.get("json_out"), junit_out=values.get("junit_out"),
+         fail_on=values.get("fail_on", "never"), quiet=values.get("quiet", False),
+         verbose=values.get("verbose", False), html_out=values.get("html_out"))

@@ -1,0 +1,35 @@
+"""The plan layer: option values in, a validated Plan out (no Typer here).
+
+URL + options -> Plan (Target, scenario options) -> scenario -> observation -> checks ->
+findings -> report. The CLI commands, suite checks and the demo all build their plans
+through `plan_command`, so an option means the same everywhere and is validated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sse_doctor.errors import UsageError
+from sse_doctor.plan import experiments, probe
+from sse_doctor.plan.base import Plan, target_of
+
+# command name -> planner(option values of that command) -> Plan
+PLANNERS: dict[str, Callable[[dict[str, Any]], Plan]] = {
+    "probe": probe.plan,
+    "disconnect": experiments.plan_disconnect,
+    "duplicates": experiments.plan_duplicates,
+    "storm": experiments.plan_storm,
+    "resume": experiments.plan_resume,
+    "checkup": experiments.plan_checkup,
+}
+
+
+def plan_command(command: str, values: dict[str, Any]) -> Plan:
+    """Validate a command's option values into a Plan (UsageError on bad values)."""
+    if command not in PLANNERS:
+        raise UsageError(f"unknown command {command!r} (have: {', '.join(sorted(PLANNERS))})")
+    return PLANNERS[command](values)
+
+
+__all__ = ["PLANNERS", "Plan", "plan_command", "target_of"]

@@ -1,0 +1,167 @@
+"""Which view draws which kind of observation: its JSON parts (connection, stats, events,
+comments, messages, close, and a section of its own) and its terminal section.
+
+One table instead of methods on the observations, so an observation stays plain data and
+never imports its renderer. A new kind (a protocol profile, `load`, `proxy`) adds one row to
+VIEWS. A kind that is not in the table may still carry `json_parts(keep, redactor)` and
+`render(console, redactor, verbose, result)` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from sse_doctor.checks.client_checks import capture_summary
+from sse_doctor.har import HarObservation
+from sse_doctor.model import SseObservation
+from sse_doctor.redact import Redactor
+from sse_doctor.report.parts import empty_parts, sse_parts
+from sse_doctor.scenarios.experiment import ExperimentObservation
+from sse_doctor.units import ms_text
+from sse_doctor.ws import render as ws_render
+from sse_doctor.ws import stats as ws_stats
+from sse_doctor.ws.observation import WsObservation
+
+
+@dataclass(frozen=True)
+class View:
+    json: Callable[[Any, int, Redactor], dict[str, Any]]
+    terminal: Callable[[Any, Any, Redactor, bool, Any], None] | None = None
+
+
+def json_parts(obs: Any, keep: int, redactor: Redactor) -> dict[str, Any]:
+    """The JSON parts of any observation (the empty parts for none)."""
+    if isinstance(obs, SseObservation):
+        return sse_parts(obs, keep, redactor)
+    view = VIEWS.get(type(obs))
+    if view is not None:
+        return view.json(obs, keep, redactor)
+    if obs is not None and hasattr(obs, "json_parts"):
+        return obs.json_parts(keep, redactor)
+    return empty_parts()
+
+
+def has_terminal(obs: Any) -> bool:
+    view = VIEWS.get(type(obs))
+    return (view is not None and view.terminal is not None) or hasattr(obs, "render")
+
+
+def render_terminal(obs: Any, console: Any, redactor: Redactor, verbose: bool,
+                    result: Any) -> None:
+    """The terminal section of an observation that is not an SSE connection (the terminal
+    report draws those itself)."""
+    view = VIEWS.get(type(obs))
+    if view is not None and view.terminal is not None:
+        view.terminal(obs, console, redactor, verbose, result)
+    elif hasattr(obs, "render"):
+        obs.render(console, redactor, verbose, result)
+
+
+# --- browser captures (har) ---------------------------------------------------------------------
+def _har_json(obs: HarObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    parts = empty_parts()
+    parts["har"] = {
+        "file": obs.path, "kind": obs.kind, "request_count": len(obs.requests),
+        **capture_summary(obs),
+        "requests": [{"t_ms": round(r.start_ms, 1),
+                      "end_ms": None if r.end_ms is None else round(r.end_ms, 1),
+                      "page": r.page, "status": r.status}
+                     for r in obs.requests[:keep]],
+    }
+    return parts
+
+
+def _har_terminal(obs: HarObservation, console: Any, redactor: Redactor, verbose: bool,
+                  result: Any) -> None:
+    s = capture_summary(obs)
+    console.print(Text("\nCapture", style="bold"))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    first = obs.requests[0].start_ms if obs.requests else 0.0
+    last = obs.requests[-1].start_ms if obs.requests else 0.0
+    facts.add_row("file", obs.path)
+    facts.add_row("requests", f"{len(obs.requests)} {obs.kind.upper()} requests from "
+                              f"{s['pages']} page(s) over {ms_text(last - first)}")
+    facts.add_row("client", f"at most {s['max_open_at_once']} open at once · longest run "
+                            f"of reconnects under 1 s: {s['longest_quick_reconnect_streak']}"
+                            f" · busiest minute: {s['busiest_minute']} requests")
+    console.print(facts)
+    if verbose:
+        t = Table(title="requests", show_edge=False, header_style="dim")
+        t.add_column("start", justify="right")
+        t.add_column("end", justify="right")
+        t.add_column("page")
+        t.add_column("status", justify="right")
+        for r in obs.requests[:400]:
+            t.add_row(ms_text(r.start_ms), "open" if r.end_ms is None else ms_text(r.end_ms),
+                      r.page or "-", str(r.status) if r.status is not None else "-")
+        if len(obs.requests) > 400:
+            t.add_row("…", "", f"{len(obs.requests) - 400} more", "")
+        console.print(t)
+
+
+# --- experiments ----------------------------------------------------------------------------------
+def _experiment_json(obs: ExperimentObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    first = obs.legs[0] if obs.legs else None
+    if first is not None and first.protocol == "sse":
+        parts = sse_parts(first.obs, keep, redactor)
+    else:
+        parts = json_parts(first.obs if first is not None else None, keep, redactor)
+    parts["experiment"] = {
+        "kind": obs.kind,
+        "settings": obs.settings,
+        "interrupted": obs.interrupted,
+        "duration_ms": round(obs.end_ms, 1),
+        "steps": [{"t_ms": round(s.t_ms, 1), "text": redactor.text(s.text), "ok": s.ok}
+                  for s in obs.steps],
+        "connections": [leg.summary() for leg in obs.legs],
+        "connections_not_listed": obs.legs_dropped,
+        "stats": obs.stats,
+    }
+    parts["watches"] = [s.to_json(redactor) for s in obs.series]
+    return parts
+
+
+def _experiment_terminal(obs: ExperimentObservation, console: Any, redactor: Redactor,
+                         verbose: bool, result: Any) -> None:
+    console.print(Text("\nSteps", style="bold"))
+    steps = Table.grid(padding=(0, 2))
+    steps.add_column(justify="right", style="dim")
+    steps.add_column()
+    steps.add_column()
+    for s in obs.steps:
+        mark = {True: Text("✓", style="green"), False: Text("✗", style="bold red"),
+                None: Text("·", style="dim")}[s.ok]
+        steps.add_row(ms_text(s.t_ms), mark, redactor.text(s.text))
+    console.print(steps)
+    if obs.series:
+        from sse_doctor.watchers import sparkline
+
+        console.print(Text("\nWatched", style="bold"))
+        for s in obs.series:
+            console.print(Text("  ").append_text(sparkline(s)))
+    legs = obs.legs if verbose else obs.legs[:12]
+    if legs:
+        console.print(Text("\nConnections", style="bold"))
+        for leg in legs:
+            console.print(Text("  " + redactor.text(leg.line())))
+        hidden = len(obs.legs) - len(legs) + obs.legs_dropped
+        if hidden:
+            console.print(Text(f"  … {hidden} more (-v or --json for the list)", style="dim"))
+    if obs.stats:
+        console.print(Text("\nCounts", style="bold"))
+        console.print(Text("  " + ", ".join(f"{k}: {v}" for k, v in obs.stats.items()
+                                            if not isinstance(v, (dict, list)))))
+
+
+VIEWS: dict[type, View] = {
+    WsObservation: View(ws_stats.json_parts, ws_render.render),
+    HarObservation: View(_har_json, _har_terminal),
+    ExperimentObservation: View(_experiment_json, _experiment_terminal),
+}
