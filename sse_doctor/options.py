@@ -22,6 +22,7 @@ from sse_doctor.errors import UsageError
 Check = Callable[[str, Any], "str | None"]
 
 REQ, OUT, WS, EXP, WATCH = "Request", "Output", "WebSocket", "Experiment", "Watch the server"
+PROFILE = "Protocol profile"
 
 
 def positive(flag: str, value: Any) -> str | None:
@@ -161,6 +162,15 @@ MAX_MESSAGE_SIZE = Opt("max_message_size", ("--max-message-size",), int, 1 << 20
                        metavar="BYTES", panel=WS, check=at_least(1),
                        help="Largest message accepted, in bytes.")
 
+# protocol profiles (sse_doctor/profiles): the profile's own options are checked by
+# profiles.resolve, which knows which profile each belongs to.
+PROFILE_OPT = Opt("profile", ("--profile",), default="auto",
+                  metavar="auto|none|llm|mcp|graphql|socketio", panel=PROFILE,
+                  help="Protocol profile (auto: recognised from the stream only).")
+TTFT_LIMIT = Opt("ttft_limit", ("--ttft-limit",), float, metavar="S", panel=PROFILE,
+                 check=positive, help="llm: longest acceptable time to first token.")
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT)
+
 # experiments
 HOLD = DURATION.but(panel=EXP, help="Longest a connection is held, in seconds.")
 GRACE = Opt("grace", ("--grace",), float, 5.0, metavar="S", panel=WATCH, check=not_negative,
@@ -211,7 +221,7 @@ PROBE_OPTIONS = (DURATION, MAX_EVENTS, IDLE_LIMIT, EXPECT_EVENT, EXPECT_CLOSE, K
 # The commands, in the order `sse-doctor --help` lists them.
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     _command("probe", "Open a stream, time everything that arrives, and say what is wrong.",
-             REQUEST, OUTPUT, PROBE_OPTIONS, args=(URL,)),
+             REQUEST, OUTPUT, PROBE_OPTIONS, PROFILE_OPTIONS, args=(URL,)),
     _command("lab", "Serve the lab of misbehaving servers and list its routes.",
              Opt("port", ("--port",), int, 0, check=between(0, 65535),
                  help="Port on 127.0.0.1 (0 = a free one).")),

@@ -35,15 +35,28 @@ def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
             origin=values["origin"],
             max_message_size=values["max_message_size"],
         )
+    from sse_doctor.profiles import resolve
+
+    opts.profile = resolve(values.get("profile"), target.protocol, target.url, values)
     return target, opts, ws_opts
 
 
 async def run_probe(target: Target, opts: ProbeOptions, ws_opts: Any = None,
                     name: str = "probe") -> ScenarioResult:
+    choice = opts.profile
+    if choice is not None and choice.profile is not None:
+        from sse_doctor.profiles import ProfileContext
+
+        return await choice.profile.run(ProfileContext(target, opts, ws_opts, choice.popts,
+                                                       name, choice.detected))
     if target.protocol == "ws":
+        from sse_doctor.scenarios.probe import add_hints
         from sse_doctor.ws.probe import probe_ws
 
-        return await probe_ws(target, ws_opts, name=name)
+        result = await probe_ws(target, ws_opts, name=name)
+        if choice is not None:
+            add_hints(result)
+        return result
     from sse_doctor.scenarios.probe import probe_sse
 
     return await probe_sse(target, opts, name=name)

@@ -17,7 +17,10 @@ SCHEMA = "sse-doctor/report@1"
 
 def result_parts(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
     keep = getattr(r.options, "keep", 1000)
-    return views.json_parts(r.observation, keep, redactor)
+    out = views.json_parts(r.observation, keep, redactor)
+    if r.profile is not None:  # a protocol profile read the stream
+        out["profile"] = r.profile.to_json()
+    return out
 
 
 def scenario_json(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
