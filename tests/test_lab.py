@@ -16,6 +16,7 @@ import httpx_sse
 import pytest
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer, create_app
+from sse_doctor.lab.hint_routes import HINT_HANDLERS
 from sse_doctor.lab.llm_routes import LLM_HANDLERS
 from sse_doctor.lab.sse_routes import DELAYED_HEADERS_SECONDS, HANDLERS, ShutdownSignal
 from sse_doctor.lab.ws_routes import WS_HANDLERS
@@ -128,6 +129,7 @@ EXPECTED_TABLE = {
     "garbage": ({"malformed-stream"}, ()),
     "huge-line": ({"malformed-stream"}, ()),
     "silent": ({"no-heartbeat"}, ()),
+    "mcp-session-required": ({"http-error", "profile-hint"}, ()),
 }
 
 
@@ -148,7 +150,8 @@ def test_scenario_table_is_the_contract() -> None:
             assert s.path.startswith("/llm/") and s.name in LLM_HANDLERS
         else:
             assert s.path == f"/{s.protocol}/{s.name}"
-            assert s.name in (HANDLERS if s.protocol == "sse" else WS_HANDLERS)
+            assert s.name in ({**HANDLERS, **HINT_HANDLERS} if s.protocol == "sse"
+                              else WS_HANDLERS)
         assert s.models and "\n" not in s.models
         assert isinstance(s.expect, frozenset)
 

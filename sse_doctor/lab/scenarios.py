@@ -189,6 +189,11 @@ SCENARIOS: tuple[LabScenario, ...] = (
         " (CLOCK_MONOTONIC), for measuring arrival lag",
         in_demo=False,
     ),
+    _sse(
+        "mcp-session-required",
+        "an MCP server (streamable HTTP) probed without a session: 400 with a JSON-RPC error",
+        {"http-error", "profile-hint"},
+    ),
     # --- WebSocket (probed as ws://; see lab/ws_routes.py) ------------------------------------
     _ws(
         "healthy-echo",
