@@ -8,7 +8,7 @@ import pytest
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Close, SseObservation
 from sse_doctor.profiles import resolve
-from sse_doctor.profiles.hints import profile_hints
+from sse_doctor.profiles.hints import profile_for_url, profile_hints
 from sse_doctor.ws.observation import WsObservation
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
@@ -65,3 +65,16 @@ def test_socketio_path_and_graphql_close_code_hint_their_profiles() -> None:
 def test_an_unreachable_target_gets_no_hint() -> None:
     obs = SseObservation(url="http://127.0.0.1:9/socket.io/", unreachable="refused")
     assert profile_hints(obs, obs.url, "sse") == []
+
+
+@pytest.mark.parametrize(("url", "profile"), [
+    ("https://api.openai.com/v1/chat/completions", "llm"),
+    ("https://api.anthropic.com/v1/messages", "llm"),
+    ("https://api.openai.com/v1/responses", "llm"),
+    ("http://127.0.0.1:8000/mcp/", "mcp"),
+    ("https://x.example/socket.io/?EIO=4&transport=polling", "socketio"),
+    ("https://x.example/graphql", "graphql"),
+    ("https://x.example/events", None),
+])
+def test_init_suggests_a_profile_from_the_url_alone(url: str, profile: str | None) -> None:
+    assert profile_for_url(url) == profile
