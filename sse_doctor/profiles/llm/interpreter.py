@@ -378,6 +378,10 @@ class LlmInterpreter(Interpreter):
         close = getattr(obs, "close", None)
         s.close_by = close.by if close is not None else None
         s.end_ms = getattr(obs, "end_ms", None)
+        if not getattr(obs, "streamed", True):  # an HTTP error, JSON...: no answer to read
+            return ProfileResult("llm", s.dialect, metrics(s), [],
+                                 [("answer", "none: the response is not a 2xx event stream")],
+                                 state=s)
         return ProfileResult("llm", s.dialect, metrics(s), steps(s), facts(s), state=s)
 
 
