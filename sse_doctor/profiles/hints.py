@@ -17,7 +17,8 @@ from sse_doctor.model import Finding, finding
 # forbidden, subprotocol not acceptable, init timeout, subscriber exists, too many inits.
 GRAPHQL_CLOSE_CODES = {4400, 4401, 4403, 4406, 4408, 4409, 4429, 4499, 4500}
 GRAPHQL_SUBPROTOCOLS = ("graphql-transport-ws", "graphql-ws")
-_MCP_TEXT = re.compile(rb"missing session id|mcp-session-id|no valid session id", re.I)
+_MCP_TEXT = re.compile(rb"missing (or invalid )?session id|mcp-session-id|no valid session id",
+                       re.I)
 
 
 def socketio_url(url: str) -> bool:
@@ -75,6 +76,28 @@ def profile_hints(obs: Any, url: str, protocol: str) -> list[Finding]:
     if why is not None:
         return [_hint("mcp", why)]
     return []
+
+
+# URL paths of the common LLM streaming APIs (OpenAI and compatible servers, Anthropic).
+_LLM_PATH = re.compile(r"/(chat/completions|completions|responses|messages)/?$")
+
+
+def profile_for_url(url: str) -> str | None:
+    """The profile a URL alone suggests (for `init`, which sends nothing): the usual paths of
+    the LLM APIs, MCP's /mcp, Socket.IO's /socket.io/, a /graphql endpoint."""
+    try:
+        path = urlsplit(url).path.lower()
+    except ValueError:
+        return None
+    if socketio_url(url):
+        return "socketio"
+    if _LLM_PATH.search(path):
+        return "llm"
+    if path.rstrip("/").endswith("/mcp"):
+        return "mcp"
+    if path.rstrip("/").endswith("/graphql"):
+        return "graphql"
+    return None
 
 
 def _hint(profile: str, why: str) -> Finding:
