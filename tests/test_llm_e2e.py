@@ -46,6 +46,15 @@ def test_json_profile_object_and_a_junit_testcase_per_profile_check(lab, tmp_pat
     assert "no-event-ids" not in cases
 
 
+def test_the_html_report_shows_what_the_profile_read(lab, tmp_path) -> None:
+    page = tmp_path / "r.html"
+    proc = probe(lab, "llm-openai-healthy", "--html", str(page), "-q")
+    assert proc.returncode == 0, proc.stderr
+    text = page.read_text()
+    assert "Protocol profile" in text and "openai-chat" in text and "lab-gpt" in text
+    assert text.index("Protocol profile") < text.index("first-token")
+
+
 def test_an_error_in_the_200_stream_fails_the_probe(lab, tmp_path) -> None:
     junit = tmp_path / "j.xml"
     proc = probe(lab, "llm-openai-error", "--json", "-", "--junit", str(junit))

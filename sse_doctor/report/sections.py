@@ -332,6 +332,8 @@ SECTIONS: dict[str, list[Section]] = {
     # a probe or an experiment: connections of ours, observed
     "stream": [
         FINDINGS,
+        # what a protocol profile read: dialect, metrics, its conversation's steps
+        Section("shaped.html.j2", shaped_view("profile", "Protocol profile")),
         Section("connection.html.j2", connection_view),
         Section("timeline.html.j2", timeline_view),
         Section("shaped.html.j2", shaped_view("experiment", "Experiment")),
