@@ -51,7 +51,7 @@ app = typer.Typer(
 )
 
 # --- options shared by the network commands ----------------------------------------------
-REQ, OUT, WS = "Request", "Output", "WebSocket"
+REQ, OUT, WS, PROFILE = "Request", "Output", "WebSocket", "Protocol profile"
 Header = Annotated[
     list[str] | None,
     typer.Option(
@@ -306,6 +306,17 @@ def probe(
             metavar="BYTES", rich_help_panel=WS, help="Largest message accepted, in bytes."
         ),
     ] = 1 << 20,
+    # --- protocol profiles (issue 10) ---
+    profile: Annotated[
+        str,
+        typer.Option(metavar="auto|none|llm|mcp|graphql|socketio", rich_help_panel=PROFILE,
+                     help="Protocol profile (auto: recognised from the stream only)."),
+    ] = "auto",
+    ttft_limit: Annotated[
+        float | None,
+        typer.Option(metavar="S", rich_help_panel=PROFILE,
+                     help="llm: longest acceptable time to first token."),
+    ] = None,
 ) -> int:
     """Open a stream, time everything that arrives, and say what is wrong."""
     _check_writable(json_out, "--json")
@@ -384,16 +395,31 @@ def plan_probe(p: dict) -> tuple[Target, ProbeOptions, object]:
             origin=p["origin"],
             max_message_size=p["max_message_size"],
         )
+    # --- protocol profiles (issue 10) ---
+    from sse_doctor.profiles import resolve
+
+    _positive("--ttft-limit", p.get("ttft_limit"))
+    opts.profile = resolve(p.get("profile"), target.protocol, target.url, p)
     return target, opts, ws_opts
 
 
 async def run_probe(
     target: Target, opts: ProbeOptions, ws_opts: object = None, name: str = "probe"
 ):  # noqa: ANN201
+    choice = opts.profile
+    if choice is not None and choice.profile is not None:
+        from sse_doctor.profiles import ProfileContext
+
+        return await choice.profile.run(ProfileContext(target, opts, ws_opts, choice.popts,
+                                                       name, choice.detected))
     if target.protocol == "ws":
+        from sse_doctor.scenarios.probe import add_hints
         from sse_doctor.ws.probe import probe_ws
 
-        return await probe_ws(target, ws_opts, name=name)
+        result = await probe_ws(target, ws_opts, name=name)
+        if choice is not None:
+            add_hints(result)
+        return result
     from sse_doctor.scenarios.probe import probe_sse
 
     return await probe_sse(target, opts, name=name)

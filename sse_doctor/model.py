@@ -154,6 +154,7 @@ class ProbeOptions:
     expect_events: tuple[str, ...] = ()
     expect_close: float | None = None
     keep: int = 1000
+    profile: Any = None  # profiles.ProfileChoice (None: as --profile none)
 
 
 @dataclass
@@ -169,6 +170,7 @@ class ScenarioResult:
     options: Any = None
     expected: list[str] | None = None  # the demo's expected codes
     allowed: frozenset[str] = frozenset()  # codes a suite check accepts: they never fail it
+    profile: Any = None  # profiles.ProfileResult when a protocol profile read the stream
 
     def __repr__(self) -> str:
         return (f"ScenarioResult(name={self.name!r}, url={self.url!r}, "

@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 MASK = "[REDACTED]"
-SENSITIVE_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization"}
+SENSITIVE_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization",
+                     "x-api-key", "api-key"}
 _SECRET_PARAM = re.compile(r"token|key|secret|passw|sig|auth|session", re.IGNORECASE)
 _MIN_SECRET_LEN = 4  # masking very short values would shred unrelated text
 

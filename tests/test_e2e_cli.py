@@ -124,12 +124,13 @@ def test_secrets_are_redacted_everywhere(lab, tmp_path) -> None:
     url = lab.url(f"/sse/echo?access_token={qsecret}&page=2")
     junit_path = tmp_path / "j.xml"
     args = ("probe", url, "--bearer", secret, "--cookie", "sid=cookie-secret-9",
-            "-H", "X-Api-Key: plain-visible", *QUICK, "-v")
+            "-H", "X-Trace: plain-visible", "-H", "X-Api-Key: api-key-secret-7", *QUICK, "-v")
     for extra in (("--json", "-"), ("--junit", str(junit_path))):
         proc = cli(*args, *extra)
         text = proc.stdout + proc.stderr + (junit_path.read_text() if junit_path.exists()
                                             else "")
         assert secret not in text and qsecret not in text and "cookie-secret-9" not in text
+        assert "api-key-secret-7" not in text  # x-api-key is masked like Authorization
         assert "[REDACTED]" in text
     report = json.loads(cli(*args, "--json", "-").stdout)
     echoed = report["events"][0]["data"]

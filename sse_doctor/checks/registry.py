@@ -171,6 +171,13 @@ _ALL = [
     _c("ws-missing-expected-message", ERROR, "An expected message never arrived",
        "The handler never reached that step.",
        "Check the handler and the message text you expect."),
+    # --- protocol profiles (issue 10) ------------------------------------------------------------
+    _c("profile-hint", INFO, "The stream shows the signs of a protocol profile",
+       "The endpoint speaks a protocol that needs a conversation (an MCP server's 400 "
+       "'Missing session ID' or JSON-RPC error, a /socket.io/ URL, a GraphQL close code), "
+       "which the plain probe does not drive.",
+       "Run the probe again with the --profile it names, to drive that protocol's "
+       "conversation and check it."),
     # --- suites (issue 5) ----------------------------------------------------------------------
     _c("threshold-missed", ERROR, "A suite threshold was missed",
        "The stream was slower or sparser than the suite allows: max_first_event_ms, "

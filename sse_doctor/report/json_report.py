@@ -71,10 +71,14 @@ def result_parts(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
     obs = r.observation
     keep = getattr(r.options, "keep", 1000)
     if isinstance(obs, SseObservation):
-        return sse_parts(obs, keep, redactor)
-    if obs is not None and hasattr(obs, "json_parts"):
-        return obs.json_parts(keep, redactor)
-    return _empty_parts()
+        out = sse_parts(obs, keep, redactor)
+    elif obs is not None and hasattr(obs, "json_parts"):
+        out = obs.json_parts(keep, redactor)
+    else:
+        out = _empty_parts()
+    if r.profile is not None:  # a protocol profile read the stream
+        out["profile"] = r.profile.to_json()
+    return out
 
 
 def scenario_json(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:

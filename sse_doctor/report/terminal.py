@@ -10,6 +10,7 @@ from rich.text import Text
 from sse_doctor.checks.registry import SEVERITY_RANK
 from sse_doctor.checks.timing_checks import silences
 from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
+from sse_doctor.profiles.base import ProfileResult
 from sse_doctor.redact import Redactor
 from sse_doctor.units import ms_text, size_text
 
@@ -116,6 +117,22 @@ def verbose_rows(obs: SseObservation, red: Redactor) -> Table:
     return t
 
 
+def profile_table(p: ProfileResult, red: Redactor) -> Table:
+    """The protocol profile's facts and metrics, right under the verdict."""
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="dim")
+    t.add_column()
+    how = {"data": "recognised from the stream", "url": "recognised from the URL"}
+    t.add_row("profile", f"{p.name}" + (f" · {p.dialect}" if p.dialect else "")
+              + (f" ({how[p.detected]})" if p.detected in how else ""))
+    for label, text in p.facts:
+        t.add_row(label, red.text(text))
+    for s in p.steps:
+        status = "" if s.status is None else f" [{s.status}]"
+        t.add_row(f"{ms_text(s.t_ms)}", red.text(f"{s.step}{status} {s.detail}".rstrip()))
+    return t
+
+
 def findings_block(findings: list[Finding], red: Redactor, advice: bool = True) -> Group:
     parts = []
     for i, f in enumerate(_sorted(findings), 1):
@@ -133,6 +150,8 @@ def findings_block(findings: list[Finding], red: Redactor, advice: bool = True) 
 def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: bool,
                   title: str) -> None:
     console.print(Panel(verdict_line(r), title=title, title_align="left", expand=True))
+    if r.profile is not None:
+        console.print(profile_table(r.profile, red))
     if r.findings:
         console.print(Text("What to do", style="bold"))
         console.print(findings_block(r.findings, red))

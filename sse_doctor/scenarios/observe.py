@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 import httpx
 
@@ -32,10 +33,14 @@ NON_STREAM_READ_S = 1.0
 class Recorder:
     """Transport sink: feeds the parser and keeps bounded, timestamped records."""
 
-    def __init__(self, obs: SseObservation, t0: float, opts: ProbeOptions) -> None:
+    def __init__(self, obs: SseObservation, t0: float, opts: ProbeOptions,
+                 tap: Any = None) -> None:
         self.obs = obs
         self.t0 = t0
         self.opts = opts
+        # A protocol profile's interpreter (profiles.base.Interpreter): it sees every parsed
+        # item as it arrives, so it keeps its own bounded records past --keep.
+        self.tap = tap
         self.parser = SSEParser()
         self.non_stream_deadline: float | None = None
 
@@ -45,6 +50,8 @@ class Recorder:
         obs.http_version = head.http_version
         obs.headers = head.headers
         obs.headers_ms = (head.t - self.t0) * 1000
+        if self.tap is not None:
+            self.tap.head(head.status, head.headers)
         if not obs.streamed:
             self.non_stream_deadline = head.t + NON_STREAM_READ_S
 
@@ -82,6 +89,8 @@ class Recorder:
         and, once the timeline is full, only counts."""
         if not items:
             return 0
+        if self.tap is not None:
+            self.tap.feed(items)
         obs = self.obs
         events, comments = obs.events, obs.comments
         n_ev = n_com = 0
@@ -157,6 +166,7 @@ async def observe_sse(
     extra_headers: list[tuple[str, str]] | None = None,
     stop: asyncio.Event | None = None,
     abort: str = "fin",
+    tap: Any = None,
 ) -> SseObservation:
     obs = SseObservation(url=target.url, method=target.method, http2_offered=target.http2,
                          started_at=datetime.now(timezone.utc))
@@ -165,7 +175,7 @@ async def observe_sse(
     if client is None:
         client = transport.make_client(target)
     t0 = time.perf_counter()
-    rec = Recorder(obs, t0, opts)
+    rec = Recorder(obs, t0, opts, tap)
     try:
         end = await transport.stream(target, rec, t0, obs.window_s, client,
                                      extra_headers=extra_headers, stop=stop, abort=abort)

@@ -1,4 +1,8 @@
-"""The probe scenario: observe one stream passively, then run the checks."""
+"""The probe scenario: observe one stream passively, then run the checks.
+
+With --profile auto the stream's first items are offered to the profiles that recognise
+their protocol from data (profiles.AutoTap); when one does, its checks join the generic ones.
+Otherwise the plain probe says which --profile the stream's signs point to (profile-hint)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,28 @@ from sse_doctor.target import Target
 
 async def probe_sse(target: Target, opts: ProbeOptions, name: str = "probe",
                     client: httpx.AsyncClient | None = None) -> ScenarioResult:
-    obs = await observe_sse(target, opts, client=client)
+    choice = opts.profile
+    tap = choice.tap(target) if choice is not None else None
+    obs = await observe_sse(target, opts, client=client, tap=tap)
+    if tap is not None and tap.chosen is not None:
+        from sse_doctor.profiles import finish
+
+        profile, popts, _ = tap.chosen
+        return finish(profile, name, target, opts, popts, obs, tap.result(obs))
     findings, checks_run = run_sse_checks(obs, opts)
-    return ScenarioResult(name=name, protocol="sse", url=target.url, findings=findings,
-                          checks_run=checks_run, observation=obs, options=opts)
+    result = ScenarioResult(name=name, protocol="sse", url=target.url, findings=findings,
+                            checks_run=checks_run, observation=obs, options=opts)
+    if choice is not None:
+        add_hints(result)
+    return result
+
+
+def add_hints(result: ScenarioResult) -> None:
+    """profile-hint on a probe no profile read (not for an unreachable target)."""
+    from sse_doctor.profiles.hints import profile_hints
+
+    obs = result.observation
+    if obs is None or getattr(obs, "unreachable", None):
+        return
+    result.findings += profile_hints(obs, result.url, result.protocol)
+    result.checks_run.append("profile-hint")
