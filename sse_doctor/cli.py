@@ -317,6 +317,11 @@ def probe(
         typer.Option(metavar="S", rich_help_panel=PROFILE,
                      help="llm: longest acceptable time to first token."),
     ] = None,
+    mcp_version: Annotated[
+        str | None,
+        typer.Option(metavar="V", rich_help_panel=PROFILE,
+                     help="mcp: protocol version to offer (default 2025-06-18)."),
+    ] = None,
 ) -> int:
     """Open a stream, time everything that arrives, and say what is wrong."""
     _check_writable(json_out, "--json")

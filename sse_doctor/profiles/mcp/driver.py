@@ -152,6 +152,10 @@ class Driver:
     async def execute(self, req: Request) -> Reply:
         reply = await self._execute(req)
         reply.end_ms = self.clock.ms()
+        # Session ids (also a throwaway one on an error) are shown only shortened, anywhere.
+        for k, v in reply.headers:
+            if k.lower() == "mcp-session-id":
+                self.target.redactor.add_shortened(v)
         return reply
 
     async def _execute(self, req: Request) -> Reply:

@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 
 from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.messages import Message
+from sse_doctor.redact import shorten
 
 # Resume replays at most this many events we saw: enough to see a loss or a repeat.
 MAX_REPLAY = 10
@@ -24,8 +25,7 @@ MAX_INVALID = 20  # invalid messages kept as evidence (all are counted)
 
 def short(session_id: str) -> str:
     """An Mcp-Session-Id as outputs show it: enough to tell two apart, not enough to use."""
-    keep = max(1, min(8, len(session_id) // 3))
-    return session_id[:keep] + "…"
+    return shorten(session_id)
 
 
 @dataclass
@@ -290,6 +290,7 @@ class McpSession:
         caps = result.get("capabilities")
         rec.capabilities = sorted(caps) if isinstance(caps, dict) else []
         rec.session_id = reply.header("mcp-session-id")
+        rec.initialize_ms = max(0.0, reply.end_ms - reply.t_ms) if reply.end_ms else None
         rec.response_modes.append("sse" if reply.is_sse else "json")
         parts = [f"protocol {rec.version}"
                  + ("" if rec.version == rec.version_offered
