@@ -16,6 +16,7 @@ import httpx_sse
 import pytest
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer, create_app
+from sse_doctor.lab.mcp_routes import VARIANTS as MCP_VARIANTS
 from sse_doctor.lab.sse_routes import DELAYED_HEADERS_SECONDS, HANDLERS, ShutdownSignal
 from sse_doctor.lab.ws_routes import WS_HANDLERS
 
@@ -142,9 +143,14 @@ def test_scenario_table_is_the_contract() -> None:
     assert {s.name for s in SCENARIOS if not s.in_demo} >= {"firehose", "echo"}
     for s in SCENARIOS:
         assert isinstance(s, LabScenario)
-        assert s.protocol in ("sse", "ws") and s.path == f"/{s.protocol}/{s.name}"
         assert s.models and "\n" not in s.models
         assert isinstance(s.expect, frozenset)
+        if s.protocol == "mcp":  # MCP servers, driven by --profile mcp (lab/mcp_routes.py)
+            variant = s.name.removeprefix("mcp-")
+            assert s.path == f"/mcp/{variant}" and variant in MCP_VARIANTS
+            assert s.probe_args == ("--profile", "mcp")
+            continue
+        assert s.protocol in ("sse", "ws") and s.path == f"/{s.protocol}/{s.name}"
         assert s.name in (HANDLERS if s.protocol == "sse" else WS_HANDLERS)
 
 

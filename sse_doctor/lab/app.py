@@ -9,6 +9,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
+from .mcp_routes import mcp_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
 from .ws_routes import WS_HANDLERS
@@ -33,6 +34,7 @@ def create_app() -> Starlette:
         endpoint, methods = HANDLERS[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
     routes += experiment_routes()
+    routes += mcp_routes()
     routes += browser_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()

@@ -128,7 +128,8 @@ def profile_result(rec: McpRecord) -> ProfileResult:
     if rec.version:
         facts.append(("mcp", f"{rec.transport} · protocol {rec.version}"
                       + (f" · server {rec.server}" if rec.server else "")
-                      + (f" · {rec.tools} tools" if rec.tools is not None else "")))
+                      + (f" · {rec.tools} tool{'' if rec.tools == 1 else 's'}"
+                         if rec.tools is not None else "")))
     if rec.session_id:
         facts.append(("session", short(rec.session_id)))
     steps = [Step(s.t_ms, s.step, s.status, s.detail) for s in rec.steps]

@@ -302,7 +302,10 @@ class McpSession:
         else:
             parts.append(f"session {short(rec.session_id)}" if rec.session_id
                          else "no session id (a stateless server)")
-        parts.append("SSE answer" if reply.is_sse else "JSON answer")
+        if rec.transport == "http+sse":
+            parts.append("answer on the stream")
+        else:
+            parts.append("SSE answer" if reply.is_sse else "JSON answer")
         rec.step(reply.t_ms, "initialize", reply.status, ", ".join(parts))
         return True
         yield  # pragma: no cover - makes this a generator
@@ -529,8 +532,11 @@ class McpSession:
         reply = yield Request("legacy stream", "GET", self.url, [], read="legacy-hold")
         rec.get_observation = reply.observation
         self._messages("legacy stream", reply)
-        rec.step(reply.t_ms, "legacy stream", getattr(reply.observation, "status", None),
-                 "held for the window")
+        obs = reply.observation
+        rec.step(reply.t_ms, "legacy stream", getattr(obs, "status", None),
+                 f"held until {getattr(obs, 'end_ms', 0.0) / 1000:.1f} s: "
+                 f"{getattr(obs, 'n_events', 0)} event(s), "
+                 f"{getattr(obs, 'n_comments', 0)} comment(s)")
 
 
 def _n(n: int, word: str) -> str:
