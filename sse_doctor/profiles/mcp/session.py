@@ -175,11 +175,21 @@ class McpSession:
             h.append(("MCP-Protocol-Version", rec.version))
         return h
 
-    def _messages(self, where: str, reply: Reply) -> list[Message]:
-        """The JSON-RPC messages of an answer; invalid ones are recorded."""
+    def _messages(self, where: str, reply: Reply, typed: bool = True) -> list[Message]:
+        """The JSON-RPC messages of an answer; invalid ones are recorded. An answer that is
+        neither JSON nor SSE is one invalid message (unless `typed` is False: initialize
+        reports that as its own failure)."""
         out: list[Message] = []
         if reply.status is not None and not 200 <= reply.status < 300:
             return out  # an error page is read as the refusal it is, not as messages
+        if not (reply.is_sse or reply.events) and reply.body.strip() \
+                and reply.content_type != "application/json":
+            if typed:
+                self.record.add_invalid(where, Message(
+                    "invalid", why=f"a {reply.content_type or 'untyped'} answer, neither "
+                                   "application/json nor text/event-stream",
+                    excerpt=rpc.excerpt(reply.body)))
+            return out
         if reply.is_sse or reply.events:
             for ev in reply.events:
                 if not ev.data.strip() or ev.type == "endpoint":
@@ -256,7 +266,7 @@ class McpSession:
 
     def _initialize(self, reply: Reply) -> Generator[Request, Reply, bool]:
         rec = self.record
-        msgs = self._messages("initialize", reply)
+        msgs = self._messages("initialize", reply, typed=False)
         answer = next((m for m in msgs if m.answers(1)), None)
         ok_status = reply.status is not None and 200 <= reply.status < 300
         reason = None
@@ -514,7 +524,7 @@ class McpSession:
         reply = yield Request(method, "POST", rec.legacy_endpoint, hdrs,
                               rpc.request(2, method, {} if method == "tools/list" else None),
                               rpc_id=2, read="legacy-rpc")
-        msgs = self._messages(method, reply)
+        msgs = self._messages(method, _legacy_as_post(reply))
         answer = next((m for m in msgs if m.answers(2)), None)
         if answer is None:
             what = (f"POST {reply.post_status}, then no response on the stream"
