@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import httpx
 
-from sse_doctor.model import MAX_BODY_EXCERPT, ProbeOptions, SseObservation
+from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, SseObservation
 from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.session import McpRecord, McpSession, Reply, Request, SseItem
 from sse_doctor.scenarios.observe import Recorder, observe_sse
@@ -166,6 +166,8 @@ class Driver:
         reply = Reply(status=None)
         response = await self._open(req, reply)
         if response is None:
+            if req.step == "initialize":
+                self.init_observation = _observation_of(req, reply, self.clock.ms())
             return reply
         if req.read == "resume":
             deadline = time.perf_counter() + min(self.target.timeout, RESUME_MAX_S)
@@ -175,7 +177,7 @@ class Driver:
                          rpc_id=req.rpc_id if req.read == "rpc" else None,
                          expect_ids=req.expect_ids)
         if req.step == "initialize":
-            self.init_observation = _observation_of(self.target, req, reply)
+            self.init_observation = _observation_of(req, reply, self.clock.ms())
         return reply
 
     async def _hold(self, req: Request) -> Reply:
@@ -270,8 +272,6 @@ class _LegacyStream:
         if self.end is not None:
             if self.end.by == "server":
                 self.rec.finish(self.end.t)
-            from sse_doctor.model import Close
-
             self.obs.end_ms = (self.end.t - self.t_send) * 1000
             self.obs.close = Close(self.end.by, self.obs.end_ms, None, self.end.reason)
 
@@ -346,15 +346,23 @@ class _LegacyStream:
                 pass
 
 
-def _observation_of(target: Target, req: Request, reply: Reply) -> SseObservation:
-    """The initialize exchange as an observation: what the report's connection shows."""
+def _observation_of(req: Request, reply: Reply, now_ms: float) -> SseObservation:
+    """The initialize exchange as an observation: what the report's connection shows when no
+    stream was held."""
     obs = SseObservation(url=req.url, method=req.method)
+    # Never zero: renderers scale their timelines by it.
+    obs.end_ms = max(now_ms - reply.t_ms, 0.1)
     if reply.status is None:
         obs.unreachable = reply.error if reply.unreachable else None
+        obs.close = Close("transport", obs.end_ms, None, reply.error)
         return obs
     obs.status, obs.headers, obs.http_version = reply.status, reply.headers, reply.http_version
     obs.headers_ms = None if reply.head_ms is None else reply.head_ms - reply.t_ms
     obs.body_excerpt = reply.body[:MAX_BODY_EXCERPT]
+    obs.n_events = len(reply.events)
+    obs.close = Close("server" if reply.ended in ("server", "") else "client", obs.end_ms,
+                      None, "the answer ended" if reply.ended in ("server", "")
+                      else "read up to the JSON-RPC response")
     return obs
 
 

@@ -1,0 +1,93 @@
+"""probe --profile mcp through the real command line against the lab's MCP servers: each
+gets exactly its diagnosis; bad input is one line and exit 2; secrets stay out of outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sse_doctor.lab import SCENARIOS, LabServer
+from tests.conftest import cli
+
+MCP = [s for s in SCENARIOS if s.protocol == "mcp"]
+ARGS = ("--duration", "2", "--idle-limit", "1")
+
+
+def test_every_lab_mcp_server_gets_exactly_its_diagnosis(lab: LabServer) -> None:
+    # All at once: each holds its GET stream for the window.
+    procs = {s.name: subprocess.Popen(
+        [sys.executable, "-m", "sse_doctor", "probe", lab.url(s.path), *ARGS, *s.probe_args,
+         "--json", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for s in MCP}
+    reports = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=90)
+        assert err == "", (name, err)
+        reports[name] = (json.loads(out), proc.returncode)
+    assert {s.name for s in MCP} >= {"mcp-healthy", "mcp-session-lost", "mcp-legacy"}
+    for s in MCP:
+        report, rc = reports[s.name]
+        found = {f["code"] for f in report["findings"]}
+        assert found == set(s.expect), (s.name, report["findings"], report["profile"]["steps"])
+        assert report["profile"]["name"] == "mcp" and report["profile"]["steps"]
+        errors = any(f["severity"] == "error" for f in report["findings"])
+        assert rc == (1 if errors else 0), s.name
+    healthy = reports["mcp-healthy"][0]["profile"]
+    assert healthy["metrics"]["resume"] == "ok"
+    assert [st["step"] for st in healthy["steps"]] == [
+        "initialize", "notifications/initialized", "tools/list", "GET stream", "resume",
+        "DELETE", "after DELETE"]
+
+
+def test_the_terminal_shows_each_step_under_the_verdict(lab: LabServer) -> None:
+    r = cli("probe", lab.url("/mcp/response-missing"), "--profile", "mcp", *ARGS)
+    assert r.returncode == 1
+    out = r.stdout
+    assert out.index("ERROR") < out.index("initialize [200]") < out.index("tools/list [200]")
+    assert "mcp-response-missing" in out and "without the JSON-RPC response" in out
+
+
+def test_secrets_never_reach_an_output(lab: LabServer, tmp_path) -> None:  # noqa: ANN001
+    junit, html = tmp_path / "out.xml", tmp_path / "out.html"
+    r = cli("probe", lab.url("/mcp/session-lost"), "--profile", "mcp", *ARGS,
+            "--bearer", "sekrit-bearer-token", "-H", "x-api-key: sekrit-api-key",
+            "--json", "-", "--junit", str(junit), "--html", str(html))
+    report = json.loads(r.stdout)
+    assert {f["code"] for f in report["findings"]} == {"mcp-session-lost"}
+    sid = report["profile"]["metrics"]["session"]
+    assert sid.endswith("…") and len(sid) == 9
+    for text in (r.stdout, r.stderr, junit.read_text(), html.read_text()):
+        assert "sekrit" not in text
+    verbose = cli("probe", lab.url("/mcp/healthy"), "--profile", "mcp", *ARGS, "-v",
+                  "--bearer", "sekrit-bearer-token")
+    assert "sekrit" not in verbose.stdout and "…" in verbose.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--profile", "mcp", "--mcp-version", "latest"), "--mcp-version 'latest'"),
+    (("--mcp-version", "2025-03-26"), "--mcp-version needs --profile mcp"),
+    (("--profile", "none", "--mcp-version", "2025-03-26"), "--mcp-version needs --profile mcp"),
+])
+def test_bad_profile_options_are_one_line_and_exit_2(lab: LabServer, args: tuple[str, ...],
+                                                     words: str) -> None:
+    r = cli("probe", lab.url("/mcp/healthy"), *args)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("sse-doctor: error: ") and r.stderr.count("\n") == 1
+    assert words in r.stderr
+
+
+def test_mcp_on_a_websocket_url_is_exit_2() -> None:
+    r = cli("probe", "ws://127.0.0.1:9/mcp", "--profile", "mcp")
+    assert r.returncode == 2 and "--profile mcp needs a http:// or https:// URL" in r.stderr
+
+
+def test_an_mcp_server_that_is_down_is_unreachable_exit_3() -> None:
+    from tests.conftest import free_port
+
+    r = cli("probe", f"http://127.0.0.1:{free_port()}/mcp", "--profile", "mcp", "--json", "-",
+            "--timeout", "2")
+    assert r.returncode == 3
+    assert [f["code"] for f in json.loads(r.stdout)["findings"]] == ["target-unreachable"]
