@@ -139,3 +139,15 @@ def test_resume_with_the_sdk_event_store_replays_exactly() -> None:
     assert steps(report)["resume"] == 200
     assert report["profile"]["metrics"]["resume"] == "ok"
     assert report["profile"]["metrics"]["protocol_version"] == "2025-11-25"
+
+
+def test_the_plain_probe_of_an_sdk_server_points_to_the_mcp_profile() -> None:
+    with serve("healthy") as server:
+        r = cli("probe", server.url("/mcp"), *WINDOW, "--json", "-")
+    report = json.loads(r.stdout)
+    hints = [f for f in report["findings"] if f["code"] == "profile-hint"]
+    assert len(hints) == 1 and hints[0]["evidence"]["profile"] == "mcp"
+    assert "--profile mcp" in hints[0]["detail"]
+    # The throwaway session id on that error response is shown shortened too.
+    shown = report["connection"]["headers"].get("mcp-session-id")
+    assert shown is None or (shown.endswith("…") and not FULL_SESSION_ID.search(r.stdout))
