@@ -278,7 +278,7 @@ class _LegacyStream:
     def _items(self, start: int) -> list[SseItem]:
         base = self.clock.ms(self.t_send)
         return [SseItem(base + e.t_ms, e.type, e.data or "", e.id)
-                for e in self.obs.events[start:]]
+                for e in self.obs.events[start:start + MAX_ITEMS]]
 
     def mark(self) -> int:
         return len(self.obs.events)
@@ -318,9 +318,13 @@ class _LegacyStream:
 
     async def wait_for_response(self, mark: int, rpc_id: int, deadline: float) \
             -> list[SseItem]:
+        scanned = [mark]  # each event is read once, however often the stream wakes us
+
         def answered() -> bool:
+            events = self.obs.events
+            new, scanned[0] = events[scanned[0]:], len(events)
             return any(e.data and any(m.answers(rpc_id) for m in rpc.read(e.data))
-                       for e in self.obs.events[mark:])
+                       for e in new)
 
         await self._wait(deadline, answered)
         return self._items(mark)
