@@ -27,6 +27,8 @@ async def main(names: set[str]) -> None:
         for s in SCENARIOS:
             if s.protocol != "sse" or not s.in_demo or (names and s.name not in names):
                 continue
+            if s.name.startswith("llm-"):  # tests/make_llm_fixtures.py records those
+                continue
             target, opts, _ = plan_probe(probe_params([lab.url(s.path), *DEMO_ARGS,
                                                        *s.probe_args]))
             jobs.append((s, record(target, window_for(opts), limit=256 * 1024)))

@@ -16,6 +16,8 @@ import httpx_sse
 import pytest
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer, create_app
+from sse_doctor.lab.hint_routes import HINT_HANDLERS
+from sse_doctor.lab.llm_routes import LLM_HANDLERS
 from sse_doctor.lab.mcp_routes import VARIANTS as MCP_VARIANTS
 from sse_doctor.lab.sse_routes import DELAYED_HEADERS_SECONDS, HANDLERS, ShutdownSignal
 from sse_doctor.lab.ws_routes import WS_HANDLERS
@@ -128,6 +130,7 @@ EXPECTED_TABLE = {
     "garbage": ({"malformed-stream"}, ()),
     "huge-line": ({"malformed-stream"}, ()),
     "silent": ({"no-heartbeat"}, ()),
+    "mcp-session-required": ({"http-error", "profile-hint"}, ()),
 }
 
 
@@ -137,7 +140,7 @@ def test_scenario_table_is_the_contract() -> None:
     assert len(by_name) == len(SCENARIOS)
     assert len({s.path for s in SCENARIOS}) == len(SCENARIOS)
     demo = {s.name: (set(s.expect), s.probe_args) for s in SCENARIOS
-            if s.in_demo and s.protocol == "sse"}
+            if s.in_demo and s.protocol == "sse" and not s.name.startswith("llm-")}
     assert demo == EXPECTED_TABLE
     # Utilities outside the demo may grow; these two are relied on by other tests.
     assert {s.name for s in SCENARIOS if not s.in_demo} >= {"firehose", "echo"}
@@ -150,8 +153,13 @@ def test_scenario_table_is_the_contract() -> None:
             assert s.path == f"/mcp/{variant}" and variant in MCP_VARIANTS
             assert s.probe_args == ("--profile", "mcp")
             continue
-        assert s.protocol in ("sse", "ws") and s.path == f"/{s.protocol}/{s.name}"
-        assert s.name in (HANDLERS if s.protocol == "sse" else WS_HANDLERS)
+        assert s.protocol in ("sse", "ws")
+        if s.name.startswith("llm-"):  # LLM routes end like the real APIs' paths
+            assert s.path.startswith("/llm/") and s.name in LLM_HANDLERS
+        else:
+            assert s.path == f"/{s.protocol}/{s.name}"
+            assert s.name in ({**HANDLERS, **HINT_HANDLERS} if s.protocol == "sse"
+                              else WS_HANDLERS)
 
 
 def test_index_lists_all_scenarios(client: httpx.Client) -> None:

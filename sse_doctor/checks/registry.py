@@ -178,6 +178,48 @@ _ALL = [
        "which the plain probe does not drive.",
        "Run the probe again with the --profile it names, to drive that protocol's "
        "conversation and check it."),
+    # --- llm profile (issue 10) ---------------------------------------------------------------
+    _c("llm-missing-terminal", ERROR, "The LLM stream ended without its terminal marker",
+       "The server (or a proxy timeout) ended the stream, or kept it open, without the "
+       "dialect's end: 'data: [DONE]', response.completed|incomplete|failed, or message_stop.",
+       "Always send the terminal marker, also after errors and cancellations; clients such "
+       "as Open WebUI wait for it and never finish the answer."),
+    _c("llm-error-in-stream", ERROR, "An error inside a 200 LLM stream",
+       "The model or a provider behind a gateway failed after the 200 status was sent: an "
+       "error object or an error event arrived in the stream.",
+       "Read the error; send errors in the dialect's form (an 'error' event, an error object) "
+       "and handle them in the client: the official OpenAI SDK raises APIError on an 'error' "
+       "key, the Anthropic SDK raises on an error event."),
+    _c("llm-invalid-json", ERROR, "An LLM stream payload is not a JSON object",
+       "A data line that is not JSON, or one JSON chunk cut across two events (a proxy or a "
+       "gateway that re-chunks the stream, a serializer that writes newlines).",
+       "Send each chunk as one JSON object on one data line; the official SDKs call "
+       "json.loads on every payload and raise on this one."),
+    _c("llm-nonstandard-keepalive", ERROR, "Keepalives are sent as data lines",
+       "The server or a gateway sends 'data: : keepalive' (or an empty or 'ping' data line) "
+       "instead of an SSE comment.",
+       "Send keepalives as comment lines (': keepalive'); the official OpenAI SDK raises a "
+       "JSON decode error on the first data-line keepalive."),
+    _c("llm-no-finish-reason", WARNING, "No finish reason at the end of the answer",
+       "The final chunk carries no finish_reason (stop_reason), or a chunk carries an "
+       "empty-string finish_reason where the API says null.",
+       "Send null until the last chunk and then the reason (stop, length, tool_calls...); "
+       "clients that test 'is not None' stop after the first token on an empty string."),
+    _c("llm-usage-missing", WARNING, "No usage in the LLM stream",
+       "The request asked for usage (stream_options.include_usage) or the API always sends "
+       "it (Anthropic message_delta, Responses response.completed), and none came.",
+       "Forward the usage chunk through the gateway or proxy; token accounting depends on "
+       "it."),
+    _c("llm-sequence-violation", ERROR, "LLM stream events out of order",
+       "Anthropic blocks out of order or unopened, a gap or repeat in the Responses "
+       "sequence_number, data after the terminal marker.",
+       "Emit events in the documented order; a gateway that merges or retries streams must "
+       "not reorder, repeat or append after the end."),
+    _c("llm-slow-first-token", WARNING, "The first token came later than --ttft-limit",
+       "Queueing or a cold model before generation, a slow prompt prefill, or a proxy "
+       "holding the first bytes back.",
+       "Check the queue and the model's load; send the headers and the role chunk at once so "
+       "clients see progress."),
     # --- suites (issue 5) ----------------------------------------------------------------------
     _c("threshold-missed", ERROR, "A suite threshold was missed",
        "The stream was slower or sparser than the suite allows: max_first_event_ms, "

@@ -9,6 +9,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
+from .hint_routes import HINT_HANDLERS
+from .llm_routes import LLM_HANDLERS
 from .mcp_routes import mcp_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
@@ -31,7 +33,7 @@ def create_app() -> Starlette:
             continue
         if scenario.protocol != "sse":
             continue
-        endpoint, methods = HANDLERS[scenario.name]
+        endpoint, methods = {**HANDLERS, **LLM_HANDLERS, **HINT_HANDLERS}[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
     routes += experiment_routes()
     routes += mcp_routes()

@@ -189,6 +189,11 @@ SCENARIOS: tuple[LabScenario, ...] = (
         " (CLOCK_MONOTONIC), for measuring arrival lag",
         in_demo=False,
     ),
+    _sse(
+        "mcp-session-required",
+        "an MCP server (streamable HTTP) probed without a session: 400 with a JSON-RPC error",
+        {"http-error", "profile-hint"},
+    ),
     # --- WebSocket (probed as ws://; see lab/ws_routes.py) ------------------------------------
     _ws(
         "healthy-echo",
@@ -241,6 +246,61 @@ SCENARIOS: tuple[LabScenario, ...] = (
         {"ws-abnormal-close"},
     ),
 )
+
+
+# --- LLM token streams (POST, probed with the llm profile; see lab/llm_routes.py) ------------
+CHAT_BODY = ('{"model":"lab-gpt","stream":true,"stream_options":{"include_usage":true},'
+             '"messages":[{"role":"user","content":"Say hello."}]}')
+ANTHROPIC_BODY = ('{"model":"lab-claude","max_tokens":64,"stream":true,'
+                  '"messages":[{"role":"user","content":"Say hello."}]}')
+RESPONSES_BODY = '{"model":"lab-gpt","stream":true,"input":"Say hello."}'
+
+
+def _llm(api: str, variant: str, models: str, expect: set[str] | frozenset[str] = frozenset(),
+         args: tuple[str, ...] = ()) -> LabScenario:
+    from .llm_routes import anthropic_path, chat_path, responses_path
+
+    path, body = {"openai": (chat_path, CHAT_BODY), "anthropic": (anthropic_path, ANTHROPIC_BODY),
+                  "responses": (responses_path, RESPONSES_BODY)}[api]
+    return LabScenario(name=f"llm-{api}-{variant}", path=path(variant), protocol="sse",
+                       models=models, expect=frozenset(expect),
+                       probe_args=("-X", "POST", "-d", body, *args))
+
+
+LLM_SCENARIOS: tuple[LabScenario, ...] = (
+    _llm("openai", "healthy", "an OpenAI-compatible chat completion stream: role chunk, tokens, "
+         "finish_reason, usage, data: [DONE]"),
+    _llm("openai", "no-done", "the answer ends without data: [DONE] (clients wait forever)",
+         {"llm-missing-terminal"}),
+    _llm("openai", "error", "a provider error sent inside the 200 stream after a few tokens",
+         {"llm-error-in-stream"}),
+    _llm("openai", "keepalive", "a gateway's keepalives sent as 'data: : keepalive' lines",
+         {"llm-nonstandard-keepalive"}),
+    _llm("openai", "split-json", "a re-chunking proxy cuts one JSON chunk across two events",
+         {"llm-invalid-json"}),
+    _llm("openai", "stall", "generation stalls 2.6 s mid-answer with nothing on the wire",
+         {"no-heartbeat"}),
+    _llm("openai", "buffered", "a buffering proxy releases tokens in blocks of five",
+         {"buffered-delivery"}),
+    _llm("openai", "empty-finish", "finish_reason \"\" instead of null on every chunk",
+         {"llm-no-finish-reason"}),
+    _llm("openai", "no-usage", "usage asked for with stream_options.include_usage, never sent",
+         {"llm-usage-missing"}),
+    _llm("openai", "after-done", "one more chunk after data: [DONE]",
+         {"llm-sequence-violation"}),
+    _llm("openai", "slow-first", "a queued model: the first token after 1.5 s",
+         {"llm-slow-first-token"}, ("--profile", "llm", "--ttft-limit", "0.5")),
+    _llm("anthropic", "healthy", "an Anthropic Messages stream: message_start, a text block "
+         "with ping, message_delta with stop_reason and usage, message_stop"),
+    _llm("anthropic", "error", "an overloaded_error event mid-answer", {"llm-error-in-stream"}),
+    _llm("anthropic", "out-of-order", "a content_block_delta before its content_block_start",
+         {"llm-sequence-violation"}),
+    _llm("responses", "healthy", "an OpenAI Responses stream: typed events, sequence_number, "
+         "response.completed with usage"),
+    _llm("responses", "sequence-gap", "one event lost: the sequence_number skips one",
+         {"llm-sequence-violation"}),
+)
+SCENARIOS = SCENARIOS + LLM_SCENARIOS
 
 
 # --- MCP servers (probed with --profile mcp; see lab/mcp_routes.py) ---------------------------

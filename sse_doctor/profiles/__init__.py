@@ -111,7 +111,7 @@ def resolve(requested: str | None, protocol: str, url: str,
         profile = get(requested)
         if protocol not in profile.schemes:
             schemes = " or ".join(_SCHEME_WORDS[s] for s in sorted(profile.schemes))
-            raise UsageError(f"--profile {requested} needs a {schemes} URL")
+            raise UsageError(f"--profile {requested} needs {schemes} URL")
         for p, owner in given.items():
             if owner != requested:
                 raise UsageError(f"{_flag(p)} needs --profile {owner}")
@@ -141,4 +141,4 @@ def resolve(requested: str | None, protocol: str, url: str,
     return ProfileChoice("auto", candidates=[(p, p.options(params)) for p, _ in candidates])
 
 
-_SCHEME_WORDS = {"sse": "http:// or https://", "ws": "ws:// or wss://"}
+_SCHEME_WORDS = {"sse": "an http:// or https://", "ws": "a ws:// or wss://"}

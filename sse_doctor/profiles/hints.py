@@ -17,7 +17,8 @@ from sse_doctor.model import Finding, finding
 # forbidden, subprotocol not acceptable, init timeout, subscriber exists, too many inits.
 GRAPHQL_CLOSE_CODES = {4400, 4401, 4403, 4406, 4408, 4409, 4429, 4499, 4500}
 GRAPHQL_SUBPROTOCOLS = ("graphql-transport-ws", "graphql-ws")
-_MCP_TEXT = re.compile(rb"missing session id|mcp-session-id|no valid session id", re.I)
+_MCP_TEXT = re.compile(rb"missing (or invalid )?session id|mcp-session-id|no valid session id",
+                       re.I)
 
 
 def socketio_url(url: str) -> bool:

@@ -123,13 +123,14 @@ def profile_table(p: ProfileResult, red: Redactor) -> Table:
     t.add_column(style="dim")
     t.add_column()
     how = {"data": "recognised from the stream", "url": "recognised from the URL"}
-    t.add_row("profile", f"{p.name}" + (f" · {p.dialect}" if p.dialect else "")
-              + (f" ({how[p.detected]})" if p.detected in how else ""))
+    # Text, not markup: a step's status may be "[DONE]", and a server's words anything.
+    t.add_row("profile", Text(f"{p.name}" + (f" · {p.dialect}" if p.dialect else "")
+                              + (f" ({how[p.detected]})" if p.detected in how else "")))
     for label, text in p.facts:
-        t.add_row(label, red.text(text))
+        t.add_row(label, Text(red.text(text)))
     for s in p.steps:
-        status = "" if s.status is None else f" [{s.status}]"
-        t.add_row(f"{ms_text(s.t_ms)}", red.text(f"{s.step}{status} {s.detail}".rstrip()))
+        line = s.step + ("" if s.status is None else f": {s.status}")
+        t.add_row(ms_text(s.t_ms), Text(red.text(line + (f" · {s.detail}" if s.detail else ""))))
     return t
 
 

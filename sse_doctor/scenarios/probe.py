@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 
 from sse_doctor.checks.plan import run_sse_checks
-from sse_doctor.model import ProbeOptions, ScenarioResult
+from sse_doctor.model import ProbeOptions, ScenarioResult, SseObservation
+from sse_doctor.profiles.base import AutoTap
 from sse_doctor.scenarios.observe import observe_sse
 from sse_doctor.target import Target
 
@@ -19,6 +20,14 @@ async def probe_sse(target: Target, opts: ProbeOptions, name: str = "probe",
     choice = opts.profile
     tap = choice.tap(target) if choice is not None else None
     obs = await observe_sse(target, opts, client=client, tap=tap)
+    return conclude(target, opts, obs, tap, name)
+
+
+def conclude(target: Target, opts: ProbeOptions, obs: SseObservation, tap: AutoTap | None,
+             name: str = "probe") -> ScenarioResult:
+    """The checks on an observed (or replayed) stream: the recognised profile's on top of
+    the generic ones, else the generic ones and profile-hint."""
+    choice = opts.profile
     if tap is not None and tap.chosen is not None:
         from sse_doctor.profiles import finish
 

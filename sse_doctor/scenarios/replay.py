@@ -21,8 +21,10 @@ def _decode_chunk(item: Any) -> tuple[float, bytes]:
     return float(t_ms), payload.encode("utf-8")
 
 
-def replay(rec: dict[str, Any], opts: ProbeOptions | None = None) -> SseObservation:
-    """Rebuild the observation a live probe would have made of this recording."""
+def replay(rec: dict[str, Any], opts: ProbeOptions | None = None,
+           tap: Any = None) -> SseObservation:
+    """Rebuild the observation a live probe would have made of this recording (`tap`: a
+    protocol profile's interpreter, fed as the live probe feeds it)."""
     opts = opts or ProbeOptions(duration=float(rec.get("window_s", 30.0)))
     obs = SseObservation(url=rec.get("url", "http://recorded.invalid/"),
                          method=rec.get("method", "GET"),
@@ -31,7 +33,7 @@ def replay(rec: dict[str, Any], opts: ProbeOptions | None = None) -> SseObservat
     if rec.get("unreachable"):
         obs.unreachable = rec["unreachable"]
         return obs
-    recorder = Recorder(obs, 0.0, opts)
+    recorder = Recorder(obs, 0.0, opts, tap)
     head = rec["head"]
     recorder.head(transport.Head(head["t_ms"] / 1000, head["status"],
                                  head.get("http_version", "HTTP/1.1"),

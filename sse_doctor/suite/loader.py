@@ -62,6 +62,7 @@ class OptionInfo:
     multiple: bool
     secondary: str | None  # --no-x of an on/off flag
     takes_file: bool  # FILE or TEXT|@FILE: relative paths are relative to the suite file
+    text_or_file: bool = False  # TEXT|@FILE: only an '@' value is a path
 
 
 @dataclass
@@ -118,6 +119,7 @@ def command_options(cmd: Any) -> dict[str, OptionInfo]:
             multiple=bool(p.multiple),
             secondary=next((o for o in p.secondary_opts if o.startswith("--")), None),
             takes_file="FILE" in metavar,
+            text_or_file="@FILE" in metavar,
         )
     return out
 
@@ -219,6 +221,8 @@ def _with_base(info: OptionInfo, value: str, base: str) -> str:
     if value.startswith("@"):
         path = value[1:]
         return "@" + path if os.path.isabs(path) else "@" + os.path.join(base, path)
+    if info.text_or_file:  # TEXT|@FILE without '@' is the text itself (a JSON body)
+        return value
     return value if os.path.isabs(value) else os.path.join(base, value)
 
 

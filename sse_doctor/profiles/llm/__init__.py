@@ -1,0 +1,67 @@
+"""The LLM profile: token streams of OpenAI-compatible chat completions, the OpenAI
+Responses API and Anthropic Messages. It reads the stream the user's own request opens
+(``-X POST -d @body.json``), so it drives no conversation of its own; ``--profile auto``
+recognises it from the first data payloads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sse_doctor.model import Finding, ProbeOptions
+from sse_doctor.profiles.base import Profile, ProfileResult
+from sse_doctor.profiles.llm.checks import CODES, check
+from sse_doctor.profiles.llm.interpreter import LlmInterpreter, dialect_of
+from sse_doctor.target import Target
+
+
+def usage_requested(body: bytes | None) -> bool:
+    """The request asked for a usage chunk (OpenAI stream_options.include_usage)."""
+    if not body:
+        return False
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    opts = doc.get("stream_options") if isinstance(doc, dict) else None
+    return isinstance(opts, dict) and opts.get("include_usage") is True
+
+
+class LlmProfile(Profile):
+    name = "llm"
+    schemes = frozenset({"sse"})
+    auto = True
+    codes = CODES
+
+    def options(self, params: dict[str, Any]) -> float | None:
+        return params.get("ttft_limit")
+
+    def detect(self, url: str, headers: list[tuple[str, str]], first: list[Any]) -> str | None:
+        from sse_doctor.sse.parser import Event
+
+        for item in first:
+            if type(item) is Event:
+                try:
+                    doc = json.loads(item.data)
+                except ValueError:
+                    continue
+                found = dialect_of(doc)
+                if found is not None:
+                    return found
+        return None
+
+    def interpreter(self, target: Target, popts: Any,
+                    dialect: str | None = None) -> LlmInterpreter:
+        return LlmInterpreter(dialect, usage_requested(target.body))
+
+    def check(self, result: ProfileResult, obs: Any, opts: ProbeOptions,
+              popts: Any) -> list[Finding]:
+        return check(result.state, popts)
+
+    def irrelevant(self, result: ProfileResult) -> frozenset[str]:
+        # A completion is one answer, not a resumable feed: ids and a browser's reconnect
+        # after the end say nothing about it (llm-missing-terminal covers an unfinished one).
+        return frozenset({"no-event-ids", "stream-ended"})
+
+
+PROFILE = LlmProfile()
