@@ -488,7 +488,10 @@ def _probe_plan(params: dict) -> Plan:
 
     from sse_doctor.scenarios.observe import window_for
 
-    return Plan("probe", target, window_for(opts) + 2 * target.timeout + 2.0, run)
+    # A profile that drives a conversation (MCP: several requests) may need more timeouts.
+    choice = opts.profile
+    timeouts = max(2, getattr(getattr(choice, "profile", None), "timeouts", 2))
+    return Plan("probe", target, window_for(opts) + timeouts * target.timeout + 2.0, run)
 
 
 PLANNERS["probe"] = _probe_plan

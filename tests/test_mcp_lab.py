@@ -46,7 +46,7 @@ def test_the_terminal_shows_each_step_under_the_verdict(lab: LabServer) -> None:
     r = cli("probe", lab.url("/mcp/response-missing"), "--profile", "mcp", *ARGS)
     assert r.returncode == 1
     out = r.stdout
-    assert out.index("ERROR") < out.index("initialize [200]") < out.index("tools/list [200]")
+    assert out.index("ERROR") < out.index("initialize: 200") < out.index("tools/list: 200")
     assert "mcp-response-missing" in out and "without the JSON-RPC response" in out
 
 
@@ -81,7 +81,7 @@ def test_bad_profile_options_are_one_line_and_exit_2(lab: LabServer, args: tuple
 
 def test_mcp_on_a_websocket_url_is_exit_2() -> None:
     r = cli("probe", "ws://127.0.0.1:9/mcp", "--profile", "mcp")
-    assert r.returncode == 2 and "--profile mcp needs a http:// or https:// URL" in r.stderr
+    assert r.returncode == 2 and "--profile mcp needs an http:// or https:// URL" in r.stderr
 
 
 def test_an_mcp_server_that_is_down_is_unreachable_exit_3() -> None:

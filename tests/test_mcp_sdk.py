@@ -37,8 +37,8 @@ def test_healthy_sdk_server_is_healthy_with_every_step_shown() -> None:
         report, rj = probe(server.url("/mcp"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "HEALTHY" in r.stdout
-    for shown in ("initialize [200]", "notifications/initialized [202]", "tools/list [200]",
-                  "GET stream [200]", "DELETE [200]", "after DELETE [404]", "2 tools"):
+    for shown in ("initialize: 200", "notifications/initialized: 202", "tools/list: 200",
+                  "GET stream: 200", "DELETE: 200", "after DELETE: 404", "2 tools"):
         assert shown in r.stdout, shown
     assert rj.returncode == 0 and report["verdict"] == "healthy" and report["findings"] == []
     assert steps(report) == {"initialize": 200, "notifications/initialized": 202,

@@ -33,6 +33,10 @@ class McpProfile(Profile):
     schemes = frozenset({"sse"})
     auto = False  # an MCP session is a conversation: asked for by name (profile-hint)
     codes = CODES
+    # Requests of a session that may each take up to --timeout besides the held GET stream
+    # (initialize, initialized, tools/list, the GET's head, resume, DELETE, the check after):
+    # a suite's budget for the check.
+    timeouts = 7
 
     def options(self, params: dict[str, Any]) -> McpOptions:
         version = params.get("mcp_version") or messages.DEFAULT_VERSION

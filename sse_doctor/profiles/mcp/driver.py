@@ -163,6 +163,9 @@ class Driver:
             return await self._hold(req)
         if req.read.startswith("legacy-"):
             return await self._legacy(req)
+        # The whole answer (head and body) within --timeout of sending: a session of a few
+        # requests stays within the plan's budget (McpProfile.timeouts).
+        sent = time.perf_counter()
         reply = Reply(status=None)
         response = await self._open(req, reply)
         if response is None:
@@ -170,9 +173,9 @@ class Driver:
                 self.init_observation = _observation_of(req, reply, self.clock.ms())
             return reply
         if req.read == "resume":
-            deadline = time.perf_counter() + min(self.target.timeout, RESUME_MAX_S)
+            deadline = sent + min(self.target.timeout, RESUME_MAX_S)
         else:
-            deadline = time.perf_counter() + self.target.timeout
+            deadline = sent + self.target.timeout
         await self._read(response, reply, deadline,
                          rpc_id=req.rpc_id if req.read == "rpc" else None,
                          expect_ids=req.expect_ids)
@@ -208,16 +211,17 @@ class Driver:
         if req.read == "legacy-hold":
             return await self.legacy.hold()
         mark = self.legacy.mark()
+        sent = time.perf_counter()
         reply = Reply(status=None)
         response = await self._open(req, reply)
         if response is None:
             return reply
         post_status = reply.status
-        await self._read(response, reply, time.perf_counter() + self.target.timeout)
+        await self._read(response, reply, sent + self.target.timeout)
         reply.post_status = post_status
         if post_status is not None and 200 <= post_status < 300 and req.rpc_id is not None:
             reply.events = await self.legacy.wait_for_response(
-                mark, req.rpc_id, time.perf_counter() + self.target.timeout)
+                mark, req.rpc_id, sent + self.target.timeout)
             if not any(e.data.strip() and any(m.answers(req.rpc_id) for m in rpc.read(e.data))
                        for e in reply.events):
                 reply.error = self.legacy.end_reason() or \
