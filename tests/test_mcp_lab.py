@@ -61,6 +61,12 @@ def test_secrets_never_reach_an_output(lab: LabServer, tmp_path) -> None:  # noq
     assert sid.endswith("…") and len(sid) == 9
     for text in (r.stdout, r.stderr, junit.read_text(), html.read_text()):
         assert "sekrit" not in text
+    # JUnit: one testcase per check of the profile, the lost session failing.
+    from junitparser import JUnitXml
+
+    cases = {c.name: c for c in next(iter(JUnitXml.fromfile(str(junit))))}
+    assert {"mcp-initialize-failed", "mcp-session-lost", "mcp-resume-broken"} <= set(cases)
+    assert not cases["mcp-session-lost"].is_passed and cases["mcp-resume-broken"].is_passed
     verbose = cli("probe", lab.url("/mcp/healthy"), "--profile", "mcp", *ARGS, "-v",
                   "--bearer", "sekrit-bearer-token")
     assert "sekrit" not in verbose.stdout and "…" in verbose.stdout
@@ -91,3 +97,15 @@ def test_an_mcp_server_that_is_down_is_unreachable_exit_3() -> None:
             "--timeout", "2")
     assert r.returncode == 3
     assert [f["code"] for f in json.loads(r.stdout)["findings"]] == ["target-unreachable"]
+
+
+def test_a_suite_check_of_an_mcp_session_gets_the_time_its_requests_may_take() -> None:
+    from sse_doctor.cli import command_params, plan_command
+
+    def budget(*args: str) -> float:
+        params = command_params("probe", ["http://127.0.0.1:9/mcp", "--duration", "4",
+                                          "--timeout", "3", *args])
+        return plan_command("probe", params).budget_s
+
+    assert budget("--profile", "none") == 4 + 2 * 3 + 2.0
+    assert budget("--profile", "mcp") == 4 + 7 * 3 + 2.0
