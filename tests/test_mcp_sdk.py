@@ -151,3 +151,16 @@ def test_the_plain_probe_of_an_sdk_server_points_to_the_mcp_profile() -> None:
     # The throwaway session id on that error response is shown shortened too.
     shown = report["connection"]["headers"].get("mcp-session-id")
     assert shown is None or (shown.endswith("…") and not FULL_SESSION_ID.search(r.stdout))
+
+
+@pytest.mark.parametrize("kind, path, also", [
+    ("healthy", "/mcp", set()),
+    ("legacy", "/sse", {"mcp-legacy-transport"}),
+])
+def test_an_idle_server_stream_is_no_heartbeat_as_for_any_stream(kind: str, path: str,
+                                                                 also: set[str]) -> None:
+    # The SDK sends its first keepalive comment after 15 s: a shorter idle limit sees the
+    # silence a proxy with a short idle timeout would cut.
+    with serve(kind) as server:
+        report, _ = probe(server.url(path), "--idle-limit", "0.5")
+    assert codes(report) == {"no-heartbeat"} | also

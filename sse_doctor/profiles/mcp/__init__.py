@@ -71,8 +71,9 @@ class McpProfile(Profile):
         return True  # the session's checks stand whether or not a stream was held
 
     def irrelevant(self, result: ProfileResult) -> frozenset[str]:
-        # The server may end its GET stream at any time (spec: "MAY close the SSE stream").
-        return frozenset({"stream-ended"})
+        # The server may end its GET stream at any time (spec: "MAY close the SSE stream"),
+        # and event ids are optional (they only make a stream resumable, which is checked).
+        return frozenset({"stream-ended", "no-event-ids"})
 
 
 PROFILE = McpProfile()
@@ -136,6 +137,10 @@ def profile_result(rec: McpRecord) -> ProfileResult:
                          if rec.tools is not None else "")))
     if rec.session_id:
         facts.append(("session", short(rec.session_id)))
+    main = main_observation(rec)
+    if main is not None and not main.unreachable:
+        facts.append(("connection", "below: the server's stream, held for the window"
+                      if main is rec.get_observation else "below: the answer to initialize"))
     steps = [Step(s.t_ms, s.step, s.status, s.detail) for s in rec.steps]
     return ProfileResult(name="mcp", dialect=rec.transport, metrics=metrics, steps=steps,
                          facts=facts, state=rec)

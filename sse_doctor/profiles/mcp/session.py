@@ -541,6 +541,7 @@ class McpSession:
                      else "answered (on the stream)")
         reply = yield Request("legacy stream", "GET", self.url, [], read="legacy-hold")
         rec.get_observation = reply.observation
+        rec.get_status = getattr(reply.observation, "status", None)
         self._messages("legacy stream", reply)
         obs = reply.observation
         rec.step(reply.t_ms, "legacy stream", getattr(obs, "status", None),
@@ -558,7 +559,8 @@ def _legacy_as_post(reply: Reply) -> Reply:
     ok = reply.post_status is not None and 200 <= reply.post_status < 300
     return Reply(status=reply.post_status, t_ms=reply.t_ms,
                  headers=[("content-type", "text/event-stream")] if ok else reply.headers,
-                 body=reply.body, events=reply.events, ended=reply.ended, error=reply.error)
+                 body=reply.body, events=reply.events, ended=reply.ended, error=reply.error,
+                 end_ms=reply.end_ms)
 
 
 def _refusal_reason(reply: Reply, offered: str) -> str:
