@@ -301,3 +301,69 @@ def test_session_ids_are_shown_shortened_everywhere() -> None:
     assert red.header("mcp-session-id", "throwaway-on-an-error-0123") == "throwawa…"
     assert red.text(f"session {sid} refused") == "session df4384ee… refused"
     assert red.deep({"a": [sid]}) == {"a": ["df4384ee…"]}
+
+
+def test_what_a_client_could_not_use_fails_initialize() -> None:
+    bad_sid = recorded("sdk-sse-initialize")
+    bad_sid.headers = [(k, "sess ion\u00e9" if k == "mcp-session-id" else v)
+                       for k, v in bad_sid.headers]
+    rec, sent = converse({"initialize": bad_sid})
+    assert found(rec) == {"mcp-initialize-failed"} and len(sent) == 1
+    assert "not visible ASCII" in rec.init_failed
+    elsewhere = "event: endpoint\ndata: https://evil.example/messages?session_id=1\n\n"
+    rec, _ = converse({"initialize": Reply(status=405),
+                       "legacy GET": Reply(status=200, headers=SSE,
+                                           events=events_of(elsewhere))})
+    assert found(rec) == {"mcp-initialize-failed"} and "another origin" in rec.init_failed
+
+
+# --- whatever a server answers, the session ends and the checks read it ----------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["jsonrpc", "id", "method", "result", "error", "code", "tools",
+                         "protocolVersion", "capabilities", "serverInfo", "x"]),
+        inner, max_size=4),
+    max_leaves=10)
+_payloads = st.one_of(
+    st.text(max_size=40),
+    _json_values.map(json.dumps),
+    st.builds(lambda i, r: json.dumps({"jsonrpc": "2.0", "id": i, "result": r}),
+              st.integers(0, 4), _json_values),
+)
+_events = st.lists(st.builds(SseItem, st.floats(0, 1e4), st.sampled_from(
+    ["message", "endpoint", "ping"]), _payloads, st.sampled_from(["", "1", "2", "x"])),
+    max_size=5)
+_replies = st.builds(
+    Reply,
+    status=st.sampled_from([None, 200, 202, 204, 400, 404, 405, 406, 409, 421, 500]),
+    t_ms=st.floats(0, 1e4),
+    headers=st.lists(st.tuples(st.sampled_from(["content-type", "mcp-session-id", "x"]),
+                               st.sampled_from(["text/event-stream", "application/json",
+                                                "text/html", "abc123", "bad id é", ""])),
+                     max_size=3),
+    body=_payloads.map(str.encode),
+    events=_events,
+    ended=st.sampled_from(["server", "response", "deadline", "transport", ""]),
+    post_status=st.sampled_from([None, 200, 202, 404]),
+    error=st.text(max_size=10),
+    unreachable=st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_replies, min_size=12, max_size=12))
+def test_any_answers_end_the_session_with_findings_never_an_exception(replies) -> None:  # noqa: ANN001
+    from sse_doctor.profiles.mcp import profile_result
+
+    session = McpSession(URL)
+    req, n = session.start(), 0
+    while req is not None:
+        assert n < len(replies), "the conversation must end"
+        req, n = session.receive(replies[n]), n + 1
+    findings, _ = run_mcp_checks(session.record)
+    assert all(f.detail for f in findings)
+    profile_result(session.record).to_json()

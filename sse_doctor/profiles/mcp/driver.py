@@ -81,9 +81,15 @@ class Driver:
         t_send = time.perf_counter()
         reply.t_ms = self.clock.ms(t_send)
         try:
-            response = await asyncio.wait_for(
-                self.client.send(self._request(req, trace=trace), stream=True),
-                self.target.timeout)
+            request = self._request(req, trace=trace)
+        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+            # A URL or header the server handed us (an endpoint event, a session id) that
+            # cannot even be sent.
+            reply.error = f"the request could not be built: {exc}"
+            return None
+        try:
+            response = await asyncio.wait_for(self.client.send(request, stream=True),
+                                              self.target.timeout)
         except asyncio.TimeoutError:
             reply.error = transport.timeout_reason(done, self.target.timeout,
                                                    req.url.startswith("https"))

@@ -9,10 +9,11 @@ the checks need is written to a :class:`McpRecord`; nothing here touches a socke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.messages import Message
@@ -21,6 +22,7 @@ from sse_doctor.redact import shorten
 # Resume replays at most this many events we saw: enough to see a loss or a repeat.
 MAX_REPLAY = 10
 MAX_INVALID = 20  # invalid messages kept as evidence (all are counted)
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 def short(session_id: str) -> str:
@@ -299,7 +301,14 @@ class McpSession:
         rec.server = " ".join(str(info[k]) for k in ("name", "version") if info.get(k)) or None
         caps = result.get("capabilities")
         rec.capabilities = sorted(caps) if isinstance(caps, dict) else []
-        rec.session_id = reply.header("mcp-session-id")
+        sid = reply.header("mcp-session-id")
+        if sid is not None and not _VISIBLE_ASCII.fullmatch(sid):
+            reason = ("the Mcp-Session-Id is not visible ASCII (the spec allows 0x21 to 0x7E "
+                      "only): clients cannot send it back")
+            rec.init_failed = reason
+            rec.step(reply.t_ms, "initialize", reply.status, reason, False)
+            return False
+        rec.session_id = sid
         rec.initialize_ms = max(0.0, reply.end_ms - reply.t_ms) if reply.end_ms else None
         rec.response_modes.append("sse" if reply.is_sse else "json")
         parts = [f"protocol {rec.version}"
@@ -500,9 +509,21 @@ class McpSession:
                                f"open the old HTTP+SSE transport either ({seen})")
             rec.step(reply.t_ms, "legacy GET", reply.status, seen, False)
             return
+        try:
+            rec.legacy_endpoint = urljoin(self.url, endpoint.data.strip())
+            there, here = urlsplit(rec.legacy_endpoint), urlsplit(self.url)
+        except ValueError:
+            rec.init_failed = f"the `endpoint` event is not a URL: {rpc.excerpt(endpoint.data)}"
+            rec.step(reply.t_ms, "legacy GET", reply.status, rec.init_failed, False)
+            return
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            # The SDK's client refuses it too ("Endpoint origin does not match").
+            rec.init_failed = (f"the `endpoint` event names another origin "
+                               f"({there.scheme}://{there.netloc}): clients refuse to POST there")
+            rec.step(reply.t_ms, "legacy GET", reply.status, rec.init_failed, False)
+            return
         rec.transport = "http+sse"
         rec.version_offered = rpc.LEGACY_VERSION
-        rec.legacy_endpoint = urljoin(self.url, endpoint.data.strip())
         rec.step(reply.t_ms, "legacy GET", reply.status,
                  "an `endpoint` event: the server speaks the 2024-11-05 HTTP+SSE transport")
         hdrs = [("Accept", rpc.ACCEPT_POST), ("Content-Type", "application/json")]
