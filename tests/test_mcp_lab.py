@@ -109,3 +109,14 @@ def test_a_suite_check_of_an_mcp_session_gets_the_time_its_requests_may_take() -
 
     assert budget("--profile", "none") == 4 + 2 * 3 + 2.0
     assert budget("--profile", "mcp") == 4 + 7 * 3 + 2.0
+
+
+@pytest.mark.parametrize("path", ["/sse/garbage", "/sse/silent", "/sse/echo", "/sse/huge-line"])
+def test_servers_that_are_not_mcp_at_all_get_findings_not_tracebacks(lab: LabServer,
+                                                                     path: str) -> None:
+    r = cli("probe", lab.url(path), "--profile", "mcp", "--duration", "2", "--timeout", "2",
+            "--json", "-")
+    assert r.returncode == 1 and r.stderr == ""
+    report = json.loads(r.stdout)
+    assert "mcp-initialize-failed" in {f["code"] for f in report["findings"]}
+    assert report["duration_s"] < 30
