@@ -119,4 +119,3 @@ def test_servers_that_are_not_mcp_at_all_get_findings_not_tracebacks(lab: LabSer
     assert r.returncode == 1 and r.stderr == ""
     report = json.loads(r.stdout)
     assert "mcp-initialize-failed" in {f["code"] for f in report["findings"]}
-    assert report["duration_s"] < 30
