@@ -105,3 +105,11 @@ def test_the_plain_probe_of_an_mcp_server_says_run_profile_mcp(lab) -> None:
     hint = {f["code"]: f for f in report["findings"]}["profile-hint"]
     assert hint["severity"] == "info" and hint["evidence"] == {"profile": "mcp"}
     assert "--profile mcp" in hint["detail"] and "asking for an MCP session" in hint["detail"]
+
+
+def test_profile_llm_on_an_http_error_reports_the_error_and_no_answer(lab) -> None:
+    proc = cli("probe", lab.url("/sse/http-error"), *DEMO_ARGS, "--profile", "llm", "--json",
+               "-")
+    report = json.loads(proc.stdout)
+    assert {f["code"] for f in report["findings"]} == {"http-error"}
+    assert report["profile"]["steps"] == [] and report["profile"]["metrics"]["ttft_ms"] is None

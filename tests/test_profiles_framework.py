@@ -3,12 +3,14 @@ profile-hint, from pure inputs."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Close, SseObservation
 from sse_doctor.profiles import resolve
-from sse_doctor.profiles.hints import profile_hints
+from sse_doctor.profiles.hints import profile_for_url, profile_hints
 from sse_doctor.ws.observation import WsObservation
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
@@ -65,3 +67,65 @@ def test_socketio_path_and_graphql_close_code_hint_their_profiles() -> None:
 def test_an_unreachable_target_gets_no_hint() -> None:
     obs = SseObservation(url="http://127.0.0.1:9/socket.io/", unreachable="refused")
     assert profile_hints(obs, obs.url, "sse") == []
+
+
+@pytest.mark.parametrize(("url", "profile"), [
+    ("https://api.openai.com/v1/chat/completions", "llm"),
+    ("https://api.anthropic.com/v1/messages", "llm"),
+    ("https://api.openai.com/v1/responses", "llm"),
+    ("http://127.0.0.1:8000/mcp/", "mcp"),
+    ("https://x.example/socket.io/?EIO=4&transport=polling", "socketio"),
+    ("https://x.example/graphql", "graphql"),
+    ("https://x.example/events", None),
+])
+def test_init_suggests_a_profile_from_the_url_alone(url: str, profile: str | None) -> None:
+    assert profile_for_url(url) == profile
+
+
+def _event(data: str, t: float = 0.0):  # noqa: ANN202
+    from sse_doctor.sse.parser import Event
+
+    return Event(type="message", data=data, id="", retry=None, t=t)
+
+
+def test_auto_gives_up_after_a_few_events_that_no_profile_recognises() -> None:
+    from sse_doctor.profiles.base import AutoTap
+    from sse_doctor.target import build_target
+
+    target = build_target(URL)
+    choice = resolve("auto", "sse", URL, {})
+    tap = choice.tap(target)
+    assert isinstance(tap, AutoTap)
+    tap.feed([_event(json.dumps({"tick": i})) for i in range(AutoTap.DETECT_EVENTS)])
+    assert tap.done and tap.chosen is None and tap.first == []
+    chunk = '{"object": "chat.completion.chunk", "choices": [{"delta": {"content": "x"}}]}'
+    tap.feed([_event(chunk)])  # too late: the plain probe goes on as today
+    assert tap.chosen is None
+
+
+def test_auto_recognises_an_llm_stream_after_comments_and_replays_what_came_first() -> None:
+    from sse_doctor.profiles.base import AutoTap
+    from sse_doctor.sse.parser import Comment
+    from sse_doctor.target import build_target
+
+    tap = resolve("auto", "sse", URL, {}).tap(build_target(URL))
+    assert isinstance(tap, AutoTap)
+    role = '{"object": "chat.completion.chunk", "choices": [{"delta": {"role": "assistant"}}]}'
+    token = '{"object": "chat.completion.chunk", "choices": [{"delta": {"content": "hi"}}]}'
+    tap.feed([Comment(t=1.0, text=" ok"), _event(role, 2.0), _event(token, 3.0)])
+    assert tap.chosen is not None and tap.chosen[0].name == "llm"
+    tap.feed([_event(token, 5.0)])
+    obs = _obs(200, b"")
+    result = tap.result(obs)
+    assert result.detected == "data" and result.dialect == "openai-chat"
+    assert result.metrics["ttft_ms"] == 3.0 and result.metrics["deltas"] == 2
+
+
+def test_comments_alone_never_grow_the_detection_buffer_without_bound() -> None:
+    from sse_doctor.profiles.base import AutoTap
+    from sse_doctor.sse.parser import Comment
+    from sse_doctor.target import build_target
+
+    tap = resolve("auto", "sse", URL, {}).tap(build_target(URL))
+    tap.feed([Comment(t=float(i), text="ping") for i in range(AutoTap.DETECT_ITEMS + 10)])
+    assert tap.done and tap.first == []

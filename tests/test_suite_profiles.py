@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import pytest
 
 from sse_doctor.suite.loader import SuiteInvalid, load_suite
+from tests.conftest import cli
 
 BODY = '{"model": "m", "stream": true}'
 
@@ -35,3 +37,23 @@ def test_bad_profile_keys_are_suite_problems(tmp_path, check: str, problem: str)
     with pytest.raises(SuiteInvalid) as exc:
         load_suite(write(tmp_path, check))
     assert any(problem in p for p in exc.value.problems), exc.value.problems
+
+
+def test_init_writes_an_llm_check_that_runs_against_an_llm_endpoint(lab, tmp_path) -> None:
+    suite = tmp_path / "sse-doctor.toml"
+    url = lab.url("/llm/anthropic/healthy/v1/messages")
+    assert cli("init", url, "-o", str(suite)).returncode == 0
+    text = suite.read_text()
+    assert 'profile = "llm"' in text and 'method = "POST"' in text and '"max_tokens"' in text
+    [check] = load_suite(str(suite)).checks
+    assert check.plan.target.body_is_json and check.plan.target.method == "POST"
+    proc = cli("run", str(suite), "--json", "-")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [entry] = json.loads(proc.stdout)["scenarios"]
+    assert entry["profile"]["dialect"] == "anthropic" and entry["findings"] == []
+
+
+def test_init_of_a_plain_stream_writes_no_profile(tmp_path) -> None:
+    suite = tmp_path / "s.toml"
+    assert cli("init", "http://127.0.0.1:9/events", "-o", str(suite)).returncode == 0
+    assert "profile" not in suite.read_text()

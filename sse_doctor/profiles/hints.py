@@ -78,6 +78,28 @@ def profile_hints(obs: Any, url: str, protocol: str) -> list[Finding]:
     return []
 
 
+# URL paths of the common LLM streaming APIs (OpenAI and compatible servers, Anthropic).
+_LLM_PATH = re.compile(r"/(chat/completions|completions|responses|messages)/?$")
+
+
+def profile_for_url(url: str) -> str | None:
+    """The profile a URL alone suggests (for `init`, which sends nothing): the usual paths of
+    the LLM APIs, MCP's /mcp, Socket.IO's /socket.io/, a /graphql endpoint."""
+    try:
+        path = urlsplit(url).path.lower()
+    except ValueError:
+        return None
+    if socketio_url(url):
+        return "socketio"
+    if _LLM_PATH.search(path):
+        return "llm"
+    if path.rstrip("/").endswith("/mcp"):
+        return "mcp"
+    if path.rstrip("/").endswith("/graphql"):
+        return "graphql"
+    return None
+
+
 def _hint(profile: str, why: str) -> Finding:
     return finding("profile-hint", f"{why}: run it again with --profile {profile} to drive "
                                    f"the {profile} conversation and check it",

@@ -53,6 +53,9 @@ def starter_suite(url: str, protocol: str, commands: list[str],
 # expect_event = ["completed"]   # event types that must arrive within the window
 # method = "POST"                # many streaming APIs are POST
 # data = "@request.json"         # the request body (paths are relative to this file)"""
+    profile = _profile_block(url)
+    if profile:
+        specific = profile
     others = ", ".join(c for c in commands if c != "probe") or "none yet"
     return f"""\
 # sse-doctor suite: what this stream must do, checked in CI.
@@ -84,3 +87,42 @@ url = {_toml_string(turl)}
 # max_gap_s = 15                 #   never more than 15 s without an event,
 # min_events = 1                 #   at least 1 event in the window
 """
+
+
+# A streaming request body for each LLM API path: a valid suite at once (set the model).
+LLM_BODIES = {
+    "messages": '{"model": "MODEL", "max_tokens": 256, "stream": true, '
+                '"messages": [{"role": "user", "content": "Say hello."}]}',
+    "responses": '{"model": "MODEL", "stream": true, "input": "Say hello."}',
+    "completions": '{"model": "MODEL", "stream": true, "stream_options": '
+                   '{"include_usage": true}, "messages": [{"role": "user", '
+                   '"content": "Say hello."}]}',
+}
+
+
+def _llm_block(url: str) -> str:
+    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    body = LLM_BODIES.get(last, LLM_BODIES["completions"])
+    auth = ('x-api-key = "${API_KEY}", anthropic-version = "2023-06-01"' if last == "messages"
+            else 'Authorization = "Bearer ${API_KEY}"')
+    return f"""\
+method = "POST"                # LLM streaming APIs are POST
+data = '{body}'
+profile = "llm"                # read it as an LLM token stream: TTFT, token gaps, [DONE]...
+# ttft_limit = 2               # the first token within 2 s
+# headers = {{ {auth} }}"""
+
+
+def _profile_block(url: str) -> str | None:
+    """The check's lines for the protocol profile the URL suggests (None: a plain stream)."""
+    from sse_doctor.profiles import available
+    from sse_doctor.profiles.hints import profile_for_url
+
+    name = profile_for_url(url)
+    if name is None:
+        return None
+    if name == "llm":
+        return _llm_block(url)
+    if available(name):
+        return f'profile = "{name}"              # drive the {name} conversation and check it'
+    return None

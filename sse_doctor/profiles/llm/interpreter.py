@@ -243,7 +243,7 @@ class LlmInterpreter(Interpreter):
             if isinstance(usage.get("completion_tokens"), int):
                 s.usage_tokens = usage["completion_tokens"]
         token = False
-        for choice in doc.get("choices") or ():
+        for choice in _list(doc.get("choices")):
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta")
@@ -251,7 +251,7 @@ class LlmInterpreter(Interpreter):
                 for key in ("content", "reasoning_content", "reasoning", "refusal"):
                     if isinstance(delta.get(key), str) and delta[key]:
                         token = True
-                for call in delta.get("tool_calls") or ():
+                for call in _list(delta.get("tool_calls")):
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict) and fn.get("arguments"):
                         token = True
@@ -265,9 +265,9 @@ class LlmInterpreter(Interpreter):
 
     def _responses(self, t_ms: float, doc: dict, n: int) -> None:
         s = self.s
-        kind = doc.get("type")
+        kind = _str(doc.get("type"))
         seq = doc.get("sequence_number")
-        if isinstance(seq, int):
+        if isinstance(seq, int) and not isinstance(seq, bool):
             if self._seq is not None and seq != self._seq:
                 what = "repeats" if seq < self._seq else "skips to"
                 s.violations.add(t_ms, f"sequence_number {what} {seq} on event #{n} "
@@ -293,7 +293,7 @@ class LlmInterpreter(Interpreter):
                     s.usage_tokens = usage["output_tokens"]
             status = response.get("status")
             details = response.get("incomplete_details")
-            reason = details.get("reason") if isinstance(details, dict) else None
+            reason = _str(details.get("reason")) if isinstance(details, dict) else None
             s.finish_reason = reason or (status if isinstance(status, str) and status else
                                          kind.removeprefix("response."))
             s.finish_ms = t_ms
@@ -304,7 +304,7 @@ class LlmInterpreter(Interpreter):
 
     def _anthropic(self, t_ms: float, event_type: str, doc: dict, n: int) -> None:
         s = self.s
-        kind = doc.get("type")
+        kind = _str(doc.get("type"))
         if kind != event_type and event_type != "message":
             s.violations.add(t_ms, f"event #{n} is named {event_type!r} but its data says "
                                    f"type {kind!r}")
@@ -326,6 +326,8 @@ class LlmInterpreter(Interpreter):
         if not self._started:
             s.violations.add(t_ms, f"{kind} on event #{n} before message_start")
         index = doc.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = None  # a hostile index: it matches no block
         if kind == "content_block_start":
             if any(self._blocks.values()):
                 s.violations.add(t_ms, f"block {index} starts on event #{n} while block "
@@ -378,10 +380,22 @@ class LlmInterpreter(Interpreter):
         close = getattr(obs, "close", None)
         s.close_by = close.by if close is not None else None
         s.end_ms = getattr(obs, "end_ms", None)
+        if not getattr(obs, "streamed", True):  # an HTTP error, JSON...: no answer to read
+            return ProfileResult("llm", s.dialect, metrics(s), [],
+                                 [("answer", "none: the response is not a 2xx event stream")],
+                                 state=s)
         return ProfileResult("llm", s.dialect, metrics(s), steps(s), facts(s), state=s)
 
 
 _INVALID = object()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _loads(data: str) -> Any:
