@@ -367,3 +367,13 @@ def test_any_answers_end_the_session_with_findings_never_an_exception(replies) -
     findings, _ = run_mcp_checks(session.record)
     assert all(f.detail for f in findings)
     profile_result(session.record).to_json()
+
+
+def test_a_refused_protocol_version_header_is_not_a_lost_session() -> None:
+    refused = Reply(status=400, body=b'{"jsonrpc":"2.0","id":"server-error","error":{"code":'
+                                     b'-32600,"message":"Bad Request: Unsupported protocol '
+                                     b'version: 2025-06-18"}}')
+    rec, _ = converse(healthy_script(**{"notifications/initialized": refused}))
+    assert found(rec) == {"mcp-initialize-failed"}
+    assert rec.init_failed.startswith("400 over the protocol version: the server refused "
+                                      "MCP-Protocol-Version 2025-06-18")

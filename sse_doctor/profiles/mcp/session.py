@@ -210,6 +210,8 @@ class McpSession:
         rec = self.record
         if rec.session_id and reply.status in (400, 404):
             body = rpc.excerpt(reply.body)
+            if reply.status == 400 and _about_version(body):
+                return False  # a refused MCP-Protocol-Version, not a lost session
             rec.lost.append((name, reply.status, body))
             rec.step(reply.t_ms, name, reply.status,
                      f"the session {short(rec.session_id)} was refused"
@@ -250,9 +252,15 @@ class McpSession:
         elif reply.status is not None and 200 <= reply.status < 300:
             rec.step(reply.t_ms, name, reply.status, "accepted, though the spec asks for 202")
         else:
-            why = (f"the server refused notifications/initialized with {reply.status}: "
-                   f"{rpc.excerpt(reply.body)}" if reply.status is not None
-                   else f"notifications/initialized got no answer: {reply.error}")
+            body = rpc.excerpt(reply.body)
+            if reply.status == 400 and _about_version(body):
+                why = (f"400 over the protocol version: the server refused "
+                       f"MCP-Protocol-Version {rec.version}, the version it chose itself in "
+                       f"initialize ({body})")
+            elif reply.status is not None:
+                why = f"the server refused notifications/initialized with {reply.status}: {body}"
+            else:
+                why = f"notifications/initialized got no answer: {reply.error}"
             rec.init_failed = why
             rec.step(reply.t_ms, name, reply.status, why, False)
             return
@@ -584,6 +592,11 @@ def _legacy_as_post(reply: Reply) -> Reply:
                  end_ms=reply.end_ms)
 
 
+def _about_version(body: str) -> bool:
+    low = body.lower()
+    return "version" in low and "session" not in low
+
+
 def _refusal_reason(reply: Reply, offered: str) -> str:
     """Why initialize was refused, in words an MCP developer can act on."""
     status, body = reply.status, rpc.excerpt(reply.body)
@@ -593,7 +606,7 @@ def _refusal_reason(reply: Reply, offered: str) -> str:
     if status == 406:
         return (f"406 Not Acceptable: the server refused the request's Accept header{said}; "
                 f"MCP clients send 'Accept: {rpc.ACCEPT_POST}': a proxy may rewrite it")
-    if status == 400 and "version" in body.lower():
+    if status == 400 and _about_version(body):
         return (f"400 over the protocol version: the server does not take {offered}{said}; "
                 "try --mcp-version with a version it supports")
     if status == 421:
