@@ -119,3 +119,12 @@ def test_servers_that_are_not_mcp_at_all_get_findings_not_tracebacks(lab: LabSer
     assert r.returncode == 1 and r.stderr == ""
     report = json.loads(r.stdout)
     assert "mcp-initialize-failed" in {f["code"] for f in report["findings"]}
+
+
+def test_a_server_stream_idle_between_messages_is_not_stalled(lab: LabServer) -> None:
+    # The old transport's stream: three events, then only keepalive comments.
+    r = cli("probe", lab.url("/mcp/legacy"), "--profile", "mcp", "--duration", "4", "--json",
+            "-")
+    report = json.loads(r.stdout)
+    assert report["stats"]["comments"] >= 3 and report["stats"]["events"] == 3
+    assert {f["code"] for f in report["findings"]} == {"mcp-legacy-transport"}

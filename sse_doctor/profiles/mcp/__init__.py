@@ -77,6 +77,7 @@ class McpProfile(Profile):
 
 
 PROFILE = McpProfile()
+NOT_FOR_MCP_STREAMS = frozenset({"stalled-stream"})
 
 
 def main_observation(rec: McpRecord) -> Any:
@@ -103,7 +104,10 @@ def generic_checks(rec: McpRecord, opts: ProbeOptions) -> tuple[list[Finding], l
     if get is not None and not refused_get:
         plan = list(HEAD_CHECKS)
         if get.streamed:
-            plan += STREAM_CHECKS
+            # A server's stream is idle between messages by design: keepalives without data
+            # are its normal state, not a stalled producer.
+            plan += [(code, check) for code, check in STREAM_CHECKS
+                     if code not in NOT_FOR_MCP_STREAMS]
             if get.http2_offered:
                 plan.append(HTTP2_CHECK)
         findings, checks_run = run_plan(plan, get, opts)
