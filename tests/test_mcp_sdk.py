@@ -164,3 +164,18 @@ def test_an_idle_server_stream_is_no_heartbeat_as_for_any_stream(kind: str, path
     with serve(kind) as server:
         report, _ = probe(server.url(path), "--idle-limit", "0.5")
     assert codes(report) == {"no-heartbeat"} | also
+
+
+def test_mcp_version_is_offered_and_the_servers_choice_is_used() -> None:
+    from mcp.types import LATEST_PROTOCOL_VERSION
+
+    with serve("healthy") as server:
+        older, r1 = probe(server.url("/mcp"), "--mcp-version", "2025-03-26")
+        unknown, r2 = probe(server.url("/mcp"), "--mcp-version", "2024-01-01")
+    assert r1.returncode == 0 and older["profile"]["metrics"]["protocol_version"] == "2025-03-26"
+    # An unknown revision: the server answers with one it speaks, and the session uses it.
+    assert r2.returncode == 0, unknown["findings"]
+    m = unknown["profile"]["metrics"]
+    assert m["protocol_version_offered"] == "2024-01-01"
+    assert m["protocol_version"] == LATEST_PROTOCOL_VERSION
+    assert "(offered 2024-01-01)" in unknown["profile"]["steps"][0]["detail"]
