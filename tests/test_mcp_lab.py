@@ -13,7 +13,8 @@ from sse_doctor.lab import SCENARIOS, LabServer
 from tests.conftest import cli
 
 MCP = [s for s in SCENARIOS if s.protocol == "mcp"]
-ARGS = ("--duration", "2", "--idle-limit", "1")
+# The demo's idle limit (a loaded machine may delay a 0.5 s heartbeat past 1 s).
+ARGS = ("--duration", "3", "--idle-limit", "2")
 
 
 def test_every_lab_mcp_server_gets_exactly_its_diagnosis(lab: LabServer) -> None:
