@@ -62,6 +62,9 @@ def test_secrets_never_reach_an_output(lab: LabServer, tmp_path) -> None:  # noq
     assert sid.endswith("…") and len(sid) == 9
     for text in (r.stdout, r.stderr, junit.read_text(), html.read_text()):
         assert "sekrit" not in text
+    page = html.read_text()  # the HTML shows the profile: its metrics and steps
+    assert "Protocol profile" in page and "notifications/initialized" in page
+    assert sid in page and "mcp-session-lost" in page
     # JUnit: one testcase per check of the profile, the lost session failing.
     from junitparser import JUnitXml
 

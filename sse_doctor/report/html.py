@@ -837,7 +837,10 @@ def expected_html(r: ScenarioResult, esc: Esc) -> str:
 def _observed_html(r: ScenarioResult, parts: dict[str, Any], esc: Esc) -> str:
     if "har" in parts:  # a browser capture: no connection of ours to show
         return experiment_html(parts, esc, "har", "Capture")
-    return (f"<h3>Connection</h3>{facts_html(r, parts, esc)}"
+    # A protocol profile's object (name, dialect, metrics, steps) is shown by its shape too.
+    profile = {"profile": parts.get("profile")}  # without the watches experiment_html adds
+    return (f"{experiment_html(profile, esc, 'profile', 'Protocol profile')}"
+            f"<h3>Connection</h3>{facts_html(r, parts, esc)}"
             f"{timeline_html(r, parts, esc)}{experiment_html(parts, esc)}")
 
 
