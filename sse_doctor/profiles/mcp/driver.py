@@ -26,7 +26,7 @@ from sse_doctor.target import Target
 MAX_BODY = 1 << 20  # a JSON answer is read up to 1 MiB
 MAX_ITEMS = 200  # SSE events kept per POST answer (all are parsed)
 RESUME_MAX_S = 5.0  # a resume read waits at most this long for the replayed events
-LEGACY_OPEN_S = 10.0
+LEGACY_OPEN_S = 10.0  # the old transport's first event (`endpoint`) comes at once, or never
 
 
 def merged_headers(protocol: list[tuple[str, str]], user: list[tuple[str, str]]) \
