@@ -113,3 +113,11 @@ def test_profile_llm_on_an_http_error_reports_the_error_and_no_answer(lab) -> No
     report = json.loads(proc.stdout)
     assert {f["code"] for f in report["findings"]} == {"http-error"}
     assert report["profile"]["steps"] == [] and report["profile"]["metrics"]["ttft_ms"] is None
+
+
+def test_a_websocket_with_the_signs_of_socketio_gets_a_hint(lab) -> None:
+    url = lab.url("/ws/healthy-echo").replace("http://", "ws://") + "?EIO=4&transport=websocket"
+    proc = cli("probe", url, "--duration", "1", "--json", "-")
+    report = json.loads(proc.stdout)
+    [hint] = [f for f in report["findings"] if f["code"] == "profile-hint"]
+    assert hint["evidence"] == {"profile": "socketio"} and "--profile socketio" in hint["detail"]

@@ -161,3 +161,36 @@ def test_the_profile_says_what_the_anthropic_sdk_does(lab) -> None:
     profile, codes = profile_of(lab, "llm-anthropic-out-of-order")
     assert codes == {"llm-sequence-violation"}
     assert "IndexError" in sdk_step(profile)["detail"]
+
+
+def test_without_done_on_an_open_stream_the_openai_sdk_never_stops(lab) -> None:
+    """The answer is complete, keepalive comments go on: the SDK's loop does not end (the
+    comments keep its read timeout from firing either), as the profile says."""
+
+    async def read() -> tuple[bool, bool]:
+        client = openai.AsyncOpenAI(base_url=lab.url("/llm/openai/hang/v1"), api_key="lab",
+                                    max_retries=0, timeout=2)
+        got_usage = asyncio.Event()
+
+        async def loop() -> None:
+            stream = await client.chat.completions.create(
+                model="lab-gpt", messages=[{"role": "user", "content": "Say hello."}],
+                stream=True, stream_options={"include_usage": True})
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    got_usage.set()
+
+        task = asyncio.ensure_future(loop())
+        try:
+            await asyncio.wait_for(got_usage.wait(), 20)  # the whole answer arrived
+            done, _ = await asyncio.wait({task}, timeout=3.0)  # over the 2 s read timeout
+            return got_usage.is_set(), not done  # ... and the loop still waits
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await client.close()
+
+    assert asyncio.run(read()) == (True, True)
+    profile, codes = profile_of(lab, "llm-openai-hang")
+    assert codes == {"llm-missing-terminal", "stalled-stream"}
+    assert sdk_step(profile)["status"] == "waits"

@@ -22,6 +22,7 @@ TOKENS = ("Hello", "!", " The", " lab", " streams", " this", " answer", " one", 
 TOKEN_GAP = 0.03  # seconds between tokens of a healthy answer
 STALL = 2.6  # the stall variant's silence: above the demo's 2 s idle limit
 SLOW_FIRST = 1.5  # the slow-first variant's wait before its first token
+HANG_KEEPALIVE = 0.5  # the hang variant's comment keepalives after the answer
 CREATED = 1_760_000_000
 MAX_BODY = 1 << 20
 
@@ -95,11 +96,17 @@ async def chat_body(variant: str, model: str, usage: bool) -> Body:
     tail = [_data(_chunk(model, {}, "stop"))]
     if usage and variant != "no-usage":
         tail.append(_data(_usage_chunk(model)))
-    if variant != "no-done":
+    if variant not in ("no-done", "hang"):
         tail.append(b"data: [DONE]\n\n")
     if variant == "after-done":
         tail.append(_data(_chunk(model, {"content": " (one more)"})))
     yield b"".join(batch) + b"".join(tail)
+    if variant == "hang":
+        # The answer is complete but the stream never ends: a gateway that keeps the
+        # connection (and its keepalives) going without [DONE].
+        while True:
+            await asyncio.sleep(HANG_KEEPALIVE)
+            yield b": keepalive\n\n"
 
 
 # --- Anthropic Messages ------------------------------------------------------------------------
@@ -212,7 +219,7 @@ def _responses(variant: str) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-CHAT_VARIANTS = ("healthy", "no-done", "error", "keepalive", "split-json", "stall",
+CHAT_VARIANTS = ("healthy", "no-done", "hang", "error", "keepalive", "split-json", "stall",
                  "buffered", "empty-finish", "no-usage", "after-done", "slow-first")
 ANTHROPIC_VARIANTS = ("healthy", "error", "out-of-order")
 RESPONSES_VARIANTS = ("healthy", "sequence-gap")

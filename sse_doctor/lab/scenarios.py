@@ -272,6 +272,8 @@ LLM_SCENARIOS: tuple[LabScenario, ...] = (
          "finish_reason, usage, data: [DONE]"),
     _llm("openai", "no-done", "the answer ends without data: [DONE] (clients wait forever)",
          {"llm-missing-terminal"}),
+    _llm("openai", "hang", "the answer is complete, then only keepalives: no [DONE], no end",
+         {"llm-missing-terminal", "stalled-stream"}),
     _llm("openai", "error", "a provider error sent inside the 200 stream after a few tokens",
          {"llm-error-in-stream"}),
     _llm("openai", "keepalive", "a gateway's keepalives sent as 'data: : keepalive' lines",
