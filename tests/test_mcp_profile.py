@@ -377,3 +377,16 @@ def test_a_refused_protocol_version_header_is_not_a_lost_session() -> None:
     assert found(rec) == {"mcp-initialize-failed"}
     assert rec.init_failed.startswith("400 over the protocol version: the server refused "
                                       "MCP-Protocol-Version 2025-06-18")
+
+
+def test_the_users_headers_win_over_the_profiles_own() -> None:
+    from sse_doctor.profiles.mcp.driver import merged_headers
+
+    protocol = [("Accept", rpc.ACCEPT_POST), ("Content-Type", "application/json"),
+                ("Mcp-Session-Id", "abc")]
+    user = [("accept", "application/json"), ("Host", "mcp.example.com"),
+            ("Authorization", "Bearer t")]
+    assert merged_headers(protocol, user) == [
+        ("Content-Type", "application/json"), ("Mcp-Session-Id", "abc"),
+        ("accept", "application/json"), ("Host", "mcp.example.com"),
+        ("Authorization", "Bearer t")]
