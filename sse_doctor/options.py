@@ -169,7 +169,9 @@ PROFILE_OPT = Opt("profile", ("--profile",), default="auto",
                   help="Protocol profile (auto: recognised from the stream only).")
 TTFT_LIMIT = Opt("ttft_limit", ("--ttft-limit",), float, metavar="S", panel=PROFILE,
                  check=positive, help="llm: longest acceptable time to first token.")
-PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT)
+MCP_VERSION = Opt("mcp_version", ("--mcp-version",), metavar="V", panel=PROFILE,
+                  help="mcp: protocol version to offer (default 2025-06-18).")
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION)
 
 # experiments
 HOLD = DURATION.but(panel=EXP, help="Longest a connection is held, in seconds.")

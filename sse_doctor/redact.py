@@ -13,6 +13,14 @@ SENSITIVE_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorizati
                      "x-api-key", "api-key"}
 _SECRET_PARAM = re.compile(r"token|key|secret|passw|sig|auth|session", re.IGNORECASE)
 _MIN_SECRET_LEN = 4  # masking very short values would shred unrelated text
+# Shown shortened rather than masked: enough to tell two sessions apart in a report, not
+# enough to use one (an MCP server's Mcp-Session-Id, also the throwaway one on an error).
+SHORTENED_HEADERS = {"mcp-session-id"}
+
+
+def shorten(value: str) -> str:
+    keep = max(1, min(8, len(value) // 3))
+    return value[:keep] + "…"
 
 
 def is_secret_param(name: str) -> bool:
@@ -22,6 +30,13 @@ def is_secret_param(name: str) -> bool:
 class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._shortened: dict[str, str] = {}
+
+    def add_shortened(self, value: str) -> None:
+        """A value shown only shortened wherever it appears (an Mcp-Session-Id)."""
+        value = value.strip()
+        if len(value) >= _MIN_SECRET_LEN:
+            self._shortened[value] = shorten(value)
 
     def add_secret(self, value: str) -> None:
         value = value.strip()
@@ -69,6 +84,8 @@ class Redactor:
     def header(self, name: str, value: str) -> str:
         if name.lower() in SENSITIVE_HEADERS:
             return MASK
+        if name.lower() in SHORTENED_HEADERS:
+            return shorten(value.strip())
         return self.text(value)
 
     def text(self, s: str) -> str:
@@ -76,6 +93,9 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in s:
                 s = s.replace(secret, MASK)
+        for value, short in self._shortened.items():
+            if value in s:
+                s = s.replace(value, short)
         return s
 
     def deep(self, obj: Any) -> Any:

@@ -18,6 +18,7 @@ import pytest
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer, create_app
 from sse_doctor.lab.hint_routes import HINT_HANDLERS
 from sse_doctor.lab.llm_routes import LLM_HANDLERS
+from sse_doctor.lab.mcp_routes import VARIANTS as MCP_VARIANTS
 from sse_doctor.lab.sse_routes import DELAYED_HEADERS_SECONDS, HANDLERS, ShutdownSignal
 from sse_doctor.lab.ws_routes import WS_HANDLERS
 
@@ -145,6 +146,13 @@ def test_scenario_table_is_the_contract() -> None:
     assert {s.name for s in SCENARIOS if not s.in_demo} >= {"firehose", "echo"}
     for s in SCENARIOS:
         assert isinstance(s, LabScenario)
+        assert s.models and "\n" not in s.models
+        assert isinstance(s.expect, frozenset)
+        if s.protocol == "mcp":  # MCP servers, driven by --profile mcp (lab/mcp_routes.py)
+            variant = s.name.removeprefix("mcp-")
+            assert s.path == f"/mcp/{variant}" and variant in MCP_VARIANTS
+            assert s.probe_args == ("--profile", "mcp")
+            continue
         assert s.protocol in ("sse", "ws")
         if s.name.startswith("llm-"):  # LLM routes end like the real APIs' paths
             assert s.path.startswith("/llm/") and s.name in LLM_HANDLERS
@@ -152,8 +160,6 @@ def test_scenario_table_is_the_contract() -> None:
             assert s.path == f"/{s.protocol}/{s.name}"
             assert s.name in ({**HANDLERS, **HINT_HANDLERS} if s.protocol == "sse"
                               else WS_HANDLERS)
-        assert s.models and "\n" not in s.models
-        assert isinstance(s.expect, frozenset)
 
 
 def test_index_lists_all_scenarios(client: httpx.Client) -> None:

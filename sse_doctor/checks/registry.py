@@ -238,6 +238,44 @@ _ALL = [
        "on an internal error; the detail says which.",
        "Re-run the check alone with -v; if it keeps timing out, lower --jobs or raise "
        "--timeout; report an internal error with the detail."),
+    # --- MCP profile (issue 10): probe --profile mcp ------------------------------------------
+    _c("mcp-initialize-failed", ERROR, "The MCP session could not be initialized",
+       "The initialize request was refused or never answered: 406 over the Accept header, "
+       "400 over the protocol version, 421 from the SDK's DNS-rebinding protection when a "
+       "proxy passes a Host it does not expect, a JSON-RPC error, or no answer.",
+       "Read the reason: let proxies pass 'Accept: application/json, text/event-stream' and "
+       "the original Host (or add the public host to the server's allowed hosts), offer a "
+       "version the server supports with --mcp-version, give credentials with --bearer/-H."),
+    _c("mcp-session-lost", ERROR, "The server refused its own MCP session on a later request",
+       "A load balancer sends the session's requests to a replica that does not hold it "
+       "(400 or 404), or the server forgot the session (a restart, a short idle timeout).",
+       "Pin sessions to one replica (sticky sessions on the Mcp-Session-Id header), share "
+       "session state between replicas, or run the server stateless."),
+    _c("mcp-response-missing", ERROR, "A request got no JSON-RPC response",
+       "The POST's SSE stream closed (or the window ran out) before the response with the "
+       "request's id: the handler failed, or a proxy cut the stream.",
+       "Look for an exception in the server log at that moment; keep the stream open until "
+       "the response is sent, and check the proxy's timeouts."),
+    _c("mcp-invalid-message", ERROR, "A message from the server is not JSON-RPC 2.0",
+       "A body or an SSE event's data that is not JSON, lacks \"jsonrpc\": \"2.0\", or is "
+       "neither a request, a notification nor a response (debug prints, keepalives sent as "
+       "data).",
+       "Send only JSON-RPC 2.0 messages, one per SSE event; keep keepalives as SSE comments "
+       "(': ping')."),
+    _c("mcp-legacy-transport", WARNING, "The server speaks only the old HTTP+SSE transport",
+       "It implements the 2024-11-05 HTTP+SSE transport (a GET stream with an `endpoint` "
+       "event) and not Streamable HTTP.",
+       "Serve Streamable HTTP (spec 2025-03-26 and later) on one endpoint; keep the old "
+       "endpoints beside it for old clients."),
+    _c("mcp-resume-broken", ERROR, "Resuming an MCP stream loses or repeats messages",
+       "The server attaches event ids but a GET with Last-Event-ID is refused (409), or "
+       "replays from the wrong place, so messages are lost or delivered twice.",
+       "Replay exactly the events after Last-Event-ID on the stream they belong to (the "
+       "SDK's EventStore does), or send no event ids."),
+    _c("mcp-session-not-terminated", WARNING, "The MCP session still answers after DELETE",
+       "DELETE answered with success but the server keeps serving the session.",
+       "Discard the session on DELETE and answer 404 to its id from then on; answer 405 if "
+       "clients may not end sessions."),
 ]
 
 REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}

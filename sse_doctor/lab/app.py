@@ -11,6 +11,7 @@ from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
 from .hint_routes import HINT_HANDLERS
 from .llm_routes import LLM_HANDLERS
+from .mcp_routes import mcp_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
 from .ws_routes import WS_HANDLERS
@@ -35,6 +36,7 @@ def create_app() -> Starlette:
         endpoint, methods = {**HANDLERS, **LLM_HANDLERS, **HINT_HANDLERS}[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
     routes += experiment_routes()
+    routes += mcp_routes()
     routes += browser_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()

@@ -305,6 +305,34 @@ LLM_SCENARIOS: tuple[LabScenario, ...] = (
 SCENARIOS = SCENARIOS + LLM_SCENARIOS
 
 
+# --- MCP servers (probed with --profile mcp; see lab/mcp_routes.py) ---------------------------
+def _mcp(name: str, models: str, expect: frozenset[str] | set[str] = frozenset()) -> LabScenario:
+    return LabScenario(name=f"mcp-{name}", path=f"/mcp/{name}", protocol="mcp", models=models,
+                       expect=frozenset(expect), probe_args=("--profile", "mcp"))
+
+
+SCENARIOS += (
+    _mcp("healthy", "an MCP server (Streamable HTTP): a session, SSE answers, a GET stream with "
+         "notifications that carry ids and resume, DELETE then 404"),
+    _mcp("session-lost", "a second replica without the session behind a load balancer: 404 on "
+         "every request after initialize", {"mcp-session-lost"}),
+    _mcp("response-missing", "the handler dies: tools/list's stream ends after a notification, "
+         "before the response", {"mcp-response-missing"}),
+    _mcp("invalid-message", "a debug print on the tools/list stream: 'data: debug: listing "
+         "tools' before the response", {"mcp-invalid-message"}),
+    _mcp("resume-broken", "Last-Event-ID ignored: a resumed GET stream replays from the start",
+         {"mcp-resume-broken"}),
+    _mcp("not-terminated", "DELETE answers 200 but the session keeps answering",
+         {"mcp-session-not-terminated"}),
+    _mcp("host-refused", "the SDK's DNS-rebinding protection behind a proxy that passes its own "
+         "Host: 421 to initialize", {"mcp-initialize-failed"}),
+    _mcp("silent-stream", "a healthy session whose GET stream never sends a byte: proxies cut it "
+         "when idle", {"no-heartbeat"}),
+    _mcp("legacy", "only the 2024-11-05 HTTP+SSE transport: POST is 405, a GET stream announces "
+         "its POST URL in an `endpoint` event", {"mcp-legacy-transport"}),
+)
+
+
 def get_scenario(name: str) -> LabScenario:
     """The scenario called ``name`` (KeyError if there is none)."""
     for scenario in SCENARIOS:

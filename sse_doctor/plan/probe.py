@@ -70,7 +70,11 @@ def plan(values: dict[str, Any]) -> Plan:
 
     from sse_doctor.scenarios.observe import window_for
 
-    return Plan("probe", target, window_for(opts) + 2 * target.timeout + 2.0, run)
+    # A profile that drives a conversation (MCP: several requests) may need more timeouts.
+    choice = opts.profile
+    timeouts = max(2, choice.profile.timeouts) if choice is not None and choice.profile \
+        else 2
+    return Plan("probe", target, window_for(opts) + timeouts * target.timeout + 2.0, run)
 
 
 def probe_values(argv: list[str]) -> dict[str, Any]:

@@ -111,6 +111,8 @@ class Profile:
     name: ClassVar[str]
     schemes: ClassVar[frozenset[str]] = frozenset({"sse"})
     auto: ClassVar[bool] = False  # --profile auto may pick it from passive evidence
+    # --timeout spans the plan budgets for: a conversation of several requests needs more.
+    timeouts: ClassVar[int] = 2
     codes: ClassVar[tuple[str, ...]] = ()
 
     # --- options -----------------------------------------------------------------------

@@ -1,0 +1,237 @@
+"""MCP servers for the lab: a hand-written Streamable HTTP server (spec 2025-06-18) with
+switches for what the official SDK cannot be made to do wrong, and an old HTTP+SSE one.
+
+Written by hand (not with the `mcp` SDK, a test dependency only) so each route can break
+exactly one rule: forget the session, close a POST stream before the response, send a
+message that is not JSON-RPC, replay a stream from the start, keep a deleted session.
+The tests run the real SDK server as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .sse_routes import EventWriter, LabStream, sse_headers, timeline
+
+PROTOCOL = "2025-06-18"
+GET_EVENT_EVERY = 0.4  # a server notification on the GET stream
+HEARTBEAT_EVERY = 0.5  # a comment on every stream held open
+MAX_SESSIONS = 1000
+KEPT_EVENTS = 64  # per session, for resuming the GET stream
+MAX_STREAM_S = 60.0  # no lab stream outlives this
+TOOLS = [{"name": "add", "description": "Add two numbers",
+          "inputSchema": {"type": "object", "properties": {"a": {"type": "integer"},
+                                                           "b": {"type": "integer"}}}}]
+
+# name -> what the route does wrong (the scenario table says what each models)
+VARIANTS = ("healthy", "session-lost", "response-missing", "invalid-message", "resume-broken",
+            "not-terminated", "host-refused", "silent-stream", "legacy")
+
+
+@dataclass
+class Session:
+    events: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=KEPT_EVENTS))
+    next_id: int = 1
+    outbox: asyncio.Queue[str] | None = None  # the old transport: responses for its stream
+
+
+class McpLab:
+    def __init__(self, variant: str) -> None:
+        self.variant = variant
+        self.sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def _new_session(self) -> str:
+        sid = secrets.token_hex(16)
+        self.sessions[sid] = Session()
+        while len(self.sessions) > MAX_SESSIONS:
+            self.sessions.popitem(last=False)
+        return sid
+
+    # --- Streamable HTTP --------------------------------------------------------------------
+    async def endpoint(self, request: Request) -> Response:
+        if self.variant == "host-refused":
+            # The SDK's DNS-rebinding protection behind a proxy that passes its own Host.
+            return PlainTextResponse("Invalid Host header", status_code=421)
+        if self.variant == "legacy":
+            if request.method == "GET":
+                return self._legacy_stream()
+            return PlainTextResponse("Method Not Allowed", status_code=405)
+        sid = request.headers.get("mcp-session-id")
+        if request.method == "POST":
+            try:
+                msg = json.loads(await request.body())
+            except ValueError:
+                return _error(400, "Parse error", -32700)
+            if not isinstance(msg, dict):
+                return _error(400, "Batches are not supported here")
+            if msg.get("method") == "initialize":
+                return self._initialize(msg)
+        session = self._session(sid)
+        if isinstance(session, Response):
+            return session
+        if request.method == "DELETE":
+            if self.variant != "not-terminated":
+                self.sessions.pop(sid or "", None)
+            return Response(status_code=200)
+        if request.method == "GET":
+            if "text/event-stream" not in request.headers.get("accept", ""):
+                return _error(406, "Not Acceptable: Client must accept text/event-stream")
+            return self._get_stream(session, request.headers.get("last-event-id"))
+        if "id" not in msg:
+            return Response(status_code=202)  # a notification or a response
+        return self._answer(msg)
+
+    def _session(self, sid: str | None) -> Session | Response:
+        if not sid:
+            return _error(400, "Bad Request: Missing session ID")
+        if self.variant == "session-lost" or sid not in self.sessions:
+            return _error(404, "Session not found")  # a replica that never saw it
+        return self.sessions[sid]
+
+    def _initialize(self, msg: dict[str, Any]) -> Response:
+        sid = self._new_session()
+        version = (msg.get("params") or {}).get("protocolVersion") or PROTOCOL
+        result = {"protocolVersion": version if version <= PROTOCOL else PROTOCOL,
+                  "capabilities": {"tools": {"listChanged": False}},
+                  "serverInfo": {"name": f"sse-doctor-lab-{self.variant}", "version": "1"}}
+        return _sse_answer([_response(msg["id"], result)], {"Mcp-Session-Id": sid})
+
+    def _answer(self, msg: dict[str, Any]) -> Response:
+        rpc_id, method = msg["id"], msg.get("method")
+        note = {"jsonrpc": "2.0", "method": "notifications/message",
+                "params": {"level": "info", "data": f"working on {method}"}}
+        if method == "tools/list":
+            result: dict[str, Any] = {"tools": TOOLS}
+        elif method == "ping":
+            result = {}
+        else:
+            return _sse_answer([{"jsonrpc": "2.0", "id": rpc_id,
+                                 "error": {"code": -32601, "message": "Method not found"}}])
+        if self.variant == "response-missing":
+            return _sse_answer([note])  # the handler died: the stream ends without it
+        if self.variant == "invalid-message" and method == "tools/list":
+            return _sse_answer(["debug: listing tools", _response(rpc_id, result)])
+        return _sse_answer([note, _response(rpc_id, result)])
+
+    def _get_stream(self, session: Session, last_event_id: str | None) -> Response:
+        replay: list[tuple[int, str]] = []
+        if last_event_id is not None:
+            if self.variant == "resume-broken":
+                replay = list(session.events)  # from the start: every event again
+            else:
+                try:
+                    after = int(last_event_id)
+                except ValueError:
+                    after = -1
+                replay = [(i, d) for i, d in session.events if i > after]
+        silent = self.variant == "silent-stream"
+        return LabStream(self._get_body(session, replay, silent), headers=sse_headers())
+
+    async def _get_body(self, session: Session, replay: list[tuple[int, str]],
+                        silent: bool) -> AsyncIterator[bytes]:
+        for i, data in replay:
+            yield _event(data, i)
+        if silent:
+            await asyncio.sleep(MAX_STREAM_S)
+            return
+        loop = asyncio.get_running_loop()
+        end = loop.time() + MAX_STREAM_S
+        async for which in timeline((GET_EVENT_EVERY, GET_EVENT_EVERY),
+                                    (HEARTBEAT_EVERY / 2, HEARTBEAT_EVERY)):
+            if loop.time() > end:
+                return
+            if which == 1:
+                yield EventWriter.comment("ping")
+                continue
+            i, session.next_id = session.next_id, session.next_id + 1
+            data = json.dumps({"jsonrpc": "2.0", "method": "notifications/message",
+                               "params": {"level": "info", "data": f"tick {i}"}})
+            session.events.append((i, data))
+            yield _event(data, i)
+
+    # --- the 2024-11-05 HTTP+SSE transport --------------------------------------------------
+    def _legacy_stream(self) -> Response:
+        sid = self._new_session()
+        session = self.sessions[sid]
+        session.outbox = asyncio.Queue(maxsize=64)
+        return LabStream(self._legacy_body(sid, session.outbox), headers=sse_headers())
+
+    async def _legacy_body(self, sid: str, outbox: asyncio.Queue[str]) -> AsyncIterator[bytes]:
+        yield f"event: endpoint\ndata: /mcp/legacy/messages?session_id={sid}\n\n".encode()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + MAX_STREAM_S
+        while loop.time() < end:
+            try:
+                data = await asyncio.wait_for(outbox.get(), HEARTBEAT_EVERY)
+            except asyncio.TimeoutError:
+                yield EventWriter.comment("ping")
+                continue
+            yield f"event: message\ndata: {data}\n\n".encode()
+
+    async def legacy_messages(self, request: Request) -> Response:
+        session = self.sessions.get(request.query_params.get("session_id", ""))
+        if session is None or session.outbox is None:
+            return PlainTextResponse("Could not find session", status_code=404)
+        try:
+            msg = json.loads(await request.body())
+        except ValueError:
+            return PlainTextResponse("Could not parse message", status_code=400)
+        if isinstance(msg, dict) and "id" in msg and "method" in msg:
+            if msg["method"] == "initialize":
+                result: dict[str, Any] = {
+                    "protocolVersion": "2024-11-05", "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "sse-doctor-lab-legacy", "version": "1"}}
+            elif msg["method"] == "tools/list":
+                result = {"tools": TOOLS}
+            else:
+                result = {}
+            try:
+                session.outbox.put_nowait(json.dumps(_response(msg["id"], result)))
+            except asyncio.QueueFull:
+                return PlainTextResponse("Busy", status_code=503)
+        return PlainTextResponse("Accepted", status_code=202)
+
+
+def _response(rpc_id: Any, result: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rpc_id, "result": result}
+
+
+def _event(data: str, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: message\ndata: {data}\n\n".encode()
+
+
+def _sse_answer(messages: list[Any], headers: dict[str, str] | None = None) -> Response:
+    """A POST answered as an SSE stream that ends after its messages."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for m in messages:
+            yield _event(m if isinstance(m, str) else json.dumps(m))
+
+    return LabStream(body(), headers=sse_headers(**(headers or {})))
+
+
+def _error(status: int, message: str, code: int = -32600) -> Response:
+    return JSONResponse({"jsonrpc": "2.0", "id": "server-error",
+                         "error": {"code": code, "message": message}}, status_code=status)
+
+
+def mcp_routes() -> list[Route]:
+    routes = []
+    for variant in VARIANTS:
+        lab = McpLab(variant)
+        routes.append(Route(f"/mcp/{variant}", lab.endpoint, methods=["GET", "POST", "DELETE"],
+                            name=f"mcp-{variant}"))
+        if variant == "legacy":
+            routes.append(Route("/mcp/legacy/messages", lab.legacy_messages, methods=["POST"]))
+    return routes

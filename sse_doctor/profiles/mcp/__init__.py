@@ -1,0 +1,150 @@
+"""The MCP profile (`probe URL --profile mcp`): drives a whole Model Context Protocol session
+over Streamable HTTP (or the 2024-11-05 HTTP+SSE transport when that is all the server
+speaks) and says where it breaks.
+
+- messages.py: JSON-RPC 2.0 as MCP uses it (what is sent, a strict reading of what comes back)
+- session.py: the session, sans-I/O (request -> reply -> next request) and its record
+- driver.py: the httpx shell that sends each request and reads each answer within bounds
+- checks.py: pure checks, record -> mcp-* findings
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from sse_doctor.errors import UsageError
+from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
+from sse_doctor.profiles.base import Profile, ProfileContext, ProfileResult, Step, finish
+from sse_doctor.profiles.mcp import messages
+from sse_doctor.profiles.mcp.checks import CODES, check_refused, run_mcp_checks
+from sse_doctor.profiles.mcp.session import McpRecord, short
+
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class McpOptions:
+    def __init__(self, version: str = messages.DEFAULT_VERSION) -> None:
+        self.version = version
+
+
+class McpProfile(Profile):
+    name = "mcp"
+    schemes = frozenset({"sse"})
+    auto = False  # an MCP session is a conversation: asked for by name (profile-hint)
+    codes = CODES
+    # Requests of a session that may each take up to --timeout besides the held GET stream
+    # (initialize, initialized, tools/list, the GET's head, resume, DELETE, the check after):
+    # a suite's budget for the check.
+    timeouts: ClassVar[int] = 7
+
+    def options(self, params: dict[str, Any]) -> McpOptions:
+        version = params.get("mcp_version") or messages.DEFAULT_VERSION
+        if not _VERSION.fullmatch(version):
+            raise UsageError(f"--mcp-version {version!r}: expected a protocol revision such "
+                             "as 2025-06-18")
+        return McpOptions(version)
+
+    async def run(self, ctx: ProfileContext) -> ScenarioResult:
+        from sse_doctor.profiles.mcp.driver import run_session
+
+        popts = ctx.popts or McpOptions()
+        run = await run_session(ctx.target, ctx.opts, popts.version)
+        rec = run.record
+        if rec.legacy_endpoint:
+            ctx.target.redactor.add_url(rec.legacy_endpoint)  # its session_id parameter
+        result = profile_result(rec)
+        result.detected = ctx.detected
+        obs = main_observation(rec)
+
+        def generic(obs: Any, opts: ProbeOptions) -> tuple[list[Finding], list[str]]:
+            return generic_checks(rec, opts)
+
+        return finish(self, ctx.name, ctx.target, ctx.opts, popts, obs, result,
+                      generic=generic, generic_opts=ctx.opts)
+
+    def check(self, result: ProfileResult, obs: Any, opts: ProbeOptions,
+              popts: Any) -> list[Finding]:
+        return run_mcp_checks(result.state)[0]
+
+    def applies(self, obs: Any) -> bool:
+        return True  # the session's checks stand whether or not a stream was held
+
+    def irrelevant(self, result: ProfileResult) -> frozenset[str]:
+        # The server may end its GET stream at any time (spec: "MAY close the SSE stream"),
+        # and event ids are optional (they only make a stream resumable, which is checked).
+        return frozenset({"stream-ended", "no-event-ids"})
+
+
+PROFILE = McpProfile()
+NOT_FOR_MCP_STREAMS = frozenset({"stalled-stream"})
+
+
+def main_observation(rec: McpRecord) -> Any:
+    """The stream the report's connection shows: the GET (or old-transport) stream when one
+    was held, else the initialize exchange."""
+    if rec.get_observation is not None and rec.get_observation.streamed:
+        return rec.get_observation
+    return rec.init_observation
+
+
+def generic_checks(rec: McpRecord, opts: ProbeOptions) -> tuple[list[Finding], list[str]]:
+    """The generic checks beneath the profile: an unreachable target, and the usual stream
+    checks on the held GET stream (a silent one is no-heartbeat as for any stream)."""
+    from sse_doctor.checks import http_checks
+    from sse_doctor.checks.plan import HEAD_CHECKS, HTTP2_CHECK, STREAM_CHECKS, run_plan
+
+    init = rec.init_observation
+    if rec.unreachable is not None and init is not None and init.unreachable:
+        return http_checks.check_unreachable(init), ["target-unreachable"]
+    findings: list[Finding] = []
+    checks_run: list[str] = []
+    get = rec.get_observation
+    refused_get = rec.get_status in (405, None) or any(s == "GET stream" for s, _, _ in rec.lost)
+    if get is not None and not refused_get:
+        plan = list(HEAD_CHECKS)
+        if get.streamed:
+            # A server's stream is idle between messages by design: keepalives without data
+            # are its normal state, not a stalled producer.
+            plan += [(code, check) for code, check in STREAM_CHECKS
+                     if code not in NOT_FOR_MCP_STREAMS]
+            if get.http2_offered:
+                plan.append(HTTP2_CHECK)
+        findings, checks_run = run_plan(plan, get, opts)
+    if not any(f.code == "http-error" for f in findings):
+        findings += check_refused(rec)
+    if "http-error" not in checks_run:
+        checks_run.append("http-error")
+    return findings, checks_run
+
+
+def profile_result(rec: McpRecord) -> ProfileResult:
+    modes = sorted(set(rec.response_modes))
+    metrics: dict[str, Any] = {
+        "transport": rec.transport,
+        "protocol_version": rec.version,
+        "protocol_version_offered": rec.version_offered,
+        "server": rec.server,
+        "session": short(rec.session_id) if rec.session_id else None,
+        "response_mode": modes[0] if len(modes) == 1 else ("mixed" if modes else None),
+        "tools": rec.tools,
+        "initialize_ms": None if rec.initialize_ms is None else round(rec.initialize_ms, 1),
+        "get_stream": rec.get_status,
+        "resume": rec.resume or "not tried",
+        "terminate": rec.terminate,
+    }
+    facts: list[tuple[str, str]] = []
+    if rec.version:
+        facts.append(("mcp", f"{rec.transport} · protocol {rec.version}"
+                      + (f" · server {rec.server}" if rec.server else "")
+                      + (f" · {rec.tools} tool{'' if rec.tools == 1 else 's'}"
+                         if rec.tools is not None else "")))
+    if rec.session_id:
+        facts.append(("session", short(rec.session_id)))
+    main = main_observation(rec)
+    if main is not None and not main.unreachable:
+        facts.append(("connection", "below: the server's stream, held for the window"
+                      if main is rec.get_observation else "below: the answer to initialize"))
+    steps = [Step(s.t_ms, s.step, s.status, s.detail) for s in rec.steps]
+    return ProfileResult(name="mcp", dialect=rec.transport, metrics=metrics, steps=steps,
+                         facts=facts, state=rec)
