@@ -8,43 +8,42 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
 
 from sse_doctor.errors import UsageError
 from sse_doctor.load.driver import WorkerConfig, raise_open_files_limit, worker_main
 from sse_doctor.load.histogram import Histogram
+from sse_doctor.load.observation import LoadObservation, LoadSettings
 from sse_doctor.load.recorder import BANDS, HISTOGRAMS, PHASES
-from sse_doctor.load.streams import LagSpec, LoadTarget
+from sse_doctor.load.streams import LoadTarget
 
 FD_MARGIN = 64  # descriptors a worker needs besides its streams (pipes, the loop, libraries)
 STOP_GRACE_S = 8.0  # how long workers may take to close and report after being asked to stop
 
 
-@dataclass
-class LoadSettings:
-    streams: int
-    ramp: float
-    duration: float  # hold after the ramp
-    workers: int
-    reconnect: bool = False
-    lag: LagSpec = field(default_factory=LagSpec)
-    idle_limit: float = 30.0
-    insecure: bool = False
-    cacert: str | None = None
-    loop: str = "auto"
-    max_inflight: int = 0  # 0: from the ramp
-
-    @property
-    def ramp_s(self) -> float:
-        return self.streams / self.ramp
-
-
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def preflight(target: LoadTarget) -> str | None:
+    """One plain TCP connect before any worker starts: the reason when the target cannot be
+    reached at all (DNS, nothing listening, no route), so that a typo is one clear line and
+    exit 3 rather than N refusals."""
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"cannot resolve {target.host}: {getattr(exc, 'strerror', None) or exc}"
+    try:
+        with socket.create_connection(infos[0][4][:2], timeout=target.timeout):
+            return None
+    except TimeoutError:
+        return f"no TCP connection within {target.timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect: {exc.strerror or exc}"
 
 
 def plan_workers(streams: int, workers: int) -> tuple[int, int]:
@@ -59,35 +58,6 @@ def plan_workers(streams: int, workers: int) -> tuple[int, int]:
             f"per process but the limit is {soft} (hard limit {hard}): use --workers {need} or "
             f"more, or raise the limit (ulimit -n)")
     return workers, soft
-
-
-@dataclass
-class LoadObservation:
-    """Everything the fleet counted, merged; the checks and renderers read it."""
-
-    url: str
-    protocol: str
-    settings: LoadSettings
-    workers: int
-    loop: str
-    interrupted: bool
-    counts: dict[str, int]
-    refusals: dict[str, int]
-    drops: dict[str, int]
-    local_errors: dict[str, int]
-    hist: dict[str, Histogram]
-    phases: list[dict[str, Any]]
-    series: list[dict[str, Any]]
-    lag_bands: list[Histogram]
-    first_event_bands: list[Histogram]
-    first_refusal: tuple[float, int] | None
-    first_drop_s: float | None
-    last_drop_s: float | None
-    cpu_percent: float
-    cpu_max: float
-    kib_per_stream: float | None
-    errors: list[str]
-    elapsed_s: float
 
 
 class _Merge:
@@ -117,12 +87,14 @@ class _Merge:
             for s in slot.values():
                 lag.merge(Histogram.from_wire(s["lag"]))
             p99 = lag.percentile(0.99)
+            p50 = lag.percentile(0.5)
             out.append({"t_s": sec,
                         "open": sum(s["open"] for s in last.values()),
                         "opening": sum(s["opening"] for s in last.values()),
                         "failed": sum(s["failed"] for s in last.values()),
                         "events_per_s": sum(s["items"] for s in slot.values()),
                         "lag_p99_ms": None if p99 is None else round(p99, 2),
+                        "lag_p50_ms": None if p50 is None else round(p50, 2),
                         "cpu": max(s["cpu"] for s in slot.values())})
         return out
 
