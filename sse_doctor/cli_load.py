@@ -155,13 +155,12 @@ def load_command(
     live = not (quiet or json_out == "-") and err.is_terminal
     interrupted = False
     try:
+        view = None
         if live:
             from sse_doctor.load.terminal import LiveView
 
-            with LiveView(err, target.display_url()) as view:
-                obs = run_fleet(lt, settings, on_second=view.update)
-        else:
-            obs = run_fleet(lt, settings)
+            view = LiveView(err, target.display_url())
+        obs = run_fleet(lt, settings, view)
     except KeyboardInterrupt:  # between runs of the loop that gathers the workers' counts
         _err("interrupted before the workers reported: no report")
         return EXIT_INTERRUPTED

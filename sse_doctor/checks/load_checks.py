@@ -33,7 +33,7 @@ def check_refused(obs: LoadObservation) -> list[Finding]:
     started = obs.counts.get("started", 0)
     if not _share(failed, started):
         return []
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(obs.refusals.items(), key=lambda x: -x[1]))
+    kinds = ", ".join(f"{k} ({n})" for k, n in sorted(obs.refusals.items(), key=lambda x: -x[1]))
     detail = f"{failed} of {started} stream attempts ({_pct(failed, started)}) were turned away: " \
              f"{kinds}."
     evidence: dict = {"refused": failed, "attempts": started, "by_kind": dict(obs.refusals)}
@@ -61,7 +61,7 @@ def check_dropped(obs: LoadObservation) -> list[Finding]:
     opened = obs.counts.get("opened", 0)
     if not _share(n, opened):
         return []
-    hows = ", ".join(f"{v} {k}" for k, v in sorted(drops.items(), key=lambda x: -x[1]))
+    hows = ", ".join(f"{k} ({v})" for k, v in sorted(drops.items(), key=lambda x: -x[1]))
     detail = f"{n} of {opened} open streams ({_pct(n, opened)}) were lost before the run " \
              f"ended ({hows})"
     evidence: dict = {"dropped": n, "opened": opened, "by_kind": drops}

@@ -9,6 +9,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
+from .load_routes import load_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
 from .ws_routes import WS_HANDLERS
@@ -34,6 +35,7 @@ def create_app() -> Starlette:
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
     routes += experiment_routes()
     routes += browser_routes()
+    routes += load_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()
     app.state.lab_experiments = ExperimentState()

@@ -5,6 +5,7 @@ workers to stop; they hand back what they counted."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -105,9 +106,17 @@ def _split(total: int, parts: int) -> list[int]:
 
 
 def run_fleet(target: LoadTarget, settings: LoadSettings,
-              on_second: Callable[[dict[str, Any]], None] | None = None) -> LoadObservation:
+              view: Any = None) -> LoadObservation:
     """Run the workers to the end (or until Ctrl-C: KeyboardInterrupt is caught here and the
-    workers' counts are still gathered) and merge what they counted."""
+    workers' counts are still gathered) and merge what they counted. ``view``: a context
+    manager with ``update(row)`` (the live view), entered once the workers are forked, so no
+    thread of it is copied into them."""
+    with contextlib.ExitStack() as stack:
+        return _run(target, settings, view, stack)
+
+
+def _run(target: LoadTarget, settings: LoadSettings, view: Any,
+         stack: contextlib.ExitStack) -> LoadObservation:
     workers, _ = plan_workers(settings.streams, settings.workers)
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     t0 = time.perf_counter() + 0.3  # workers start their ramps from here
@@ -128,6 +137,12 @@ def run_fleet(target: LoadTarget, settings: LoadSettings,
         child_end.close()
         procs.append(proc)
         conns.append(parent_end)
+    on_second: Callable[[dict[str, Any]], None] | None = None
+    if view is not None:
+        try:
+            on_second = stack.enter_context(view).update
+        except KeyboardInterrupt:
+            pass  # the loop below still asks the workers to stop and gathers their counts
     merge = _Merge(workers)
     finals: dict[int, dict[str, Any]] = {}
     errors: list[str] = []
