@@ -92,8 +92,8 @@ def check_stalled(obs: LoadObservation) -> list[Finding]:
 
 def _knee(bands: list[Histogram], requested: int, ratio: float,
           min_ms: float) -> tuple[float, float, int] | None:
-    """(first streams' p95, full load's p95, open streams where it bent) when the full-load
-    value is ``ratio`` times the first streams' and ``min_ms`` larger; else None."""
+    """(first streams' p95, full load's p95, open streams from which it was degraded) when the
+    full-load value is ``ratio`` times the first streams' and ``min_ms`` larger; else None."""
     usable = [(i, b.percentile(0.95)) for i, b in enumerate(bands) if b.count >= MIN_BAND_COUNT]
     if len(usable) < 2:
         return None
@@ -102,8 +102,9 @@ def _knee(bands: list[Histogram], requested: int, ratio: float,
         return None  # no measure from the first streams to compare with
     if full < ratio * max(base, 0.001) or full - base < min_ms:
         return None
-    half = base + (full - base) / 2
-    bent = next(i for i, p in usable if p is not None and p >= half)
+    # the knee: the first band already degraded by the same measure
+    bent = next(i for i, p in usable if p is not None and p >= ratio * max(base, 0.001)
+                and p - base >= min_ms)
     return base, full, round(requested * bent / len(bands))
 
 

@@ -81,7 +81,7 @@ class Histogram:
             seen += n
             if seen >= rank:
                 low, high = bucket_bounds(i)
-                mid = low if high == math.inf else (low + high) / 2
+                mid = self.max if high == math.inf else (low + high) / 2
                 return min(mid, self.max)
         return self.max  # pragma: no cover - counts add up to count
 
