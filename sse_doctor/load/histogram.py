@@ -59,6 +59,14 @@ class Histogram:
         if ms > self.max:
             self.max = ms
 
+    def add(self, i: int, ms: float) -> None:
+        """record() with the bucket already known (a value going into several histograms)."""
+        self.counts[i] += 1
+        self.count += 1
+        self.total += ms
+        if ms > self.max:
+            self.max = ms
+
     def merge(self, other: Histogram) -> None:
         if not other.count:
             return

@@ -143,6 +143,13 @@ class ResponseReader:
 
     # --- chunked transfer coding ---------------------------------------------------------------
     def _chunked(self, data: bytes) -> bytes:
+        if self._state == _SIZE and not self._buf:
+            # The common read of a stream: exactly one whole chunk (an event or heartbeat).
+            j = data.find(b"\r\n", 0, MAX_SIZE_LINE)
+            if j > 0 and not data[:j].strip(_HEX):
+                end = j + 2 + int(data[:j], 16)
+                if end > j + 2 and len(data) == end + 2 and data.endswith(b"\r\n"):
+                    return data[j + 2:end]
         buf = self._buf + data if self._buf else data
         n = len(buf)
         i = 0
