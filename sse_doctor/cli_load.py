@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
 from datetime import datetime, timezone
 from typing import Annotated, Any
@@ -97,7 +98,9 @@ def plan_load(p: dict[str, Any]):  # noqa: ANN201 - (LoadTarget, LoadSettings, T
     settings = LoadSettings(streams=p["streams"], ramp=p["ramp"], duration=p["duration"],
                             workers=p["workers"] or default_workers(),
                             reconnect=p["reconnect"], lag=lag, idle_limit=p["idle_limit"],
-                            insecure=p["insecure"], cacert=p["cacert"])
+                            insecure=p["insecure"], cacert=p["cacert"],
+                            # the stock loop even where uvloop is installed (tests, benches)
+                            loop=os.environ.get("SSE_DOCTOR_LOAD_LOOP", "auto"))
     return lt, settings, target
 
 

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -57,6 +60,17 @@ def test_the_load_object_has_the_designs_shape(lab) -> None:
     lag = load["histograms"]["lag_ms"]
     assert set(lag) == {"p50", "p95", "p99", "max", "count"} and lag["count"] >= 30
     assert set(load["generator"]) >= {"cpu_percent", "kib_per_stream"}
+    assert wait_idle(lab) == 0
+
+
+def test_the_stock_event_loop_gives_the_same_diagnosis(lab) -> None:
+    row = next(r for r in LOAD_SCENARIOS if r.name == "load-limit")
+    r = subprocess.run([sys.executable, "-m", "sse_doctor", *load_argv(row, lab.base_url),
+                        "--json", "-"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "SSE_DOCTOR_LOAD_LOOP": "asyncio"})
+    report = json.loads(r.stdout)
+    assert report["load"]["loop"] == "asyncio"
+    assert {f["code"] for f in report["findings"]} == row.expect
     assert wait_idle(lab) == 0
 
 
