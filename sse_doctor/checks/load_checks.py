@@ -84,8 +84,9 @@ def check_stalled(obs: LoadObservation) -> list[Finding]:
     limit = obs.settings.idle_limit
     gap = obs.hist["gap_ms"]
     detail = (f"{n} of {opened} streams ({_pct(n, opened)}) went silent for longer than the "
-              f"idle limit ({limit:g} s); the longest gap between two items was "
-              f"{when(gap.max) if gap.count else 'never measured'}.")
+              f"idle limit ({limit:g} s); " + (
+                  f"the longest gap between two items was {when(gap.max)}." if gap.count else
+                  "no stream got a second event or comment."))
     return [finding("load-stalled", detail, stalled=n, opened=opened, idle_limit_s=limit,
                     gap_max_ms=round(gap.max, 1) if gap.count else None)]
 

@@ -282,4 +282,5 @@ def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merg
         series=series, lag_bands=lag_bands, first_event_bands=fe_bands,
         first_refusal=first_refusal, first_drop_s=first_drop, last_drop_s=last_drop,
         cpu_percent=max(cpus) if cpus else 0.0, cpu_max=cpu_max,
-        kib_per_stream=(rss / peak / 1024) if peak else None, errors=errors, elapsed_s=elapsed)
+        kib_per_stream=(rss / counts["peak_open"] / 1024) if counts["peak_open"] else None,
+        errors=errors, elapsed_s=elapsed)
