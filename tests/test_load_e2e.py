@@ -123,6 +123,26 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(lab, tmp_path) -> None:
     assert wait_idle(lab) == 0
 
 
+def test_ctrl_c_on_a_terminal_reaches_the_workers_too(lab, tmp_path) -> None:
+    """A terminal's Ctrl-C signals the whole process group: the workers must hand back their
+    counts, not print tracebacks."""
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sse_doctor", "load", lab.url("/sse/clock"), "--streams", "40",
+         "--ramp", "100", "--duration", "60", "--workers", "2", "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while lab.active_requests < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # the group of the command we started
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    report = json.loads(out.read_text())
+    assert report["interrupted"] is True and report["load"]["streams"]["opened"] == 40
+    assert wait_idle(lab) == 0
+
+
 @pytest.mark.parametrize("args, message", [
     (("--ramp", "0"), "--ramp must be greater than 0"),
     (("--http2",), "HTTP/2"),
