@@ -1,6 +1,6 @@
 """`sse-doctor load` against an httpx + httpx-sse client, N streams at one heartbeat a second.
 
-    python bench/load_bench.py [--n 1000 5000 10000] [--duration 60] [--baseline-n 1000]
+    python bench/load_bench.py [--n 1000 5000 10000] [--duration 60] [--baseline-n 1000 ...]
                                [--workers W] [--server-processes 1] [--ramp 1000] [--json PATH]
 
 For each N a fresh stamping server (bench/stamp_server.py, asyncio: `: t=<perf_counter>` every
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--ramp", type=float, default=1000.0)
-    ap.add_argument("--baseline-n", type=int, default=1000,
+    ap.add_argument("--baseline-n", type=int, nargs="+", default=[1000],
                     help="N for the httpx-sse baseline (0: none)")
     ap.add_argument("--workers", type=int, default=0, help="sse-doctor load --workers")
     ap.add_argument("--server-processes", type=int, default=1)
@@ -249,11 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res))
         return 0
     rows = []
-    runs = [("sse-doctor", n) for n in args.n]
-    if args.baseline_n:
-        runs.insert(0, ("httpx-sse", args.baseline_n))
-        if args.baseline_n not in args.n:
-            runs.insert(1, ("sse-doctor", args.baseline_n))
+    runs = []
+    for n in sorted(set(args.n) | {b for b in args.baseline_n if b}):
+        if n in args.baseline_n:
+            runs.append(("httpx-sse", n))
+        runs.append(("sse-doctor", n))
     for client, n in runs:
         server = StampServer(args.interval, args.server_processes)
         try:
@@ -264,13 +264,17 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(rows))
-    base = next((r for r in rows if r["client"] == "httpx-sse" and "error" not in r), None)
-    ours = next((r for r in rows if r["client"] == "sse-doctor" and base
-                 and r["n"] == base["n"] and "error" not in r), None)
-    if base and ours and base["us_per_beat"] and ours["us_per_beat"]:
-        print(f"\nsse-doctor / httpx-sse at N={base['n']}: CPU per heartbeat "
-              f"{ours['us_per_beat'] / base['us_per_beat']:.2f}x, memory per stream "
-              f"{(ours['kib_per_stream'] or 0) / max(0.01, base['kib_per_stream']):.2f}x")
+    print()
+    for base in rows:
+        ours = next((r for r in rows if r["client"] == "sse-doctor" and r["n"] == base["n"]
+                     and "error" not in r), None)
+        if base["client"] != "httpx-sse" or "error" in base or not ours:
+            continue
+        if base["us_per_beat"] and ours["us_per_beat"]:
+            print(f"sse-doctor / httpx-sse at N={base['n']}: CPU per heartbeat "
+                  f"{ours['us_per_beat'] / base['us_per_beat']:.2f}x, memory per stream "
+                  f"{(ours['kib_per_stream'] or 0) / max(0.01, base['kib_per_stream']):.2f}x, "
+                  f"lag p99 {_f(ours['lag_p99'], '.1f')} vs {_f(base['lag_p99'], '.1f')} ms")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

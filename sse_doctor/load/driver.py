@@ -280,7 +280,8 @@ class Worker:
                 break
             if ramp_done_at is not None and now >= ramp_done_at + cfg.hold_s:
                 break
-            self._deadlines(now)
+            if self.opening:
+                self._deadlines(now)
             self._poll_parent()
             if now >= next_sample:
                 self._sample(now)
@@ -289,10 +290,7 @@ class Worker:
                     next_sample = now + 1.0
                 if cfg.target.ping_interval:
                     self._pings(now)
-            try:
-                await asyncio.wait_for(self.stop.wait(), TICK_S)
-            except TimeoutError:
-                pass
+            await asyncio.sleep(TICK_S)  # a plain sleep: wait_for makes a task every tick
         interrupted = self.stop.is_set()
         self.stopping = True
         ramp.cancel()

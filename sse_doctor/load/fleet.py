@@ -164,7 +164,7 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
 
     while open_conns:
         try:
-            ready = wait(list(open_conns), timeout=0.2)
+            ready = wait(list(open_conns), timeout=0.5)
             for c in ready:
                 index = open_conns[c]
                 try:
