@@ -171,7 +171,8 @@ def load_command(
     from sse_doctor.checks.load_checks import LOAD_CHECKS, run_load_checks
 
     result = ScenarioResult(name="load", protocol=target.protocol, url=target.url,
-                            findings=run_load_checks(obs), checks_run=list(LOAD_CHECKS),
+                            findings=run_load_checks(obs),
+                            checks_run=LOAD_CHECKS + ["check-incomplete"] * obs.interrupted,
                             observation=obs)
     report = Report(command="load", url=target.url, protocol=target.protocol,
                     started_at=started, duration_s=time.perf_counter() - t0, results=[result])

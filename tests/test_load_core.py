@@ -293,6 +293,10 @@ def test_degraded_needs_both_a_ratio_and_a_size() -> None:
     assert codes(observation(first_event_bands=bands(slow_start))) == set()
 
 
+def test_an_interrupted_run_is_incomplete_not_passed() -> None:
+    assert codes(observation(interrupted=True)) == {"check-incomplete"}
+
+
 def test_a_busy_generator_or_local_errors_are_reported() -> None:
     assert codes(observation(cpu_percent=93.0)) == {"load-generator-saturated"}
     assert codes(observation(local_errors={"EMFILE": 3})) == {"load-generator-saturated"}

@@ -119,6 +119,7 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(lab, tmp_path) -> None:
     assert "Traceback" not in err and "interrupted" in err
     report = json.loads(out.read_text())
     assert report["interrupted"] is True
+    assert [f["code"] for f in report["findings"]] == ["check-incomplete"]
     assert report["load"]["streams"]["opened"] == 50
     assert wait_idle(lab) == 0
 

@@ -151,4 +151,10 @@ def run_load_checks(obs: LoadObservation) -> list[Finding]:
     out: list[Finding] = []
     for check in (check_refused, check_dropped, check_stalled, check_degraded, check_generator):
         out.extend(check(obs))
+    if obs.interrupted:
+        # What was seen stays reported; what needed the whole run is not a pass.
+        out.append(finding("check-incomplete",
+                           f"interrupted after {obs.elapsed_s:.1f} s, before the ramp and hold "
+                           "ended: the fleet figures are partial and a finding may be missing",
+                           elapsed_s=round(obs.elapsed_s, 1)))
     return out
