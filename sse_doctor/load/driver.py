@@ -170,7 +170,8 @@ class Worker:
                 lambda: proto, host, port, ssl=self.ssl,
                 server_hostname=cfg.target.host if self.ssl else None),
                 cfg.target.timeout)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the run ended while this connect was under way
+            core.client_close(time.perf_counter())
             self._drop_unconnected(proto)
             raise
         except OSError as exc:
