@@ -17,7 +17,7 @@ DEGRADED_RATIO = 5.0
 # ... and larger by at least this much (ms), so that 0.1 -> 3 ms lag is no finding
 DEGRADED_LAG_MS = 100.0
 DEGRADED_FIRST_EVENT_MS = 500.0
-MIN_BAND_COUNT = 5  # values a load band needs to be compared
+MIN_BAND_COUNT = 20  # values a load band needs to be compared
 
 
 def _share(n: int, of: int) -> bool:
@@ -93,9 +93,11 @@ def check_stalled(obs: LoadObservation) -> list[Finding]:
 
 def _knee(bands: list[Histogram], requested: int, ratio: float,
           min_ms: float) -> tuple[float, float, int] | None:
-    """(first streams' p95, full load's p95, open streams from which it was degraded) when the
-    full-load value is ``ratio`` times the first streams' and ``min_ms`` larger; else None."""
-    usable = [(i, b.percentile(0.95)) for i, b in enumerate(bands) if b.count >= MIN_BAND_COUNT]
+    """(first streams' median, full load's median, open streams from which it was degraded)
+    when the full-load value is ``ratio`` times the first streams' and ``min_ms`` larger;
+    else None."""
+    # Medians: one stall of a busy machine moves a p95 of a few dozen values, not a median.
+    usable = [(i, b.percentile(0.5)) for i, b in enumerate(bands) if b.count >= MIN_BAND_COUNT]
     if len(usable) < 2:
         return None
     (i0, base), (_, full) = usable[0], usable[-1]
@@ -115,13 +117,13 @@ def check_degraded(obs: LoadObservation) -> list[Finding]:
     evidence: dict = {}
     lag = _knee(obs.lag_bands, obs.requested, DEGRADED_RATIO, DEGRADED_LAG_MS)
     if lag:
-        parts.append(f"heartbeat lag p95 went from {when(lag[0])} with the first streams to "
+        parts.append(f"median heartbeat lag went from {when(lag[0])} with the first streams to "
                      f"{when(lag[1])} at full load, bending at about {lag[2]} open streams")
         evidence.update(lag_first_ms=round(lag[0], 2), lag_full_ms=round(lag[1], 2),
                         lag_knee_streams=lag[2])
     fe = _knee(obs.first_event_bands, obs.requested, DEGRADED_RATIO, DEGRADED_FIRST_EVENT_MS)
     if fe:
-        parts.append(f"time to first event p95 went from {when(fe[0])} to {when(fe[1])}, "
+        parts.append(f"median time to first event went from {when(fe[0])} to {when(fe[1])}, "
                      f"bending at about {fe[2]} open streams")
         evidence.update(first_event_first_ms=round(fe[0], 2),
                         first_event_full_ms=round(fe[1], 2), first_event_knee_streams=fe[2])
