@@ -184,9 +184,10 @@ _ALL = [
        "--timeout; report an internal error with the detail."),
     # --- load (fleet level, issue 12) ----------------------------------------------------------
     _c("load-refused", ERROR, "The server turned away a share of the streams",
-       "A connection or worker limit: an HTTP status (503, 429), a reset or a close before any "
-       "response (nginx out of worker_connections), or no response head within --timeout (a "
-       "server out of file descriptors keeps accepting in the kernel and never answers).",
+       "A connection or worker limit: an HTTP status (503, 429; nginx answers 500 when it has "
+       "no connection left for the upstream), a reset or a close before any response (nginx "
+       "out of worker_connections, uvicorn out of file descriptors), or no response head "
+       "within --timeout (the kernel queues connections the server never accepts).",
        "Find the limit that bites at that stream count: open files (ulimit -n), worker "
        "connections, the accept backlog, a per-client cap; raise it or scale out, and answer "
        "503 with Retry-After rather than letting connections hang."),
