@@ -310,6 +310,8 @@ def write_reports(environment: Any, finals: dict[int, dict[str, Any]],
     host = environment.host or user.host or ""
     protocol = "ws" if any(issubclass(c, WebSocketUser) for c in classes) else "sse"
     url = host.rstrip("/") + user.path
+    if protocol == "ws" and url.startswith("http"):
+        url = "ws" + url[4:]
     parts = urlsplit(url)
     target = LoadTarget(url=url, protocol=protocol, host=parts.hostname or "",
                         port=parts.port or 80, tls=parts.scheme in ("https", "wss"))
