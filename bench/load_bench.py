@@ -13,8 +13,10 @@ at --baseline-n (the N it can still hold; 5,000 saturates a core, README Scale).
 
 Client CPU is the client process tree's user+sys time while it only holds streams (from 2 s
 after the ramp to 2 s before the end), divided by the heartbeats received meanwhile: µs per
-heartbeat; memory is RSS growth per open stream. On Linux perf_counter is one clock
-(CLOCK_MONOTONIC) for every process, so lag = arrival - stamp (the hold phase's).
+heartbeat; memory is RSS growth per open stream; CPU pressure is the machine's (Linux PSI
+"some" over the last minute: how often something waited for a CPU). On Linux perf_counter
+is one clock (CLOCK_MONOTONIC) for every process, so lag = arrival - stamp (the hold
+phase's).
 """
 
 from __future__ import annotations
@@ -62,6 +64,16 @@ class StampServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def cpu_pressure() -> float | None:
+    """The share of the last minute in which some runnable task waited for a CPU (Linux PSI):
+    on a shared machine, what inflates lags that are not ours."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            return float(fh.readline().split()[2].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def tree_cpu_s(proc: psutil.Process) -> float:
@@ -216,8 +228,8 @@ def _f(v: object, fmt: str = ".1f") -> str:
 
 def table(rows: list[dict]) -> str:
     head = ("| N | client | open | failed | dropped | lag p50 ms | lag p99 ms | lag max ms | "
-            "client CPU % | heartbeats/s | µs CPU/heartbeat | KiB/stream |")
-    out = [head, "|" + "---|" * 12]
+            "client CPU % | heartbeats/s | µs CPU/heartbeat | KiB/stream | CPU pressure % |")
+    out = [head, "|" + "---|" * 13]
     for r in rows:
         if "error" in r:
             out.append(f"| {r['n']} | {r['client']} | error: {r['error']} |")
@@ -226,7 +238,7 @@ def table(rows: list[dict]) -> str:
                    f"{r['dropped']} | {_f(r['lag_p50'], '.2f')} | {_f(r['lag_p99'], '.2f')} | "
                    f"{_f(r['lag_max'], '.1f')} | {_f(r['cpu_pct'], '.0f')} | "
                    f"{_f(r['beats_per_s'], '.0f')} | {_f(r['us_per_beat'], '.1f')} | "
-                   f"{_f(r['kib_per_stream'], '.1f')} |")
+                   f"{_f(r['kib_per_stream'], '.1f')} | {_f(r.get('cpu_pressure'), '.0f')} |")
     return "\n".join(out)
 
 
@@ -259,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run = run_doctor if client == "sse-doctor" else run_baseline
             print(f"{client} N={n} ...", file=sys.stderr, flush=True)
-            rows.append(run(server.url, n, args))
+            rows.append({**run(server.url, n, args), "cpu_pressure": cpu_pressure()})
         finally:
             server.stop()
         print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
