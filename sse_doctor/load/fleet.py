@@ -78,26 +78,41 @@ class _Merge:
             sample = {**sample, "items": sample["items"] + prev["items"], "lag": lag.to_wire()}
         slot[index] = sample
 
+    @staticmethod
+    def _row(sec: int, slot: dict[int, dict[str, Any]],
+             last: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        lag = Histogram()
+        for s in slot.values():
+            lag.merge(Histogram.from_wire(s["lag"]))
+        p99, p50 = lag.percentile(0.99), lag.percentile(0.5)
+        return {"t_s": sec,
+                "open": sum(s["open"] for s in last.values()),
+                "opening": sum(s["opening"] for s in last.values()),
+                "failed": sum(s["failed"] for s in last.values()),
+                "events_per_s": sum(s["items"] for s in slot.values()),
+                "lag_p99_ms": None if p99 is None else round(p99, 2),
+                "lag_p50_ms": None if p50 is None else round(p50, 2),
+                "cpu": max(s["cpu"] for s in slot.values())}
+
     def series(self) -> list[dict[str, Any]]:
         out = []
-        last: dict[int, dict[str, Any]] = {}
+        last: dict[int, dict[str, Any]] = {}  # each worker's latest counts carry forward
         for sec in sorted(self.by_sec):
             slot = self.by_sec[sec]
             last.update(slot)
-            lag = Histogram()
-            for s in slot.values():
-                lag.merge(Histogram.from_wire(s["lag"]))
-            p99 = lag.percentile(0.99)
-            p50 = lag.percentile(0.5)
-            out.append({"t_s": sec,
-                        "open": sum(s["open"] for s in last.values()),
-                        "opening": sum(s["opening"] for s in last.values()),
-                        "failed": sum(s["failed"] for s in last.values()),
-                        "events_per_s": sum(s["items"] for s in slot.values()),
-                        "lag_p99_ms": None if p99 is None else round(p99, 2),
-                        "lag_p50_ms": None if p50 is None else round(p50, 2),
-                        "cpu": max(s["cpu"] for s in slot.values())})
+            out.append(self._row(sec, slot, last))
         return out
+
+    def latest(self) -> dict[str, Any]:
+        """The newest second only (the live view: recomputing the series every second would
+        grow with the run)."""
+        if not self.by_sec:
+            return {}
+        sec = max(self.by_sec)
+        last: dict[int, dict[str, Any]] = {}
+        for s in sorted(self.by_sec)[-3:]:  # a worker a little behind still counts
+            last.update(self.by_sec[s])
+        return self._row(sec, self.by_sec[sec], last)
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -206,9 +221,7 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
 
 
 def _live(merge: _Merge, settings: LoadSettings) -> dict[str, Any]:
-    series = merge.series()
-    row = series[-1] if series else {}
-    return {**row, "requested": settings.streams}
+    return {**merge.latest(), "requested": settings.streams}
 
 
 def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merge: _Merge,
