@@ -300,3 +300,5 @@ def test_an_interrupted_run_is_incomplete_not_passed() -> None:
 def test_a_busy_generator_or_local_errors_are_reported() -> None:
     assert codes(observation(cpu_percent=93.0)) == {"load-generator-saturated"}
     assert codes(observation(local_errors={"EMFILE": 3})) == {"load-generator-saturated"}
+    [f] = run_load_checks(observation(errors=["worker 1 ended without reporting"]))
+    assert f.code == "load-generator-saturated" and "worker 1" in f.detail

@@ -74,6 +74,40 @@ def test_the_stock_event_loop_gives_the_same_diagnosis(lab) -> None:
     assert wait_idle(lab) == 0
 
 
+def test_a_terminal_gets_the_live_line_while_it_runs(lab) -> None:
+    """stderr a terminal (a pseudo-terminal here): the live line shows the open streams."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sse_doctor", "load", lab.url("/sse/clock?interval=0.5"),
+         "--streams", "20", "--ramp", "40", "--duration", "2", "--workers", "1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+        env={**os.environ, "COLUMNS": "160", "TERM": "xterm"})
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the command closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    out, _ = proc.communicate(timeout=30)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"open 20/20" in seen, seen[-500:]
+    assert b"lag p50/p99" in seen
+    assert "Fleet" in out.decode()  # the report itself on stdout, after the live line
+
+
 def test_terminal_report_and_junit(lab, tmp_path) -> None:
     xml = tmp_path / "load.xml"
     row = next(r for r in LOAD_SCENARIOS if r.name == "load-limit")

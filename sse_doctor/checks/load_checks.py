@@ -140,6 +140,9 @@ def check_generator(obs: LoadObservation) -> list[Finding]:
     if obs.local_errors:
         problems.append("connections failed on our side: " + ", ".join(
             f"{n} {k}" for k, n in sorted(obs.local_errors.items())))
+    if obs.errors:
+        problems.append("a worker failed, its streams are missing from the counts: "
+                        + "; ".join(obs.errors))
     if not problems:
         return []
     return [finding("load-generator-saturated",

@@ -83,6 +83,8 @@ class LoadObservation:
             else round(self.kib_per_stream, 2)}
         if self.local_errors:
             generator["local_errors"] = dict(self.local_errors)
+        if self.errors:
+            generator["worker_errors"] = list(self.errors)
         return {
             "streams": {"requested": self.requested, "opened": c.get("opened", 0),
                         "failed": c.get("failed", 0), "dropped": c.get("dropped", 0),
