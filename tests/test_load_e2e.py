@@ -36,6 +36,8 @@ def test_each_lab_load_scenario_gets_exactly_its_fleet_findings(lab, row) -> Non
     assert streams["requested"] == int(row.args[row.args.index("--streams") + 1])
     assert streams["opened"] + streams["failed"] == streams["requested"]
     assert load["workers"] == 2 and outcome.report["interrupted"] is False
+    result = outcome.result(lab.base_url)  # the row as the demo shows it
+    assert result.matches_expected and result.name == row.name
     assert wait_idle(lab) == 0  # every socket closed at the end
 
 

@@ -15,6 +15,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from sse_doctor.checks.load_checks import LOAD_CHECKS
+from sse_doctor.model import Finding, ScenarioResult, finding
+
 # Every row: two workers, a 2 s hold, no --fail-on (the expected codes are compared instead).
 LOAD_DEMO_ARGS: tuple[str, ...] = ("--workers", "2", "--duration", "2", "--idle-limit", "3")
 
@@ -74,6 +77,20 @@ class LoadOutcome:
     @property
     def matches(self) -> bool:
         return self.report is not None and self.found == self.row.expect
+
+    def result(self, base_url: str) -> ScenarioResult:
+        """The row as one scenario of a demo report: its findings (from the child's JSON, or
+        check-incomplete when it printed none) and the expected codes."""
+        url = base_url.rstrip("/") + self.row.path
+        if self.report is None:
+            findings = [finding("check-incomplete",
+                                f"sse-doctor load exited {self.exit_code} without a report: "
+                                f"{self.stderr.strip()[-300:]}")]
+        else:
+            findings = [Finding(f["code"], f["severity"], f["title"], f["detail"],
+                                f.get("evidence", {})) for f in self.report["findings"]]
+        return ScenarioResult(name=self.row.name, protocol="sse", url=url, findings=findings,
+                              checks_run=[*LOAD_CHECKS], expected=sorted(self.row.expect))
 
 
 def run_load_scenario(row: LabLoad, base_url: str, timeout: float = 120.0,
