@@ -15,7 +15,15 @@ from sse_doctor.load.histogram import SIZE, Histogram, bucket_bounds, bucket_of
 from sse_doctor.load.http1 import HttpProtocolError, ResponseReader, parse_head
 from sse_doctor.load.observation import LoadObservation, LoadSettings
 from sse_doctor.load.recorder import BANDS, HISTOGRAMS, Recorder
-from sse_doctor.load.streams import CLOSED, OPEN, LagReader, LagSpec, LoadTarget, SseStream
+from sse_doctor.load.streams import (
+    CLOSED,
+    OPEN,
+    LagReader,
+    LagSpec,
+    LoadTarget,
+    SseStream,
+    WsStream,
+)
 
 SSE_HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
             b"transfer-encoding: chunked\r\n\r\n")
@@ -302,3 +310,44 @@ def test_a_busy_generator_or_local_errors_are_reported() -> None:
     assert codes(observation(local_errors={"EMFILE": 3})) == {"load-generator-saturated"}
     [f] = run_load_checks(observation(errors=["worker 1 ended without reporting"]))
     assert f.code == "load-generator-saturated" and "worker 1" in f.detail
+
+
+# --- the WebSocket stream core, against websockets' own sans-I/O server ------------------------
+def ws_pair(send: tuple[bytes, ...] = ()):
+    from websockets.server import ServerProtocol
+
+    rec = Recorder(share=10, t0=0.0)
+    target = LoadTarget(url="ws://127.0.0.1:9/ws", protocol="ws", host="127.0.0.1", port=9,
+                        tls=False, send=send)
+    client = WsStream(rec, LagReader(LagSpec.parse("json:t", loopback=True)), 0.0, target)
+    server = ServerProtocol()
+    server.receive_data(client.initial())
+    [request] = server.events_received()
+    return rec, client, server, request
+
+
+def test_a_websocket_opens_counts_messages_and_answers_pings() -> None:
+    rec, client, server, request = ws_pair(send=(b"hello",))
+    server.send_response(server.accept(request))
+    out = client.feed(b"".join(server.data_to_send()), 0.01)
+    assert client.state == OPEN and rec.opened == 1
+    server.receive_data(out)
+    assert [f.data for f in server.events_received()] == [b"hello"]  # --send after open
+    server.send_text(json.dumps({"t": 0.02 + client.lag.wall_offset - 0.005}).encode())
+    server.send_ping(b"p")
+    out = client.feed(b"".join(server.data_to_send()), 0.02)
+    server.receive_data(out)
+    assert [f.opcode.name for f in server.events_received()] == ["PONG"]
+    assert rec.items == 2 and rec.hist["first_event_ms"].count == 1
+    assert rec.hist["lag_ms"].max == pytest.approx(5.0, abs=0.01)
+    server.send_close(1001)
+    client.feed(b"".join(server.data_to_send()), 0.5)
+    client.eof(0.6, None)
+    assert rec.drops == {"closed": 1}
+
+
+def test_a_refused_handshake_is_a_refusal_by_status() -> None:
+    rec, client, server, request = ws_pair()
+    server.send_response(server.reject(403, "no\n"))
+    client.feed(b"".join(server.data_to_send()), 0.01)
+    assert client.state == CLOSED and rec.refusals == {"403": 1}
