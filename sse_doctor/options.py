@@ -22,6 +22,7 @@ from sse_doctor.errors import UsageError
 Check = Callable[[str, Any], "str | None"]
 
 REQ, OUT, WS, EXP, WATCH = "Request", "Output", "WebSocket", "Experiment", "Watch the server"
+LOAD = "Load"
 PROFILE = "Protocol profile"
 
 
@@ -204,6 +205,24 @@ CONCURRENCY = Opt("concurrency", ("--concurrency",), int, 10, metavar="C", panel
 I_KNOW = Opt("i_know_what_i_am_doing", ("--i-know-what-i-am-doing",), bool, False, panel=EXP,
              help="Allow more than 1000 at once to a remote host.")
 
+# load
+MAX_STREAMS = 1_000_000
+STREAMS = Opt("streams", ("--streams",), int, 100, metavar="N", panel=LOAD,
+              check=between(1, MAX_STREAMS), help="Streams to open in total.")
+RAMP = Opt("ramp", ("--ramp",), float, 100.0, metavar="R", panel=LOAD, check=positive,
+           help="New streams per second.")
+LOAD_HOLD = Opt("duration", ("--duration",), float, 30.0, metavar="S", panel=LOAD,
+                check=not_negative, help="Seconds to hold them after the ramp.")
+WORKERS = Opt("workers", ("--workers",), int, metavar="N", panel=LOAD, check=at_least(1),
+              help="Worker processes (default: cores).")
+RECONNECT = Opt("reconnect", ("--reconnect",), bool, False, panel=LOAD,
+                help="Reconnect ended streams like EventSource (retry, Last-Event-ID).")
+LAG_FROM = Opt("lag_from", ("--lag-from",), metavar="comment:PREFIX|json:PATH", panel=LOAD,
+               help="Where the server stamps send time (epoch seconds).")
+LOAD_PROFILE = Opt("profile", ("--profile",), default="auto", metavar="auto|none", panel=LOAD,
+                   help="auto or none (no profile has a load form yet).")
+LOAD_I_KNOW = I_KNOW.but(panel=LOAD, help="Allow more than 1000 streams to a remote host.")
+
 URL = Arg("url", "URL", "http(s):// for SSE, ws(s):// for WebSocket.")
 
 
@@ -229,6 +248,13 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
                  help="Port on 127.0.0.1 (0 = a free one).")),
     _command("demo", "Start the lab and diagnose every scenario (exit 0 when each gets its "
                      "diagnosis).", JSON_OUT, JUNIT_OUT, HTML_OUT, QUIET, VERBOSE),
+    _command("load", "Hold many streams at once: where does the server refuse, drop or lag?",
+             STREAMS, RAMP, LOAD_HOLD, WORKERS, RECONNECT,
+             IDLE_LIMIT.but(panel=LOAD, help="Longest acceptable silence."), LAG_FROM,
+             LOAD_PROFILE, LOAD_I_KNOW,
+             SEND.but(help="Message to send after open (repeatable)."),
+             PING_INTERVAL.but(help="Send a ping every S seconds."), REQUEST, OUTPUT,
+             args=(URL,)),
     _command("har", "Check a browser's HAR capture: streams open at once, reconnects, request "
                     "storms.", OUTPUT,
              args=(Arg("file", "FILE", "A HAR capture (browser export)."),)),

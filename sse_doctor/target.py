@@ -171,3 +171,16 @@ def build_target(
         insecure=insecure, cacert=cacert, http2=http2, body_is_json=body_is_json,
         redactor=redactor,
     )
+
+
+def is_loopback(url: str) -> bool:
+    """True when the URL's host is this machine (storm and load limits are for others)."""
+    import ipaddress
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

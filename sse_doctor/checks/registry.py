@@ -276,6 +276,35 @@ _ALL = [
        "DELETE answered with success but the server keeps serving the session.",
        "Discard the session on DELETE and answer 404 to its id from then on; answer 405 if "
        "clients may not end sessions."),
+    # --- load (fleet level, issue 12) ----------------------------------------------------------
+    _c("load-refused", ERROR, "The server turned away a share of the streams",
+       "A connection or worker limit: an HTTP status (503, 429; nginx answers 500 when it has "
+       "no connection left for the upstream), a reset or a close before any response (nginx "
+       "out of worker_connections, uvicorn out of file descriptors), or no response head "
+       "within --timeout (the kernel queues connections the server never accepts).",
+       "Find the limit that bites at that stream count: open files (ulimit -n), worker "
+       "connections, the accept backlog, a per-client cap; raise it or scale out, and answer "
+       "503 with Retry-After rather than letting connections hang."),
+    _c("load-dropped", ERROR, "Open streams were lost under load",
+       "The server (or a proxy in front of it) resets or ends streams it cannot keep: memory, "
+       "per-worker caps, idle or maximum-duration timeouts, a crashing worker.",
+       "Look at the server and proxy logs at the drop times; check memory and timeouts; if "
+       "streams end on purpose, send retry: and ids so clients resume (test with --reconnect)."),
+    _c("load-stalled", ERROR, "Streams went silent for longer than the idle limit under load",
+       "The server cannot keep up with writing to every stream (a blocked event loop, a "
+       "broadcast loop that serializes writes), or heartbeats stop when it is busy.",
+       "Send heartbeats from a task that does not wait on the slow work; profile the write "
+       "path; lower the streams per process."),
+    _c("load-degraded", WARNING, "Latency grew many times over as streams were added",
+       "The server's capacity knee: a per-stream cost (a loop over every connection per event, "
+       "a lock, CPU) makes delivery slower the more streams are open.",
+       "Keep the load below the reported knee, or remove the per-stream cost (fan out once, "
+       "write without awaiting each client), or scale out."),
+    _c("load-generator-saturated", WARNING, "The load generator itself ran out of CPU or file "
+       "descriptors",
+       "More streams or events per worker than one core handles, or our own open-files limit.",
+       "Trust no lag or timing figure from this run: use more --workers (one per core), fewer "
+       "streams per machine, or several machines (Locust), and raise ulimit -n."),
 ]
 
 REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}

@@ -11,6 +11,7 @@ from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
 from .hint_routes import HINT_HANDLERS
 from .llm_routes import LLM_HANDLERS
+from .load_routes import load_routes
 from .mcp_routes import mcp_routes
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
@@ -38,6 +39,7 @@ def create_app() -> Starlette:
     routes += experiment_routes()
     routes += mcp_routes()
     routes += browser_routes()
+    routes += load_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()
     app.state.lab_experiments = ExperimentState()

@@ -6,11 +6,9 @@ Each turns option values into a Plan (shared by the CLI, suites and the demo) wi
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import ScenarioResult
@@ -19,7 +17,7 @@ from sse_doctor.plan.base import Plan, target_of
 from sse_doctor.plan.probe import plan_probe, run_probe
 from sse_doctor.scenarios.experiment import ExperimentObservation
 from sse_doctor.scenarios.runner import ExperimentOptions
-from sse_doctor.target import Target
+from sse_doctor.target import Target, is_loopback
 
 
 def _experiment_options(p: dict[str, Any]) -> ExperimentOptions:
@@ -125,16 +123,6 @@ def plan_duplicates(p: dict[str, Any]) -> Plan:
 
 
 # --- storm ----------------------------------------------------------------------------------------
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def plan_storm(p: dict[str, Any]) -> Plan:
     from sse_doctor.scenarios.storm import (
         MAX_REMOTE_CONCURRENCY,

@@ -18,6 +18,8 @@ from rich.text import Text
 
 from sse_doctor.checks.client_checks import capture_summary
 from sse_doctor.har import HarObservation
+from sse_doctor.load.observation import LoadObservation
+from sse_doctor.load.terminal import render_load
 from sse_doctor.model import SseObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report.parts import empty_parts, sse_parts
@@ -160,7 +162,23 @@ def _experiment_terminal(obs: ExperimentObservation, console: Any, redactor: Red
                                             if not isinstance(v, (dict, list)))))
 
 
+# --- load -----------------------------------------------------------------------------------------
+def _load_json(obs: LoadObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    """The common parts (only `stats.bytes` filled), the `load` object and `interrupted`."""
+    parts = empty_parts()
+    parts["stats"]["bytes"] = obs.counts.get("bytes", 0)
+    parts["load"] = obs.load_json()
+    parts["interrupted"] = obs.interrupted
+    return parts
+
+
+def _load_terminal(obs: LoadObservation, console: Any, redactor: Redactor, verbose: bool,
+                   result: Any) -> None:
+    render_load(console, obs, redactor, verbose)
+
+
 VIEWS: dict[type, View] = {
+    LoadObservation: View(_load_json, _load_terminal),
     WsObservation: View(ws_stats.json_parts, ws_render.render),
     HarObservation: View(_har_json, _har_terminal),
     ExperimentObservation: View(_experiment_json, _experiment_terminal),

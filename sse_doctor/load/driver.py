@@ -1,0 +1,400 @@
+"""The I/O shell of one load worker: asyncio.Protocol connections (callbacks, no task per
+read) that hand every read to a sans-I/O stream core (streams.py), a ramp with a bounded
+number of connects in flight, one TLS context per process, and a once-a-second sample sent
+to the parent over a pipe. Runs on uvloop when it is installed."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import gc
+import os
+import signal
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sse_doctor.load.recorder import Recorder
+from sse_doctor.load.streams import (
+    CLOSED,
+    OPENING,
+    LagReader,
+    LagSpec,
+    LoadTarget,
+    SseStream,
+    WsStream,
+)
+
+TICK_S = 0.1  # deadline checks and parent messages
+CLOSE_WAIT_S = 2.0  # at the end, how long closing connections may take before an abort
+
+
+@dataclass
+class WorkerConfig:
+    index: int
+    workers: int
+    target: LoadTarget
+    share: int  # streams this worker opens
+    ramp: float  # this worker's new streams per second
+    hold_s: float
+    t0: float  # the run's origin (perf_counter, one clock for every process on Linux)
+    start_s: float  # when this worker's ramp starts, seconds after t0
+    reconnect: bool
+    lag: LagSpec
+    max_inflight: int
+    insecure: bool = False
+    cacert: str | None = None
+    loop: str = "auto"  # auto | asyncio
+
+
+def _ssl_context(cfg: WorkerConfig) -> ssl.SSLContext | None:
+    if not cfg.target.tls:
+        return None
+    if cfg.insecure:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=cfg.cacert) if cfg.cacert \
+        else ssl.create_default_context()
+
+
+def _error_kind(exc: BaseException | None) -> str | None:
+    if exc is None:
+        return None
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "reset"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "reset" if isinstance(exc, OSError) else "broken"
+
+
+class StreamProtocol(asyncio.Protocol):
+    """One connection: every callback goes straight to the stream core."""
+
+    __slots__ = ("worker", "core", "request", "transport", "inflight")
+
+    def __init__(self, worker: Worker, core: SseStream | WsStream, request: bytes) -> None:
+        self.worker = worker
+        self.core = core
+        self.request = request
+        self.transport: asyncio.Transport | None = None
+        self.inflight = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        core = self.core
+        if isinstance(core, WsStream):
+            transport.write(core.initial())  # type: ignore[attr-defined]
+        else:
+            transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        core = self.core
+        out = core.feed(data, time.perf_counter())
+        if out:
+            self.transport.write(out)  # type: ignore[union-attr]
+        if core.state != OPENING:
+            self._settled()
+        if core.state == CLOSED or getattr(core, "want_close", False):
+            self.transport.close()  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool:
+        self.core.eof(time.perf_counter(), None)
+        self._settled()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.core.eof(time.perf_counter(), _error_kind(exc))
+        self._settled()
+        self.worker.forget(self)
+
+    def _settled(self) -> None:
+        if self.inflight and self.core.state != OPENING:
+            self.inflight = False
+            self.worker.settled(self)
+
+
+class Worker:
+    def __init__(self, cfg: WorkerConfig, conn: Any) -> None:
+        self.cfg = cfg
+        self.conn = conn
+        self.rec = Recorder(cfg.share, cfg.t0)
+        self.lag = LagReader(cfg.lag)
+        self.ssl = _ssl_context(cfg)
+        self.request = cfg.target.request_bytes()
+        self.streams: set[StreamProtocol] = set()  # every live connection, strongly held
+        self.opening: set[StreamProtocol] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.sem = asyncio.Semaphore(cfg.max_inflight)
+        self.stop = asyncio.Event()
+        self.stopping = False
+        self.addr: tuple | None = None
+        self.cpu_last = (time.perf_counter(), time.process_time())
+        self.rss_base = 0
+        self.rss_peak = 0
+        self.cpu_samples: list[float] = []
+
+    # --- connections ------------------------------------------------------------------------------
+    def spawn(self, previous: SseStream | WsStream | None = None) -> None:
+        """A new stream; ``previous``: the stream it reconnects (its parser carries the last
+        event id and retry over, as a browser's EventSource does)."""
+        task = asyncio.ensure_future(self._connect(previous))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _connect(self, previous: SseStream | WsStream | None) -> None:
+        cfg = self.cfg
+        now = time.perf_counter()
+        reconnect = previous is not None
+        request = self.request
+        if cfg.target.protocol == "ws":
+            core: SseStream | WsStream = WsStream(self.rec, self.lag, now, cfg.target, reconnect)
+        else:
+            parser = previous.parser if isinstance(previous, SseStream) else None
+            core = SseStream(self.rec, self.lag, now, cfg.target.idle_limit, parser=parser,
+                             reconnect=reconnect, head_only=cfg.target.method == "HEAD")
+            if parser is not None and parser.last_event_id:
+                request = cfg.target.request_bytes(parser.last_event_id)
+        proto = StreamProtocol(self, core, request)
+        self.streams.add(proto)
+        self.opening.add(proto)
+        host, port = self.addr  # type: ignore[misc]
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.create_connection(
+                lambda: proto, host, port, ssl=self.ssl,
+                server_hostname=cfg.target.host if self.ssl else None),
+                cfg.target.timeout)
+        except asyncio.CancelledError:  # the run ended while this connect was under way
+            core.client_close(time.perf_counter())
+            self._drop_unconnected(proto)
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS,
+                             errno.ENOMEM):
+                core.state = CLOSED
+                self.rec.local_error(errno.errorcode.get(exc.errno or 0, "OSError"))
+            elif isinstance(exc, ConnectionRefusedError):
+                core.state = CLOSED
+                self.rec.refused("refused", time.perf_counter())
+            else:
+                core.eof(time.perf_counter(), _error_kind(exc))
+            self._drop_unconnected(proto)
+        except TimeoutError:
+            core.deadline(time.perf_counter())
+            self._drop_unconnected(proto)
+
+    def _drop_unconnected(self, proto: StreamProtocol) -> None:
+        if proto.inflight:
+            proto.inflight = False
+            self.sem.release()
+        self.opening.discard(proto)
+        self.streams.discard(proto)
+
+    def settled(self, proto: StreamProtocol) -> None:
+        self.sem.release()
+        self.opening.discard(proto)
+
+    def forget(self, proto: StreamProtocol) -> None:
+        self.streams.discard(proto)
+        self.opening.discard(proto)
+        core = proto.core
+        if self.cfg.reconnect and not self.stopping and core.t_head:
+            asyncio.get_running_loop().call_later(core.retry_s, self._reconnect, core)
+
+    def _reconnect(self, previous: SseStream | WsStream) -> None:
+        if not self.stopping:
+            self.spawn(previous)
+
+    # --- the run ---------------------------------------------------------------------------------
+    async def ramp(self) -> None:
+        cfg = self.cfg
+        start = cfg.t0 + cfg.start_s
+        for i in range(cfg.share):
+            due = start + i / cfg.ramp
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.sem.acquire()
+            if self.stopping:
+                self.sem.release()
+                return
+            self.spawn()
+
+    def _deadlines(self, now: float) -> None:
+        limit = self.cfg.target.timeout
+        late = [p for p in self.opening
+                if p.transport is not None and now - p.core.t_start > limit]
+        for p in late:
+            p.core.deadline(now)
+            p._settled()
+            p.transport.close()  # type: ignore[union-attr]
+
+    def _sample(self, now: float) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        w0, c0 = self.cpu_last
+        self.cpu_last = (wall, cpu)
+        pct = 100.0 * (cpu - c0) / max(1e-6, wall - w0)
+        self.cpu_samples.append(pct)
+        self.rss_peak = max(self.rss_peak, _rss())
+        self._send(("sample", self.cfg.index, self.rec.second(now, round(pct, 1))))
+
+    def _send(self, msg: Any) -> None:
+        try:
+            self.conn.send(msg)
+        except (BrokenPipeError, OSError):  # the parent is gone: stop quietly
+            self.stop.set()
+
+    def _poll_parent(self) -> None:
+        try:
+            while self.conn.poll():
+                if self.conn.recv() == "stop":
+                    self.stop.set()
+        except (EOFError, OSError):
+            self.stop.set()
+
+    async def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Windows
+                pass
+        self.rss_base = _rss()
+        infos = await loop.getaddrinfo(cfg.target.host, cfg.target.port,
+                                       type=socket.SOCK_STREAM)
+        self.addr = infos[0][4][:2]
+        ramp = asyncio.ensure_future(self.ramp())
+        ramp_done_at: float | None = None
+        next_sample = cfg.t0 + 1.0
+        while True:
+            now = time.perf_counter()
+            if ramp_done_at is None and ramp.done():
+                ramp_done_at = now
+                self.rec.hold()
+                # Every stream's objects now live as long as the run: a full collection would
+                # walk them all (tens of ms at 10,000 streams) and stall every read behind it.
+                gc.collect()
+                gc.freeze()
+            if self.stop.is_set():
+                break
+            if ramp_done_at is not None and now >= ramp_done_at + cfg.hold_s:
+                break
+            if self.opening:
+                self._deadlines(now)
+            self._poll_parent()
+            if now >= next_sample:
+                self._sample(now)
+                next_sample += 1.0
+                if next_sample <= now:  # a blocked second: skip, never a burst of samples
+                    next_sample = now + 1.0
+                if cfg.target.ping_interval:
+                    self._pings(now)
+            await asyncio.sleep(TICK_S)  # a plain sleep: wait_for makes a task every tick
+        interrupted = self.stop.is_set()
+        self.stopping = True
+        ramp.cancel()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(ramp, *self.tasks, return_exceptions=True)
+        now = time.perf_counter()
+        self._sample(now)
+        self.rss_peak = max(self.rss_peak, _rss())
+        for p in list(self.streams):
+            out = p.core.client_close(now)
+            if out and p.transport is not None:
+                p.transport.write(out)
+            if p.transport is not None:
+                p.transport.close()
+        end = time.perf_counter() + CLOSE_WAIT_S
+        while self.streams and time.perf_counter() < end:
+            await asyncio.sleep(0.02)
+        for p in list(self.streams):
+            if p.transport is not None:
+                p.transport.abort()
+        await asyncio.sleep(0)
+        cpu = self.cpu_samples[1:] or self.cpu_samples  # the first second includes start-up
+        return {"rec": self.rec.to_wire(), "interrupted": interrupted,
+                "loop": _loop_name(),
+                "ramp_end_s": (ramp_done_at or now) - cfg.t0, "rss_base": self.rss_base,
+                "rss_peak": self.rss_peak,
+                "cpu_percent": sum(cpu) / len(cpu) if cpu else 0.0,
+                "cpu_max": max(cpu) if cpu else 0.0}
+
+    def _pings(self, now: float) -> None:
+        interval = self.cfg.target.ping_interval or 0
+        for p in list(self.streams):
+            core = p.core
+            if isinstance(core, WsStream) and now - core.t_start >= interval \
+                    and p.transport is not None:
+                out = core.ping()
+                if out:
+                    p.transport.write(out)
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # not Linux
+        import psutil
+
+        return psutil.Process().memory_info().rss
+
+
+def _loop_name() -> str:
+    loop = asyncio.get_running_loop()
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Soft open-files limit raised to the hard one; returns (soft, hard) after."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return (1 << 30, 1 << 30)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+def worker_main(cfg: WorkerConfig, conn: Any) -> None:
+    """The worker process: run, then hand the counts back (also on Ctrl-C, never a
+    traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop's own handler is in place
+    raise_open_files_limit()
+    worker_holder: dict[str, Worker] = {}
+
+    async def main() -> dict[str, Any]:
+        w = Worker(cfg, conn)
+        worker_holder["w"] = w
+        return await w.run()
+
+    try:
+        try:
+            if cfg.loop == "asyncio":
+                raise ImportError
+            import uvloop
+        except ImportError:
+            result = asyncio.run(main())
+        else:
+            result = uvloop.run(main())
+        conn.send(("final", cfg.index, result))
+    except BaseException as exc:  # noqa: BLE001 - the parent reports it in one line
+        try:
+            conn.send(("error", cfg.index, f"{type(exc).__name__}: {exc}"))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        conn.close()

@@ -1,0 +1,162 @@
+"""What one load generator (a worker process, or a Locust user's process) counts: fleet-level
+counters and fixed-memory histograms, never a per-stream timeline. Pure: the stream cores
+call it, the driver snapshots it once a second and hands it to the parent as plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sse_doctor.load.histogram import Histogram, bucket_of
+
+HISTOGRAMS = ("headers_ms", "first_byte_ms", "first_event_ms", "gap_ms", "lag_ms")
+BANDS = 10  # load bands: the share of this generator's streams open when a value was recorded
+PHASES = ("ramp", "hold")
+
+
+class PhaseStats:
+    __slots__ = ("opened", "failed", "dropped", "lag_ms", "first_event_ms")
+
+    def __init__(self) -> None:
+        self.opened = self.failed = self.dropped = 0
+        self.lag_ms = Histogram()
+        self.first_event_ms = Histogram()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"opened": self.opened, "failed": self.failed, "dropped": self.dropped,
+                "lag_ms": self.lag_ms.to_wire(), "first_event_ms": self.first_event_ms.to_wire()}
+
+
+class Recorder:
+    """Counters of one generator. ``share`` is how many streams it was asked to hold (the load
+    bands are fractions of it); ``t0`` is the run's origin on the perf_counter clock, which on
+    Linux is one clock (CLOCK_MONOTONIC) for every process of the machine."""
+
+    def __init__(self, share: int, t0: float) -> None:
+        self.share = max(1, share)
+        self.t0 = t0
+        self.started = self.opened = self.failed = self.ended = self.dropped = 0
+        self.reconnected = self.open = self.opening = self.peak_open = 0
+        self.stalled = 0  # streams whose longest silence exceeded the idle limit
+        self.items = 0  # events + comments (SSE) or messages (WS) received
+        self.bytes = 0
+        self.refusals: dict[str, int] = {}
+        self.drops: dict[str, int] = {}  # how streams were lost: "ended" | "broken" | ...
+        self.hist = {name: Histogram() for name in HISTOGRAMS}
+        self.phases = {name: PhaseStats() for name in PHASES}
+        self.phase = self.phases["ramp"]
+        self.phase_name = "ramp"
+        self.lag_bands = [Histogram() for _ in range(BANDS)]
+        self.first_event_bands = [Histogram() for _ in range(BANDS)]
+        self.first_refusal: tuple[float, int] | None = None  # (t_s, streams started then)
+        self.first_drop_s: float | None = None
+        self.last_drop_s: float | None = None
+        self.local_errors: dict[str, int] = {}  # our own failures (EMFILE...), by errno name
+        # the current second, for the series
+        self.sec_items = 0
+        self.sec_lag = Histogram()
+
+    def _band(self) -> int:
+        return min(BANDS - 1, self.open * BANDS // self.share)
+
+    def hold(self) -> None:
+        """The ramp is over: from now on values count for the hold phase."""
+        self.phase = self.phases["hold"]
+        self.phase_name = "hold"
+
+    # --- stream life ---------------------------------------------------------------------------
+    def connecting(self) -> None:
+        self.started += 1
+        self.opening += 1
+
+    def refused(self, kind: str, now: float) -> None:
+        """A stream got no usable response: an HTTP status, "timeout", "reset", "closed"
+        (the server closed before any response), "refused" (nothing listens),
+        "not-event-stream", "bad-response"."""
+        self.opening -= 1
+        self.failed += 1
+        self.phase.failed += 1
+        self.refusals[kind] = self.refusals.get(kind, 0) + 1
+        if self.first_refusal is None:
+            self.first_refusal = (now - self.t0, self.started)
+
+    def local_error(self, name: str) -> None:
+        """A connection we could not even try (our own limits): counted apart."""
+        self.opening -= 1
+        self.failed += 1
+        self.phase.failed += 1
+        self.local_errors[name] = self.local_errors.get(name, 0) + 1
+
+    def opened_stream(self, headers_ms: float, reconnect: bool) -> None:
+        self.opening -= 1
+        self.opened += 1
+        self.phase.opened += 1
+        self.open += 1
+        if reconnect:
+            self.reconnected += 1
+        if self.open > self.peak_open:
+            self.peak_open = self.open
+        self.hist["headers_ms"].record(headers_ms)
+
+    def first_byte(self, ms: float) -> None:
+        self.hist["first_byte_ms"].record(ms)
+
+    def first_event(self, ms: float) -> None:
+        self.hist["first_event_ms"].record(ms)
+        self.phase.first_event_ms.record(ms)
+        self.first_event_bands[self._band()].record(ms)
+
+    def item(self, gap_ms: float | None, lag_ms: float | None) -> None:
+        self.items += 1
+        self.sec_items += 1
+        if gap_ms is not None:
+            self.hist["gap_ms"].record(gap_ms)
+        if lag_ms is not None:
+            # one bucket lookup for the four histograms a lag goes into
+            i = bucket_of(lag_ms)
+            self.hist["lag_ms"].add(i, lag_ms)
+            self.phase.lag_ms.add(i, lag_ms)
+            self.sec_lag.add(i, lag_ms)
+            self.lag_bands[min(BANDS - 1, self.open * BANDS // self.share)].add(i, lag_ms)
+
+    def closed(self, how: str, now: float, stalled: bool) -> None:
+        """An open stream ended: "client" (we closed it at the end of the run), or a drop:
+        "ended" (the server ended it cleanly), "broken" (reset, incomplete body), "closed"
+        (a WebSocket close frame)."""
+        self.open -= 1
+        if stalled:
+            self.stalled += 1
+        if how == "client":
+            return
+        self.dropped += 1
+        self.phase.dropped += 1
+        self.drops[how] = self.drops.get(how, 0) + 1
+        t = now - self.t0
+        if self.first_drop_s is None:
+            self.first_drop_s = t
+        self.last_drop_s = t
+
+    # --- snapshots -------------------------------------------------------------------------------
+    def second(self, now: float, cpu_percent: float) -> dict[str, Any]:
+        """This second's sample (then the per-second counters restart)."""
+        sample = {"t_s": round(now - self.t0, 3), "open": self.open, "opening": self.opening,
+                  "failed": self.failed, "dropped": self.dropped, "items": self.sec_items,
+                  "lag": self.sec_lag.to_wire(), "cpu": cpu_percent}
+        self.sec_items = 0
+        self.sec_lag.clear()
+        return sample
+
+    def to_wire(self) -> dict[str, Any]:
+        """Everything, as plain data for the parent process."""
+        return {
+            "counts": {k: getattr(self, k) for k in (
+                "started", "opened", "failed", "ended", "dropped", "reconnected", "open",
+                "opening", "peak_open", "stalled", "items", "bytes")},
+            "refusals": dict(self.refusals), "drops": dict(self.drops),
+            "local_errors": dict(self.local_errors),
+            "hist": {k: h.to_wire() for k, h in self.hist.items()},
+            "phases": {k: p.to_wire() for k, p in self.phases.items()},
+            "lag_bands": [h.to_wire() for h in self.lag_bands],
+            "first_event_bands": [h.to_wire() for h in self.first_event_bands],
+            "first_refusal": self.first_refusal, "first_drop_s": self.first_drop_s,
+            "last_drop_s": self.last_drop_s,
+        }
