@@ -1,6 +1,6 @@
 """`sse-doctor demo`: start the lab in-process, probe every scenario at once with short
-windows, then run every lab experiment, and compare what was found with what each scenario
-models."""
+windows, then run every lab experiment and every lab load row, and compare what was found with
+what each scenario models."""
 
 from __future__ import annotations
 
@@ -101,10 +101,28 @@ async def _experiment_all(base_url: str, progress: Progress | None) -> list[Scen
     return [results[e] for e in EXPERIMENTS]
 
 
+async def _load_all(base_url: str, progress: Progress | None) -> list[ScenarioResult]:
+    """The lab's load rows, one after another (they share the machine's CPU, and one of them
+    measures latency), each a `sse-doctor load` child process: its workers fork, and must not
+    inherit this process's lab server threads."""
+    from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS, run_load_scenario
+
+    task_id = progress.add_task("loading the lab", total=len(LOAD_SCENARIOS)) \
+        if progress else None
+    results = []
+    for row in LOAD_SCENARIOS:
+        outcome = await asyncio.to_thread(run_load_scenario, row, base_url)
+        results.append(outcome.result(base_url))
+        if progress is not None and task_id is not None:
+            progress.advance(task_id)
+    return results
+
+
 async def _everything(plan: list[tuple[LabScenario, str]], base_url: str,
                       progress: Progress | None) -> list[ScenarioResult]:
     results = await _probe_all(plan, progress)
-    return results + await _experiment_all(base_url, progress)
+    results += await _experiment_all(base_url, progress)
+    return results + await _load_all(base_url, progress)
 
 
 def run_demo(show_progress: bool = True) -> tuple[Report, bool]:

@@ -120,6 +120,20 @@ def test_terminal_report_and_junit(lab, tmp_path) -> None:
     assert wait_idle(lab) == 0
 
 
+def test_the_html_report_charts_the_run_over_time(lab, tmp_path) -> None:
+    page = tmp_path / "load.html"
+    row = next(r for r in LOAD_SCENARIOS if r.name == "load-limit")
+    r = cli(*load_argv(row, lab.base_url), "--html", str(page), "-q")
+    assert r.returncode == 1, r.stderr
+    text = page.read_text()
+    assert "Load over time" in text and "load-refused" in text
+    for name in ("streams open", "streams refused so far", "heartbeat lag p99, ms"):
+        assert f"<code>{name}</code>" in text
+    assert text.count('class="watchchart"') >= 3
+    assert "<h3>Connection</h3>" not in text  # a fleet has no single connection to show
+    assert wait_idle(lab) == 0
+
+
 def test_websockets_are_held_the_same_way(lab) -> None:
     r = cli("load", lab.url("/ws/healthy-echo").replace("http", "ws", 1), "--streams", "20",
             "--ramp", "100", "--duration", "1", "--workers", "1", "--send", "hello",

@@ -323,6 +323,33 @@ def watches_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> lis
     return out
 
 
+# --- load over time --------------------------------------------------------------------------
+
+LOAD_SERIES = (("open", "streams open"), ("failed", "streams refused so far"),
+               ("lag_p99_ms", "heartbeat lag p99, ms"), ("events_per_s", "events per second"))
+
+
+def load_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> list[Watch] | None:
+    """A `load` run's series (one sample a second) as charts: open streams, refusals, lag."""
+    load = parts.get("load")
+    series = [s for s in (load or {}).get("series") or [] if isinstance(s, dict)] \
+        if isinstance(load, dict) else []
+    if not series:
+        return None
+    out = []
+    for key, name in LOAD_SERIES:
+        samples = [[num(s.get("t_s")) * 1000, num(s.get(key))] for s in series
+                   if num(s.get("t_s")) is not None]
+        values = [v for _, v in samples if v is not None]
+        if not values:
+            continue
+        w = {"name": name, "samples": samples}
+        out.append(Watch(shown(red, name, 100), None,
+                         [f"peak {value_text(max(values))}", f"last {value_text(values[-1])}"],
+                         None, "", watch_chart(w, red)))
+    return out or None
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 FINDINGS = Section("findings.html.j2", findings_view)
@@ -339,6 +366,12 @@ SECTIONS: dict[str, list[Section]] = {
         Section("shaped.html.j2", shaped_view("experiment", "Experiment")),
         WATCHES,
     ],
+    # a `load` run: fleet figures, no single connection to show
+    "load": [
+        FINDINGS,
+        Section("load.html.j2", load_view),
+        Section("shaped.html.j2", shaped_view("load", "Load")),
+    ],
     # a browser capture (HAR): no connection of ours to show
     "capture": [
         FINDINGS,
@@ -350,6 +383,8 @@ SECTIONS: dict[str, list[Section]] = {
 
 def kind_of(parts: dict[str, Any]) -> str:
     """Which list of SECTIONS a result gets, from its JSON parts."""
+    if "load" in parts:
+        return "load"
     return "capture" if "har" in parts else "stream"
 
 
