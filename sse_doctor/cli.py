@@ -598,4 +598,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Commands defined in their own modules register themselves on `app` when imported.
-from sse_doctor import cli_experiments, cli_har, cli_suite  # noqa: E402,F401
+from sse_doctor import cli_experiments, cli_har, cli_proxy, cli_suite  # noqa: E402,F401

@@ -38,10 +38,12 @@ class StreamRequest:
 class HarObservation:
     """The stream requests to one URL in one capture."""
 
-    path: str  # the HAR file
+    path: str  # the HAR file (for the proxy: what it listened on and forwarded to)
     url: str
     kind: str  # "sse" | "ws"
     requests: list[StreamRequest] = field(default_factory=list)
+    group: str = "page"  # what StreamRequest.page names: a HAR page, or the proxy's client
+    source: str = "file"  # what `path` is, for people
 
     def __repr__(self) -> str:
         return f"HarObservation(url={self.url!r}, requests={len(self.requests)})"
@@ -90,9 +92,9 @@ class HarObservation:
         facts.add_column()
         first = self.requests[0].start_ms if self.requests else 0.0
         last = self.requests[-1].start_ms if self.requests else 0.0
-        facts.add_row("file", self.path)
+        facts.add_row(self.source, self.path)
         facts.add_row("requests", f"{len(self.requests)} {self.kind.upper()} requests from "
-                                  f"{s['pages']} page(s) over {ms_text(last - first)}")
+                                  f"{s['pages']} {self.group}(s) over {ms_text(last - first)}")
         facts.add_row("client", f"at most {s['max_open_at_once']} open at once · longest run "
                                 f"of reconnects under 1 s: {s['longest_quick_reconnect_streak']}"
                                 f" · busiest minute: {s['busiest_minute']} requests")
@@ -101,7 +103,7 @@ class HarObservation:
             t = Table(title="requests", show_edge=False, header_style="dim")
             t.add_column("start", justify="right")
             t.add_column("end", justify="right")
-            t.add_column("page")
+            t.add_column(self.group)
             t.add_column("status", justify="right")
             for r in self.requests[:400]:
                 t.add_row(ms_text(r.start_ms), "open" if r.end_ms is None else ms_text(r.end_ms),

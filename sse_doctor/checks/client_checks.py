@@ -110,7 +110,7 @@ def check_concurrent(obs: HarObservation) -> list[Finding]:
     if worst is None:
         return []
     n, at, page = worst
-    where = f"page {page!r}" if page else "the page"
+    where = f"{obs.group} {page!r}" if page else f"the {obs.group}"
     return [finding("concurrent-streams",
                     f"{n} {obs.kind.upper()} streams to this URL were open at once on {where}, "
                     f"first at {when(at)} into the capture.",
