@@ -21,6 +21,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,24 @@ from sse_doctor.proxy.streams import (  # noqa: E402
 
 log = logging.getLogger("sse_doctor")
 CHECK_EVERY_S = 1.0  # on its own: how often the client checks run again
+# What mitmproxy logs (at info level, below what `sse-doctor proxy` shows of its log) about a
+# client request it could not take or forward: a note for the person watching.
+CLIENT_TROUBLE = re.compile(r"bad http|protocol error|invalid http|malformed|"
+                            r"error establishing server connection", re.IGNORECASE)
+
+
+class _TroubleNotes(logging.Handler):
+    def __init__(self, addon: SseDoctorAddon) -> None:
+        super().__init__(logging.INFO)
+        self.addon = addon
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a log record must never break the proxy
+            return
+        if CLIENT_TROUBLE.search(text):
+            self.addon.emit({"ev": "note", "t": record.created, "text": text[:500]})
 
 
 class SseDoctorAddon:
@@ -58,6 +77,7 @@ class SseDoctorAddon:
         self.streams = ClientStreams()
         self.checked_at = 0.0
         self.kinds: dict[str, str] = {}  # flow id -> stream kind, for the flows we follow
+        self.notes: logging.Handler | None = None
 
     def load(self, loader: Any) -> None:
         loader.add_option("sse_doctor_client_key", str, "ip",
@@ -78,6 +98,9 @@ class SseDoctorAddon:
                                       encoding="utf-8")
             except (ValueError, OSError) as exc:
                 raise exceptions.OptionsError(f"sse_doctor_feed: {exc}") from None
+            if self.notes is None:  # on its own, mitmproxy's log already says it
+                self.notes = _TroubleNotes(self)
+                logging.getLogger("mitmproxy").addHandler(self.notes)
 
     # --- output -----------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -159,6 +182,8 @@ class SseDoctorAddon:
         self.emit({"ev": "end", "id": flow.id, "t": time.time(), "note": note})
 
     def done(self) -> None:
+        if self.notes is not None:
+            logging.getLogger("mitmproxy").removeHandler(self.notes)
         if self.feed is not None:
             try:
                 self.feed.close()

@@ -133,7 +133,10 @@ def run(p: ProxyPlan, mitmdump: str,
            "-s", str(ADDON),
            "--set", f"sse_doctor_feed={write_fd}",
            "--set", f"sse_doctor_client_key={p.client_key}",
-           "--set", "termlog_verbosity=warn", "--set", "flow_detail=0"]
+           "--set", "termlog_verbosity=warn", "--set", "flow_detail=0",
+           # connect upstream per request, not per client connection: an upstream that is
+           # down gets each request a 502 and us a note naming it
+           "--set", "connection_strategy=lazy"]
     try:
         proc = subprocess.Popen(cmd, pass_fds=[write_fd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,

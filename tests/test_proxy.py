@@ -1,0 +1,316 @@
+"""`sse-doctor proxy` end to end: the real command in front of the lab, with real mitmproxy
+(in its own environment, sse_doctor/proxy/mitm_env.py), real clients (sse-doctor's probe,
+a scripted httpx client, headless Chromium), and `sse-doctor har` on its --har-out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sse_doctor.errors import UsageError
+from sse_doctor.lab import LabServer
+from sse_doctor.lab.browser_routes import PAGES
+from sse_doctor.proxy import mitm_env
+from tests.conftest import cli, free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TOKEN = "tok-5e4d3c2b1a09"
+
+
+@pytest.fixture(scope="module")
+def mitmdump() -> str:
+    try:
+        return mitm_env.mitmdump()  # .ci/run sets it up ahead of time
+    except UsageError as exc:
+        pytest.skip(f"mitmproxy could not be set up in its own environment: {exc}")
+
+
+class Proxy:
+    """`sse-doctor proxy` running in a subprocess; stderr (live lines) read as it comes."""
+
+    def __init__(self, upstream: str, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sse_doctor", "proxy", "--listen",
+             f"127.0.0.1:{self.port}", "--upstream", upstream, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def wait_line(self, pattern: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                for line in self.lines:
+                    if re.search(pattern, line):
+                        return line
+                left = deadline - time.monotonic()
+                assert left > 0 and self.proc.poll() is None, \
+                    f"no line matching {pattern!r}; stderr so far: {''.join(self.lines)}"
+                self.changed.wait(min(left, 0.5))
+
+    def wait_listening(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "".join(self.lines)
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)  # nothing to subscribe to: mitmdump starting up
+        raise AssertionError("the proxy never listened")
+
+    def stop(self) -> tuple[int, str, str]:
+        """Ctrl-C, as a user ends it: exit code, stdout, the whole stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=60)
+        self.reader.join(10)
+        return self.proc.returncode, out, "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def proxy_of(lab, mitmdump) -> Iterator:  # noqa: ANN001
+    started: list[Proxy] = []
+
+    def start(*args: str, upstream: str | None = None) -> Proxy:
+        p = Proxy(upstream or lab.base_url, *args)
+        started.append(p)
+        p.wait_listening()
+        return p
+
+    yield start
+    for p in started:
+        p.kill()
+
+
+def scenario(report: dict, path: str) -> dict:
+    return next(s for s in report["scenarios"] if s["name"] == path)
+
+
+# --- passing streams through ----------------------------------------------------------------
+def test_a_steady_stream_through_the_proxy_is_not_buffered(proxy_of):
+    p = proxy_of("--json", "-")
+    probe = cli("probe", f"{p.url}/sse/steady", "--duration", "3", "--json", "-")
+    report = json.loads(probe.stdout)
+    assert probe.returncode == 0, probe.stdout
+    assert report["stats"]["events"] >= 5
+    assert "buffered-delivery" not in {f["code"] for f in report["findings"]}
+    # The check can fail through it: a buffering server is still seen as one.
+    buffered = json.loads(cli("probe", f"{p.url}/sse/buffered", "--duration", "5",
+                              "--json", "-").stdout)
+    assert "buffered-delivery" in {f["code"] for f in buffered["findings"]}
+    rc, out, err = p.stop()
+    assert rc == 0, err
+    proxied = json.loads(out)
+    assert proxied["command"] == "proxy" and proxied["verdict"] == "healthy"
+    steady = scenario(proxied, "/sse/steady")
+    assert steady["har"]["request_count"] == 1 and steady["findings"] == []
+    assert "Traceback" not in err
+
+
+def test_websockets_pass_through(proxy_of):
+    p = proxy_of("--json", "-")
+    echo = json.loads(cli("probe", f"ws://127.0.0.1:{p.port}/ws/healthy-echo", "--send",
+                          "hello", "--expect-message", "hello", "--duration", "2",
+                          "--json", "-").stdout)
+    assert echo["verdict"] == "healthy", echo["findings"]
+    assert any(m["dir"] == "in" and "hello" in m.get("text", "") for m in echo["messages"])
+    crash = json.loads(cli("probe", f"ws://127.0.0.1:{p.port}/ws/generate-code", "--send",
+                           "not json", "--duration", "3", "--json", "-").stdout)
+    assert crash["close"]["code"] == 1011  # the server's close frame passes unchanged
+    assert {f["code"] for f in crash["findings"]} == {"ws-early-close", "ws-abnormal-close"}
+    # A server that drops the connection without a close frame: mitmproxy closes the client
+    # side with a normal close frame of its own (README: a known limit), at once.
+    drop = json.loads(cli("probe", f"ws://127.0.0.1:{p.port}/ws/drop-after-first", "--send",
+                          "hi", "--duration", "3", "--json", "-").stdout)
+    assert drop["close"]["by"] in ("server", "transport") and drop["close"]["t_ms"] < 2000
+    rc, out, err = p.stop()
+    report = json.loads(out)
+    assert scenario(report, "/ws/healthy-echo")["har"]["kind"] == "ws"
+    assert scenario(report, "/ws/healthy-echo")["har"]["request_count"] == 1
+
+
+# --- a scripted client with interleaved reconnect loops ---------------------------------------
+def _reconnect_loop(base: str, client: str, rounds: int, errors: list) -> None:
+    """A client's own reconnect loop: read the stream to its end, reopen it 100 ms later."""
+    try:
+        with httpx.Client(timeout=10) as http:
+            for _ in range(rounds):
+                with http.stream("GET", f"{base}/browser/stacked-timers/events?token={TOKEN}",
+                                 headers={"Accept": "text/event-stream", "X-Tab": client,
+                                          "Authorization": f"Bearer {TOKEN}"}) as r:
+                    for _ in r.iter_bytes():
+                        pass
+                time.sleep(0.1)  # the fixed reconnect delay under test
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        errors.append(exc)
+
+
+def test_interleaved_reconnect_loops_through_the_proxy_and_from_its_har(proxy_of, tmp_path):
+    har_out, junit = tmp_path / "seen.har", tmp_path / "proxy.xml"
+    p = proxy_of("--client-key", "header:X-Tab", "--har-out", str(har_out), "--json", "-",
+                 "--junit", str(junit))
+    errors: list = []
+    loops = [threading.Thread(target=_reconnect_loop, args=(p.url, "tab-1", 8, errors))
+             for _ in range(2)]  # one tab, two loops started together (stacked timers)
+    for t in loops:
+        t.start()
+    live = p.wait_line(r"live: WARNING reconnect-without-backoff on "
+                       r"/browser/stacked-timers/events client X-Tab=tab-1")
+    for t in loops:
+        t.join(60)
+    assert not errors
+    rc, out, err = p.stop()
+    assert rc == 1, err  # concurrent-streams is an error
+    report = json.loads(out)
+    s = scenario(report, "/browser/stacked-timers/events")
+    assert sorted(f["code"] for f in s["findings"]) == [
+        "concurrent-streams", "reconnect-without-backoff"]
+    assert s["har"]["request_count"] == 16 and s["har"]["pages"] == 1
+    assert "live: ERROR concurrent-streams" in err and live
+    # The capture it saved reads back to the same diagnosis.
+    back = cli("har", str(har_out), "--json", "-")
+    again = json.loads(back.stdout)
+    (b,) = again["scenarios"]
+    assert sorted(f["code"] for f in b["findings"]) == sorted(f["code"] for f in s["findings"])
+    assert b["har"]["request_count"] == 16
+    for text in (out, err, har_out.read_text(), junit.read_text(), back.stdout):
+        assert TOKEN not in text
+    assert "[REDACTED]" in har_out.read_text()
+
+
+# --- real Chromium on the lab's browser pages --------------------------------------------------
+def _chromium(url: str, profile: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", f"--user-data-dir={profile}/p", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": profile})
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+@pytest.mark.parametrize("page", [p for p in PAGES if p.path in (
+    "/browser/leaky-tab", "/browser/stacked-timers", "/browser/singleton")],
+    ids=lambda p: p.path.rsplit("/", 1)[-1])
+def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, lab, page):
+    p = proxy_of("--json", "-")
+    with tempfile.TemporaryDirectory() as profile:
+        browser = _chromium(p.url + page.path, profile)
+        try:
+            for code in page.expect:  # live, as it happens
+                p.wait_line(rf"live: \w+ {code} on {page.path}/events client 127\.0\.0\.1")
+            if not page.expect:  # wait for its stream, then give it time to misbehave
+                deadline = time.monotonic() + 60
+                while lab.active_requests == 0 and time.monotonic() < deadline:
+                    time.sleep(0.1)  # the lab counts open requests; nothing to wait on
+                time.sleep(3)  # a correct page opens nothing more in this time
+        finally:
+            browser.terminate()
+            browser.wait(30)
+    rc, out, err = p.stop()
+    report = json.loads(out)
+    streams = [s for s in report["scenarios"] if s["name"].startswith("/browser/")]
+    assert [s["name"] for s in streams] == [page.path + "/events"]
+    assert sorted(f["code"] for f in streams[0]["findings"]) == sorted(page.expect)
+    live = sorted(set(re.findall(r"live: \w+ ([a-z-]+) on", err)))
+    assert live == sorted(page.expect), err
+    assert "Traceback" not in err
+
+
+# --- bad input -------------------------------------------------------------------------------
+def test_a_listen_port_in_use_or_an_unreachable_upstream_is_one_line(lab, mitmdump):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = cli("proxy", "--listen", f"127.0.0.1:{port}", "--upstream", lab.base_url)
+    assert proc.returncode == 2 and "cannot listen there" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    dead = free_port()
+    proc = cli("proxy", "--listen", f"127.0.0.1:{free_port()}", "--upstream",
+               f"http://127.0.0.1:{dead}")
+    assert proc.returncode == 3 and "unreachable" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    for args in (["--listen", "nowhere", "--upstream", lab.base_url],
+                 ["--listen", f"127.0.0.1:{free_port()}", "--upstream", "ftp://x"],
+                 ["--listen", f"127.0.0.1:{free_port()}", "--upstream", lab.base_url,
+                  "--client-key", "user"]):
+        proc = cli("proxy", *args)
+        assert proc.returncode == 2, args
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_without_mitmproxy_it_says_so_in_one_line(lab, tmp_path):
+    env = {**os.environ, "SSE_DOCTOR_MITMDUMP": str(tmp_path / "mitmdump")}
+    proc = subprocess.run([sys.executable, "-m", "sse_doctor", "proxy", "--listen",
+                           f"127.0.0.1:{free_port()}", "--upstream", lab.base_url],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"sse-doctor: error: SSE_DOCTOR_MITMDUMP={str(tmp_path / 'mitmdump')!r} is not an "
+        "executable mitmdump"]
+
+
+def test_bad_clients_get_a_note_and_the_proxy_keeps_serving(proxy_of):
+    p = proxy_of("--json", "-")
+    with socket.create_connection(("127.0.0.1", p.port), 10) as s:  # not HTTP at all
+        s.settimeout(10)
+        s.sendall(b"HELLO THERE\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 400")
+    p.wait_line(r"note: .*Bad HTTP request line: b'HELLO THERE'")
+    with socket.create_connection(("127.0.0.1", p.port), 10) as s:  # leaves mid-stream
+        s.settimeout(10)
+        s.sendall(b"GET /sse/steady HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 200")
+    p.wait_line(r"note: GET /sse/steady \(client 127\.0\.0\.1\): Client disconnected")
+    still = cli("probe", f"{p.url}/sse/healthy", "--duration", "2", "-q")
+    assert still.returncode == 0, still.stdout
+    rc, out, err = p.stop()
+    assert rc == 0 and "Traceback" not in err
+    assert scenario(json.loads(out), "/sse/steady")["har"]["request_count"] == 1
+
+
+def test_an_upstream_that_goes_away_is_a_note_per_request(proxy_of):
+    upstream = LabServer().start()
+    p = proxy_of("--json", "-", upstream=upstream.base_url)
+    upstream.stop()
+    try:
+        r = httpx.get(f"{p.url}/sse/healthy", headers={"Accept": "text/event-stream"},
+                      timeout=20)
+        assert r.status_code == 502
+    except httpx.RemoteProtocolError:
+        pass  # mitmproxy may close the client's connection instead of answering
+    p.wait_line(r"note: error establishing server connection: .*Connect call failed")
+    p.wait_line(r"note: GET /sse/healthy \(client 127\.0\.0\.1\): .*Connect call failed")
+    rc, out, err = p.stop()
+    assert "Traceback" not in err
+    (s,) = json.loads(out)["scenarios"]
+    assert s["har"]["requests"][0]["status"] in (None, 502)
