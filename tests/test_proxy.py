@@ -314,3 +314,98 @@ def test_an_upstream_that_goes_away_is_a_note_per_request(proxy_of):
     assert "Traceback" not in err
     (s,) = json.loads(out)["scenarios"]
     assert s["har"]["requests"][0]["status"] in (None, 502)
+
+
+# --- the addon on its own, for people who already run mitmproxy --------------------------------
+@pytest.mark.parametrize("tool", ["mitmdump", "mitmweb"])
+def test_the_addon_loads_in_mitmdump_and_mitmweb_and_logs_findings(lab, mitmdump, tool):
+    from sse_doctor.proxy.session import ADDON
+
+    exe = os.path.join(os.path.dirname(mitmdump), tool)
+    port = free_port()
+    web = ["--set", "web_open_browser=false", "--set", f"web_port={free_port()}"] \
+        if tool == "mitmweb" else []
+    proc = subprocess.Popen(
+        [exe, "--mode", f"reverse:{lab.base_url}", "--listen-host", "127.0.0.1",
+         "--listen-port", str(port), "-s", str(ADDON), "--set",
+         "sse_doctor_client_key=header:X-Tab", *web],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "sse-doctor: error concurrent-streams on /sse/steady" in line:
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)  # starting up
+        headers = {"Accept": "text/event-stream", "X-Tab": "t1"}
+        with httpx.Client(timeout=10) as c, \
+                c.stream("GET", f"http://127.0.0.1:{port}/sse/steady", headers=headers), \
+                c.stream("GET", f"http://127.0.0.1:{port}/sse/steady", headers=headers):
+            assert found.wait(30), "".join(lines)
+    finally:
+        proc.terminate()  # by its PID
+        proc.wait(timeout=30)
+        reader.join(10)
+    line = next(x for x in lines if "concurrent-streams" in x)
+    assert "client 'X-Tab=t1'" in line
+    assert "Traceback" not in "".join(lines)
+
+
+def test_on_a_terminal_the_live_view_is_a_table_per_client(lab, mitmdump, tmp_path):
+    import pty
+
+    port = free_port()
+    out = tmp_path / "report.json"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sse-doctor proxy on a terminal
+        os.execvp(sys.executable, [sys.executable, "-m", "sse_doctor", "proxy", "--listen",
+                                   f"127.0.0.1:{port}", "--upstream", lab.base_url,
+                                   "--duration", "60", "--json", str(out)])
+    screen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)  # starting up
+        headers = {"Accept": "text/event-stream", "X-Api-Key": TOKEN}
+        with httpx.Client(timeout=10) as c, \
+                c.stream("GET", f"http://127.0.0.1:{port}/sse/steady?key={TOKEN}",
+                         headers=headers), \
+                c.stream("GET", f"http://127.0.0.1:{port}/sse/steady?key={TOKEN}",
+                         headers=headers):
+            while b"concurrent-streams" not in screen and time.monotonic() < deadline:
+                screen += os.read(fd, 65536)
+    finally:
+        os.kill(pid, signal.SIGINT)
+        while True:  # read to the end, or the child blocks on a full terminal
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        _, status = os.waitpid(pid, 0)
+    text = screen.decode("utf-8", "replace")
+    for column in ("client", "open now", "last min", "reconnect gaps"):
+        assert column in text
+    assert "concurrent-streams" in text and "/sse/steady" in text and "127.0.0.1" in text
+    assert TOKEN not in text and "Traceback" not in text
+    assert os.waitstatus_to_exitcode(status) == 1  # concurrent-streams is an error
+    assert json.loads(out.read_text())["verdict"] == "error"

@@ -17,6 +17,7 @@ package it sits in (its core is standard library only), not the environment arou
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
@@ -75,7 +76,7 @@ class SseDoctorAddon:
         self.key: tuple[str, str] = ("ip", "")
         self.feed: Any = None  # a text file on the feed descriptor, or None (on its own)
         self.streams = ClientStreams()
-        self.checked_at = 0.0
+        self.check_due = False
         self.kinds: dict[str, str] = {}  # flow id -> stream kind, for the flows we follow
         self.notes: logging.Handler | None = None
 
@@ -111,11 +112,14 @@ class SseDoctorAddon:
                 self.feed = None
             return
         self.streams.feed(event)
-        now = time.time()
-        if now - self.checked_at >= CHECK_EVERY_S:
-            self.checked_at = now
-            for path, f in self.streams.new_findings():
-                log.warning(f"sse-doctor: {f.code} on {path}: {f.detail}")
+        if not self.check_due:  # at most once a second, and soon after anything happened
+            self.check_due = True
+            asyncio.get_running_loop().call_later(CHECK_EVERY_S, self.check)
+
+    def check(self) -> None:
+        self.check_due = False
+        for path, f in self.streams.new_findings():
+            log.warning(f"sse-doctor: {f.severity} {f.code} on {path}: {f.detail}")
 
     # --- hooks --------------------------------------------------------------------------------
     def client_of(self, flow: http.HTTPFlow) -> str:
