@@ -176,9 +176,9 @@ def _reconnect_loop(base: str, client: str, rounds: int, errors: list) -> None:
 
 
 def test_interleaved_reconnect_loops_through_the_proxy_and_from_its_har(proxy_of, tmp_path):
-    har_out, junit = tmp_path / "seen.har", tmp_path / "proxy.xml"
+    har_out, junit, page = tmp_path / "seen.har", tmp_path / "proxy.xml", tmp_path / "r.html"
     p = proxy_of("--client-key", "header:X-Tab", "--har-out", str(har_out), "--json", "-",
-                 "--junit", str(junit))
+                 "--junit", str(junit), "--html", str(page))
     errors: list = []
     loops = [threading.Thread(target=_reconnect_loop, args=(p.url, "tab-1", 8, errors))
              for _ in range(2)]  # one tab, two loops started together (stacked timers)
@@ -203,7 +203,10 @@ def test_interleaved_reconnect_loops_through_the_proxy_and_from_its_har(proxy_of
     (b,) = again["scenarios"]
     assert sorted(f["code"] for f in b["findings"]) == sorted(f["code"] for f in s["findings"])
     assert b["har"]["request_count"] == 16
-    for text in (out, err, har_out.read_text(), junit.read_text(), back.stdout):
+    assert "<h3>Capture</h3>" in page.read_text() and "reconnect-without-backoff" in \
+        page.read_text()
+    for text in (out, err, har_out.read_text(), junit.read_text(), page.read_text(),
+                 back.stdout):
         assert TOKEN not in text
     assert "[REDACTED]" in har_out.read_text()
 

@@ -75,7 +75,7 @@ class LiveView:
             t.add_column(col, justify="right" if col in ("open now", "last min", "total")
                          else "left")
         flagged: dict[tuple[str, str], list[str]] = {}
-        for path, f in session.streams.findings():
+        for path, f in session.findings:
             flagged.setdefault((str(f.evidence.get("page", "")), path), []).append(f.code)
             if "page" not in f.evidence:  # request-storm: the path, all clients
                 flagged.setdefault(("*", path), []).append(f.code)

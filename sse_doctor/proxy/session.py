@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sse_doctor.errors import UsageError
+from sse_doctor.model import Finding
 from sse_doctor.proxy.streams import ClientStreams, parse_client_key
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
@@ -26,6 +27,7 @@ READY_TIMEOUT_S = 60.0  # mitmdump's start (a cold one imports a lot)
 UPSTREAM_CONNECT_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 10.0
 TICK_S = 0.25
+CHECK_EVERY_S = 1.0
 
 
 class UpstreamUnreachable(Exception):
@@ -99,6 +101,7 @@ class Session:
     ended: float = 0.0
     stopped_by: str = ""  # "duration" | "interrupt" | "mitmdump exited"
     errors: list[str] = field(default_factory=list)  # mitmdump's own warnings/errors
+    findings: list[tuple[str, Finding]] = field(default_factory=list)  # at the last check
 
 
 def _reader(stream, out: queue.Queue, tag: str) -> None:  # noqa: ANN001 - a text file
@@ -167,9 +170,12 @@ def run(p: ProxyPlan, mitmdump: str,
             raise UsageError(f"mitmdump did not start: {said}")
         session.started = time.time()
         end_at = None if p.duration is None else time.monotonic() + p.duration
+        checked = 0.0
         while not stop.is_set():
             fresh = _drain(lines, session)
-            fresh.extend(("finding", pf) for pf in session.streams.new_findings())
+            if time.monotonic() - checked >= CHECK_EVERY_S:  # the checks cost O(n log n)
+                checked = time.monotonic()
+                fresh.extend(_check(session))
             if on_tick is not None:
                 on_tick(session, fresh)
             if proc.poll() is not None:
@@ -186,10 +192,15 @@ def run(p: ProxyPlan, mitmdump: str,
         _stop(proc)
     session.stopped_by = reason["why"]
     fresh = _drain(lines, session, wait_s=2.0, closing=True)
-    fresh.extend(("finding", pf) for pf in session.streams.new_findings())
+    fresh.extend(_check(session))
     if on_tick is not None:
         on_tick(session, fresh)
     return session
+
+
+def _check(session: Session) -> list[tuple[str, object]]:
+    session.findings = session.streams.findings()
+    return [("finding", pf) for pf in session.streams.new_findings(session.findings)]
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

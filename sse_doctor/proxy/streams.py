@@ -180,10 +180,12 @@ class ClientStreams:
         return [(path, f) for path, obs in self.by_path().items()
                 for f in run_client_checks(obs)]
 
-    def new_findings(self) -> list[tuple[str, Finding]]:
-        """Findings not announced before (once per path, code and client)."""
+    def new_findings(self, found: list[tuple[str, Finding]] | None = None
+                     ) -> list[tuple[str, Finding]]:
+        """Findings (`found`, else checked now) not announced before (once per path, code
+        and client)."""
         fresh = []
-        for path, f in self.findings():
+        for path, f in self.findings() if found is None else found:
             key = (path, f.code, str(f.evidence.get("page", "")))
             if key not in self._announced:
                 self._announced.add(key)
