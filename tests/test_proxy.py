@@ -301,9 +301,10 @@ def test_bad_clients_get_a_note_and_the_proxy_keeps_serving(proxy_of):
     p = proxy_of("--json", "-")
     with socket.create_connection(("127.0.0.1", p.port), 10) as s:  # not HTTP at all
         s.settimeout(10)
-        s.sendall(b"HELLO THERE\r\n\r\n")
+        s.sendall(f"HELLO /x?access_token={TOKEN} THERE\r\n\r\n".encode())
         assert s.recv(100).startswith(b"HTTP/1.1 400")
-    p.wait_line(r"note: .*Bad HTTP request line: b'HELLO THERE'")
+    note = p.wait_line(r"note: .*Bad HTTP request line: b'HELLO /x")
+    assert TOKEN not in note and "access_token=[REDACTED]" in note
     with socket.create_connection(("127.0.0.1", p.port), 10) as s:  # leaves mid-stream
         s.settimeout(10)
         s.sendall(b"GET /sse/steady HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")

@@ -15,6 +15,7 @@ from sse_doctor.proxy.har_out import to_har
 from sse_doctor.proxy.streams import (
     ClientStreams,
     client_label,
+    mask_secret_params,
     parse_client_key,
     stream_kind,
 )
@@ -84,6 +85,15 @@ def test_client_keys_parse_and_credentials_are_shown_as_digests():
         label = client_label(kind, name, TOKEN)
         assert TOKEN not in label and label.startswith(f"{name}=#")
         assert label == client_label(kind, name, TOKEN) != client_label(kind, name, "other")
+
+
+def test_secret_query_parameters_in_notes_are_masked():
+    said = f"Bad HTTP request line: b'GET /s?room=7&api_key={TOKEN}&sig={TOKEN}x HTTP/1.1'"
+    assert mask_secret_params(said) == \
+        "Bad HTTP request line: b'GET /s?room=7&api_key=[REDACTED]&sig=[REDACTED] HTTP/1.1'"
+    cs = ClientStreams()
+    cs.feed({"ev": "note", "t": T0, "text": f"GET /x?token={TOKEN}: refused"})
+    assert TOKEN not in cs.notes[-1][1]
 
 
 def test_streams_are_picked_by_accept_upgrade_or_response_type():

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Finding
-from sse_doctor.proxy.streams import ClientStreams, parse_client_key
+from sse_doctor.proxy.streams import ClientStreams, mask_secret_params, parse_client_key
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
 READY_TIMEOUT_S = 60.0  # mitmdump's start (a cold one imports a lot)
@@ -186,10 +186,10 @@ def run(p: ProxyPlan, mitmdump: str,
                 break
             stop.wait(TICK_S)
     finally:
+        session.ended = time.time()
+        _stop(proc)  # our handlers stay until it is stopped: a second Ctrl-C cannot orphan it
         for s, handler in old.items():
             signal.signal(s, handler)
-        session.ended = time.time()
-        _stop(proc)
     session.stopped_by = reason["why"]
     fresh = _drain(lines, session, wait_s=2.0, closing=True)
     fresh.extend(_check(session))
@@ -245,6 +245,7 @@ def _drain(lines: queue.Queue, session: Session, wait_s: float = 0.0,
             # cancelled as it shuts down) is reported by its first line only, and nothing
             # once we are stopping it
             if text and not closing and not _traceback_line(line):
+                text = mask_secret_params(text)
                 session.errors.append(text)
                 del session.errors[:-50]
                 fresh.append(("log", text))
@@ -257,7 +258,7 @@ def _drain(lines: queue.Queue, session: Session, wait_s: float = 0.0,
         except (ValueError, KeyError, TypeError):
             continue  # not ours (a partial line at shutdown)
         if event.get("ev") == "note":
-            fresh.append(("note", event["text"]))
+            fresh.append(("note", session.streams.notes[-1][1]))
         elif event.get("ev") == "end" and event.get("note"):
             rec = session.streams.records.get(str(event["id"]))
             if rec is not None:

@@ -9,17 +9,29 @@ on the events the addon streams back.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sse_doctor.checks.client_checks import reconnect_links, run_client_checks
 from sse_doctor.har import HarObservation, StreamRequest
 from sse_doctor.model import Finding
-from sse_doctor.redact import SENSITIVE_HEADERS, is_secret_param
+from sse_doctor.redact import MASK, SENSITIVE_HEADERS, is_secret_param
 
 MAX_RECORDS = 100_000  # stream requests kept; past it the oldest ended ones are dropped
 LIVE_WINDOW_S = 60.0
 CLIENT_KEY_KINDS = ("ip", "header", "cookie", "query")
+
+
+# Secret-looking query parameters inside free text (a request line quoted by mitmproxy's log):
+# the redactor masks secrets it was told about; these it never saw in a stream request.
+_PARAM_IN_TEXT = re.compile(
+    r"([?&;][^=&\s'\"]*(?:token|key|secret|passw|sig|auth|session)[^=&\s'\"]*=)[^&\s'\"]*",
+    re.IGNORECASE)
+
+
+def mask_secret_params(text: str) -> str:
+    return _PARAM_IN_TEXT.sub(lambda m: m.group(1) + MASK, text)
 
 
 # --- classifying requests -------------------------------------------------------------------
@@ -120,6 +132,7 @@ class ClientStreams:
         return rec
 
     def note(self, t: float, text: str) -> None:
+        text = mask_secret_params(text)
         self.notes.append((t, text))
         del self.notes[:-200]
 
