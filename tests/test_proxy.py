@@ -127,6 +127,11 @@ def test_a_steady_stream_through_the_proxy_is_not_buffered(proxy_of):
     buffered = json.loads(cli("probe", f"{p.url}/sse/buffered", "--duration", "5",
                               "--json", "-").stdout)
     assert "buffered-delivery" in {f["code"] for f in buffered["findings"]}
+    # A POST stream (LLM APIs): its body goes upstream unchanged.
+    echo = json.loads(cli("probe", f"{p.url}/sse/echo", "-X", "POST", "-d", '{"q": "hi"}',
+                          "--duration", "1", "--json", "-").stdout)
+    first = json.loads(echo["events"][0]["data"])
+    assert first["method"] == "POST" and json.loads(first["body"]) == {"q": "hi"}
     rc, out, err = p.stop()
     assert rc == 0, err
     proxied = json.loads(out)
@@ -428,3 +433,23 @@ def test_on_a_terminal_the_live_view_is_a_table_per_client(lab, mitmdump, tmp_pa
     assert TOKEN not in text and "Traceback" not in text
     assert os.waitstatus_to_exitcode(status) == 1  # concurrent-streams is an error
     assert json.loads(out.read_text())["verdict"] == "error"
+
+
+def test_sigterm_ends_it_like_ctrl_c_and_mitmdump_goes_with_it(proxy_of):
+    import psutil
+
+    p = proxy_of("--json", "-")
+    children = psutil.Process(p.proc.pid).children(recursive=True)
+    assert any("mitmdump" in " ".join(c.cmdline()) for c in children)
+    with httpx.Client(timeout=10) as c, c.stream(
+            "GET", f"{p.url}/sse/steady", headers={"Accept": "text/event-stream"}) as r:
+        chunks = r.iter_bytes()  # held: a dropped iterator closes the response
+        next(chunks)
+        p.proc.send_signal(signal.SIGTERM)
+        out, _ = p.proc.communicate(timeout=60)
+    assert p.proc.returncode == 0
+    (s,) = json.loads(out)["scenarios"]
+    # The stream was open when the session ended: open at the end, as in a saved HAR.
+    assert s["name"] == "/sse/steady" and s["har"]["requests"][0]["end_ms"] is None
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert alive == []

@@ -144,7 +144,9 @@ class SseDoctorAddon:
                    "http": req.http_version, "headers": list(req.headers.items(multi=True))})
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        flow.request.stream = True  # bodies pass through as they arrive, never held
+        headers = flow.request.headers
+        if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
+            flow.request.stream = True  # a body passes through as it arrives, never held
         kind = stream_kind(flow.request.method, list(flow.request.headers.items(multi=True)))
         if kind is not None:
             self.start(flow, kind)
