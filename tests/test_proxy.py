@@ -227,8 +227,9 @@ def _chromium(url: str, profile: str) -> subprocess.Popen[bytes]:
 @pytest.mark.parametrize("page", [p for p in PAGES if p.path in (
     "/browser/leaky-tab", "/browser/stacked-timers", "/browser/singleton")],
     ids=lambda p: p.path.rsplit("/", 1)[-1])
-def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, lab, page):
-    p = proxy_of("--json", "-")
+def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, lab, page, tmp_path):
+    saved = tmp_path / "chromium.har"
+    p = proxy_of("--json", "-", "--har-out", str(saved))
     with tempfile.TemporaryDirectory() as profile:
         browser = _chromium(p.url + page.path, profile)
         try:
@@ -250,6 +251,9 @@ def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, lab, pa
     live = sorted(set(re.findall(r"live: \w+ ([a-z-]+) on", err)))
     assert live == sorted(page.expect), err
     assert "Traceback" not in err
+    back = json.loads(cli("har", str(saved), "--json", "-").stdout)
+    assert [sorted(f["code"] for f in s["findings"]) for s in back["scenarios"]
+            if "/browser/" in s["name"]] == [sorted(page.expect)]
 
 
 # --- bad input -------------------------------------------------------------------------------
