@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -288,6 +289,16 @@ def test_without_mitmproxy_it_says_so_in_one_line(lab, tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"sse-doctor: error: SSE_DOCTOR_MITMDUMP={str(tmp_path / 'mitmdump')!r} is not an "
         "executable mitmdump"]
+    broken = tmp_path / "broken-mitmdump"
+    broken.write_text("#!/bin/sh\necho 'Error: mitmproxy cannot start here'\nexit 1\n")
+    broken.chmod(0o755)
+    env["SSE_DOCTOR_MITMDUMP"] = str(broken)
+    proc = subprocess.run([sys.executable, "-m", "sse_doctor", "proxy", "--listen",
+                           f"127.0.0.1:{free_port()}", "--upstream", lab.base_url],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "sse-doctor: error: mitmdump did not start: Error: mitmproxy cannot start here"]
 
 
 def test_when_mitmproxy_cannot_be_set_up_it_says_so_in_one_line(lab, tmp_path):
@@ -418,7 +429,8 @@ def test_on_a_terminal_the_live_view_is_a_table_per_client(lab, mitmdump, tmp_pa
                 c.stream("GET", f"http://127.0.0.1:{port}/sse/steady?key={TOKEN}",
                          headers=headers):
             while b"concurrent-streams" not in screen and time.monotonic() < deadline:
-                screen += os.read(fd, 65536)
+                if select.select([fd], [], [], 1.0)[0]:
+                    screen += os.read(fd, 65536)
     finally:
         os.kill(pid, signal.SIGINT)
         while True:  # read to the end, or the child blocks on a full terminal

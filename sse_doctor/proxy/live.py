@@ -37,17 +37,21 @@ class LiveView:
         self.quiet = quiet
         self.events: list[str] = []
         self.live: Live | None = None
-        if tty and not quiet:
-            self.live = Live(console=self.console, auto_refresh=False, transient=False)
-            self.live.start()
-        elif not quiet:
-            self._line(f"proxy: listening on {listen}, forwarding to {upstream}; Ctrl-C ends "
-                       "and reports")
+        self.tty = tty and not quiet
+        self.started = False  # nothing shows before mitmdump listens
 
     def _line(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)
 
     def tick(self, session: Session, fresh: list[tuple[str, Any]]) -> None:
+        if not self.started:
+            self.started = True
+            if self.tty:
+                self.live = Live(console=self.console, auto_refresh=False, transient=False)
+                self.live.start()
+            elif not self.quiet:
+                self._line(f"proxy: listening on {self.listen}, forwarding to "
+                           f"{self.upstream}; Ctrl-C ends and reports")
         for kind, item in fresh:
             if kind == "finding":
                 path, f = item

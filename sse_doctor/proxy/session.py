@@ -113,15 +113,21 @@ def _reader(stream, out: queue.Queue, tag: str) -> None:  # noqa: ANN001 - a tex
     out.put((tag, None))
 
 
-def _wait_listening(p: ProxyPlan, proc: subprocess.Popen[str], deadline: float) -> None:
-    while time.monotonic() < deadline:
+def _wait_listening(p: ProxyPlan, proc: subprocess.Popen[str], deadline: float,
+                    stop: threading.Event) -> bool:
+    """True once mitmdump accepts connections; False if it exited, the time ran out or the
+    user stopped us meanwhile."""
+    host = "127.0.0.1" if p.listen_host == "0.0.0.0" else \
+        "::1" if p.listen_host == "::" else p.listen_host
+    while time.monotonic() < deadline and not stop.is_set():
         if proc.poll() is not None:
-            return
+            return False
         try:
-            socket.create_connection((p.listen_host, p.listen_port), 0.5).close()
-            return
+            socket.create_connection((host, p.listen_port), 0.5).close()
+            return True
         except OSError:
-            time.sleep(0.1)  # mitmdump gives no readiness signal we can wait on
+            stop.wait(0.1)  # mitmdump gives no readiness signal we can wait on
+    return False
 
 
 def run(p: ProxyPlan, mitmdump: str,
@@ -163,9 +169,12 @@ def run(p: ProxyPlan, mitmdump: str,
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _wait_listening(p, proc, time.monotonic() + READY_TIMEOUT_S)
-        if proc.poll() is not None:
-            _drain(lines, session)
+        ready = _wait_listening(p, proc, time.monotonic() + READY_TIMEOUT_S, stop)
+        if not ready and not stop.is_set():
+            if proc.poll() is None:
+                raise UsageError(f"mitmdump did not listen on {p.listen_host}:"
+                                 f"{p.listen_port} within {READY_TIMEOUT_S:.0f} s")
+            _drain(lines, session, wait_s=2.0)
             said = session.errors[-1] if session.errors else f"exit code {proc.returncode}"
             raise UsageError(f"mitmdump did not start: {said}")
         session.started = time.time()
