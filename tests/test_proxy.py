@@ -469,3 +469,18 @@ def test_sigterm_ends_it_like_ctrl_c_and_mitmdump_goes_with_it(proxy_of):
     assert s["name"] == "/sse/steady" and s["har"]["requests"][0]["end_ms"] is None
     _, alive = psutil.wait_procs(children, timeout=20)
     assert alive == []
+
+
+def test_clients_may_speak_tls_to_it_with_mitmproxys_certificate(proxy_of):
+    p = proxy_of("--json", "-")
+    sse = json.loads(cli("probe", f"https://127.0.0.1:{p.port}/sse/steady", "--insecure",
+                         "--duration", "2", "--json", "-").stdout)
+    assert sse["stats"]["events"] >= 3
+    assert "buffered-delivery" not in {f["code"] for f in sse["findings"]}
+    ws = json.loads(cli("probe", f"wss://127.0.0.1:{p.port}/ws/healthy-echo", "--insecure",
+                        "--send", "x", "--expect-message", "x", "--duration", "2",
+                        "--json", "-").stdout)
+    assert ws["verdict"] == "healthy", ws["findings"]
+    rc, out, err = p.stop()
+    seen = {s["name"]: s["har"]["kind"] for s in json.loads(out)["scenarios"]}
+    assert seen == {"/sse/steady": "sse", "/ws/healthy-echo": "ws"}
