@@ -33,23 +33,13 @@ from sse_doctor.proxy.har_out import to_har
 from sse_doctor.redact import Redactor
 
 
-class _Credentials:
-    """Registers every credential that passes through with the redactor, as it arrives."""
-
-    def __init__(self, red: Redactor) -> None:
-        self.red = red
-        self.seen: set[str] = set()
-
-    def update(self, s: session.Session) -> None:
-        for rec in s.streams.records.values():
-            if rec.id in self.seen:
-                continue
-            self.seen.add(rec.id)
-            self.red.add_url(rec.url)
-            for name, value in rec.request_headers + rec.response_headers:
-                self.red.add_header(name, value)
-        if len(self.seen) > 4 * session.ClientStreams().max_records:
-            self.seen = set(s.streams.records)
+def _learn_secrets(red: Redactor, s: session.Session) -> None:
+    """Every credential that passed through (request and response headers, secret query
+    parameters) is registered with the redactor as it arrives."""
+    for rec in s.streams.take_changed():
+        red.add_url(rec.url)
+        for name, value in rec.request_headers + rec.response_headers:
+            red.add_header(name, value)
 
 
 @app.command(name="proxy")
@@ -90,13 +80,12 @@ def proxy_command(
     from sse_doctor.proxy.live import LiveView, is_tty
 
     red = Redactor()
-    creds = _Credentials(red)
     listen_text = f"{p.listen_host}:{p.listen_port}"
     view = LiveView(red, listen_text, p.upstream, tty=is_tty() and json_out != "-",
                     quiet=quiet)
 
     def on_tick(s: session.Session, fresh: list) -> None:
-        creds.update(s)
+        _learn_secrets(red, s)
         view.tick(s, fresh)
 
     started = datetime.now(timezone.utc)
@@ -104,7 +93,7 @@ def proxy_command(
         seen = session.run(p, mitmdump, on_tick)
     finally:
         view.close()
-    creds.update(seen)
+    _learn_secrets(red, seen)
 
     where = f"{listen_text} → {p.upstream}"
     results = []

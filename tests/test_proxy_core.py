@@ -149,6 +149,16 @@ def test_open_streams_a_storm_and_notes():
             cs.feed(bad)
 
 
+def test_records_started_or_answered_are_handed_out_once_for_their_secrets():
+    cs = ClientStreams()
+    cs.feed(stream(1, 0))
+    assert [r.id for r in cs.take_changed()] == ["f1"] and cs.take_changed() == []
+    cs.feed(response(1, 0.01))
+    cs.feed(end(1, 1))
+    (rec,) = cs.take_changed()  # answered: its response headers (Set-Cookie) are new
+    assert rec.status == 200 and rec.mime == "text/event-stream"
+
+
 def test_memory_stays_bounded_dropping_ended_streams_first():
     cs = ClientStreams(max_records=10)
     cs.feed(stream(0, 0))  # stays open

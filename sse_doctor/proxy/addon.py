@@ -118,6 +118,7 @@ class SseDoctorAddon:
 
     def check(self) -> None:
         self.check_due = False
+        self.streams.take_changed()  # mitmproxy shows its own flows; nothing to redact here
         for path, f in self.streams.new_findings():
             log.warning(f"sse-doctor: {f.severity} {f.code} on {path}: {f.detail}")
 

@@ -112,10 +112,12 @@ class ClientStreams:
         self.dropped = 0
         self.notes: list[tuple[float, str]] = []  # bounded: the last 200
         self._announced: set[tuple[str, str, str]] = set()
+        self._changed: list[StreamRecord] = []  # started or answered since take_changed()
 
     # events in
     def start(self, rec: StreamRecord) -> None:
         self.records[rec.id] = rec
+        self._changed.append(rec)
         if len(self.records) > self.max_records:
             self._drop_oldest_ended()
 
@@ -124,6 +126,12 @@ class ClientStreams:
         rec = self.records.get(flow_id)
         if rec is not None:
             rec.status, rec.response_t, rec.response_headers = status, t, headers
+            self._changed.append(rec)
+
+    def take_changed(self) -> list[StreamRecord]:
+        """The records started or answered since the last call (to learn their secrets)."""
+        changed, self._changed = self._changed, []
+        return changed
 
     def end(self, flow_id: str, t: float, note: str = "") -> StreamRecord | None:
         rec = self.records.get(flow_id)
