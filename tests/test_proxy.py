@@ -228,22 +228,30 @@ def _chromium(url: str, profile: str) -> subprocess.Popen[bytes]:
 @pytest.mark.parametrize("page", [p for p in PAGES if p.path in (
     "/browser/leaky-tab", "/browser/stacked-timers", "/browser/singleton")],
     ids=lambda p: p.path.rsplit("/", 1)[-1])
-def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, lab, page, tmp_path):
+def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, page, tmp_path):
     saved = tmp_path / "chromium.har"
-    p = proxy_of("--json", "-", "--har-out", str(saved))
+    own_lab = LabServer().start()  # its open requests are this page's alone
+    p = proxy_of("--json", "-", "--har-out", str(saved), upstream=own_lab.base_url)
     with tempfile.TemporaryDirectory() as profile:
         browser = _chromium(p.url + page.path, profile)
         try:
             for code in page.expect:  # live, as it happens
                 p.wait_line(rf"live: \w+ {code} on {page.path}/events client 127\.0\.0\.1")
-            if not page.expect:  # wait for its stream, then give it time to misbehave
-                deadline = time.monotonic() + 60
-                while lab.active_requests == 0 and time.monotonic() < deadline:
+            if not page.expect:  # wait for its stream to stay open, then for misbehaviour
+                deadline, since = time.monotonic() + 60, None
+                while time.monotonic() < deadline:
+                    if own_lab.active_requests == 0:
+                        since = None
+                    elif since is None:
+                        since = time.monotonic()
+                    elif time.monotonic() - since > 1:
+                        break
                     time.sleep(0.1)  # the lab counts open requests; nothing to wait on
                 time.sleep(3)  # a correct page opens nothing more in this time
         finally:
             browser.terminate()
             browser.wait(30)
+            own_lab.stop()
     rc, out, err = p.stop()
     report = json.loads(out)
     streams = [s for s in report["scenarios"] if s["name"].startswith("/browser/")]
