@@ -266,7 +266,7 @@ def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, page, t
 
 
 # --- bad input -------------------------------------------------------------------------------
-def test_a_listen_port_in_use_or_an_unreachable_upstream_is_one_line(lab, mitmdump):
+def test_a_listen_port_in_use_or_an_unreachable_upstream_is_one_line(lab):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
