@@ -38,7 +38,7 @@ def _annotation(o: Opt) -> Any:
     base: Any = _choice_enum(o.key, o.choices) if o.choices else o.type
     if o.multiple:
         base = list[base] | None  # type: ignore[valid-type]
-    elif o.default is None and base is not bool:
+    elif o.default is None and base is not bool and not o.required:
         base = base | None
     metavar = o.metavar or ("|".join(o.choices) if o.choices else None)
     info = typer.Option(*o.flags, metavar=metavar, help=o.help, rich_help_panel=o.panel,
@@ -60,8 +60,11 @@ def signature(spec: Command) -> inspect.Signature:
                                                                          help=a.help)])
               for a in spec.args]
     params += [inspect.Parameter(o.key, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                 default=o.default, annotation=_annotation(o))
+                                 default=inspect.Parameter.empty if o.required else o.default,
+                                 annotation=_annotation(o))
                for o in spec.options]
+    # Required options first: a parameter without a default may not follow one with it.
+    params.sort(key=lambda p: p.default is not inspect.Parameter.empty)
     return inspect.Signature(params)
 
 

@@ -36,10 +36,12 @@ class StreamRequest:
 class HarObservation:
     """The stream requests to one URL in one capture."""
 
-    path: str  # the HAR file
+    path: str  # the HAR file (for the proxy: what it listened on and forwarded to)
     url: str
     kind: str  # "sse" | "ws"
     requests: list[StreamRequest] = field(default_factory=list)
+    group: str = "page"  # what StreamRequest.page names: a HAR page, or the proxy's client
+    source: str = "file"  # what `path` is, for people
 
     def __repr__(self) -> str:
         return f"HarObservation(url={self.url!r}, requests={len(self.requests)})"

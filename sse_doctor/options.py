@@ -64,6 +64,7 @@ class Opt:
     multiple: bool = False  # repeatable: the value is a list (None when not given)
     check: Check | None = None
     output: bool = False  # an output option: belongs to a run, never to one suite check
+    required: bool = False
 
     @property
     def flag(self) -> str:
@@ -255,6 +256,20 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
              SEND.but(help="Message to send after open (repeatable)."),
              PING_INTERVAL.but(help="Send a ping every S seconds."), REQUEST, OUTPUT,
              args=(URL,)),
+    _command("proxy", "Reverse proxy that counts what clients do to their streams, live; reports "
+                      "at the end.",
+             Opt("listen", ("--listen",), metavar="HOST:PORT", required=True,
+                 help="Where clients connect."),
+             Opt("upstream", ("--upstream",), metavar="URL", required=True,
+                 help="The server, http(s)://HOST:PORT."),
+             Opt("client_key", ("--client-key",), default="ip",
+                 metavar="ip|header:NAME|cookie:NAME|query:NAME",
+                 help="What names a client (default: its address)."),
+             Opt("duration", ("--duration",), float, metavar="S", check=positive,
+                 help="Stop after S seconds (default: at Ctrl-C)."),
+             Opt("har_out", ("--har-out",), metavar="FILE", output=True,
+                 help="Save the stream requests seen as HAR 1.2."),
+             OUTPUT),
     _command("har", "Check a browser's HAR capture: streams open at once, reconnects, request "
                     "storms.", OUTPUT,
              args=(Arg("file", "FILE", "A HAR capture (browser export)."),)),

@@ -17,6 +17,7 @@ from sse_doctor.checks.client_checks import (
     capture_summary,
     max_open_at_once,
     quick_reconnect_streak,
+    reconnect_links,
     run_client_checks,
 )
 from sse_doctor.cli import har as cli_har
@@ -80,6 +81,59 @@ def test_backoff_needs_five_quick_reconnects_in_a_row():
     (f,) = run_client_checks(HarObservation("x", "u", "sse", chain([100, 300, 200, 100, 900])))
     assert f.evidence["reconnects"] == 5 and f.evidence["median_gap_ms"] == 200
     assert f.evidence["max_gap_ms"] == 900
+
+
+def stacked(chains: int, reconnects: int, life: float = 300, gap: float = 100,
+            offset: float = 7) -> list[StreamRequest]:
+    """`chains` reconnect loops of one page started `offset` ms apart (stacked timers): each
+    stream lives `life` ms and is reopened `gap` ms after it ended."""
+    out = []
+    for c in range(chains):
+        t = c * offset
+        for _ in range(reconnects + 1):
+            out.append(req(t, t + life))
+            t += life + gap
+    return out
+
+
+def test_interleaved_reconnect_chains_are_each_followed():
+    # Two loops 7 ms apart: every request starts while the other loop's stream is open, so
+    # consecutive requests always overlap; each is still the reconnect of a stream that
+    # ended about 100 ms before (the latest that ended: the two loops' links may cross).
+    two = stacked(2, 5)
+    assert max_open_at_once(two)[0] == 2
+    n, gaps = quick_reconnect_streak(two)
+    assert n == 5 and all(93 <= g <= 107 for g in gaps)
+    assert codes(two) == ["concurrent-streams", "reconnect-without-backoff"]
+    assert quick_reconnect_streak(stacked(3, 6, offset=30))[0] == 6
+    # One reconnect too few on each loop is not five in a row on any of them, however many
+    # loops run: the chains are not added up.
+    assert quick_reconnect_streak(stacked(4, 4))[0] == 4 and "reconnect-without-backoff" \
+        not in codes(stacked(4, 4))
+
+
+def test_a_chain_is_a_reconnect_even_while_another_stream_stays_open():
+    healthy = req(0, None)  # one stream open the whole time
+    loop = [req(10 + i * 150, 10 + i * 150 + 50) for i in range(7)]  # 100 ms gaps
+    n, gaps = quick_reconnect_streak([healthy, *loop])
+    assert n == 6 and gaps == [100.0] * 6
+    assert codes([healthy, *loop]) == ["concurrent-streams", "reconnect-without-backoff"]
+
+
+def test_each_ended_stream_is_replaced_once_and_a_backoff_breaks_the_run():
+    a = [req(0, 10)]
+    # Two requests 5 ms after the only stream that ended: one reconnects it, the other is
+    # a new stream (nothing left to replace).
+    assert len(reconnect_links([*a, req(15, 20), req(15.5, 30)])) == 1
+    # A loop that backs off (gaps of 1.5 s) has no quick run; when a quick loop takes over
+    # later, its run is counted from its own first request.
+    slow = [req(t, t + 10) for t in (0, 1510, 3020, 4530, 6040, 7550)]
+    quick = [req(9000 + i * 110, 9000 + i * 110 + 10) for i in range(7)]
+    assert quick_reconnect_streak(slow)[0] == 0
+    n, gaps = quick_reconnect_streak([*slow, *quick])
+    assert n == 6 and gaps == [100.0] * 6
+    # A request that ends the moment it starts is never its own predecessor.
+    assert reconnect_links([req(0, 0), req(0, 5)]) == [(0, 1)]
 
 
 def test_storm_is_more_than_60_requests_in_any_minute():

@@ -541,7 +541,9 @@ def test_browser_pages_serve_their_client_code_and_streams(client: httpx.Client)
     for page in PAGES:
         response = client.get(page.path)
         assert response.status_code == 200 and "text/html" in response.headers["content-type"]
-        assert "<script>" in response.text and page.expect
+        assert "<script>" in response.text
+    # Every page but the correct client has a diagnosis.
+    assert [p.path for p in PAGES if not p.expect] == ["/browser/singleton"]
     assert "new EventSource('/browser/leaky-tab/events')" in client.get(
         "/browser/leaky-tab").text
     assert "/ws/healthy-echo" in client.get("/browser/double-socket").text
@@ -552,6 +554,15 @@ def test_browser_pages_serve_their_client_code_and_streams(client: httpx.Client)
     with client.stream("GET", "/browser/leaky-tab/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         assert b"data:" in next(stream.iter_bytes())  # a live stream: one read is enough
+    # Stacked timers: one event, then the stream ends (each loop reopens it on a timer).
+    short = client.get("/browser/stacked-timers/events")
+    assert short.headers["content-type"].startswith("text/event-stream")
+    assert short.text == "data: hello\n\n"
+    page = client.get("/browser/stacked-timers").text
+    assert "setTimeout(connect, 100)" in page and "i < 2" in page
+    with client.stream("GET", "/browser/singleton/events") as stream:
+        assert b"event: tick" in next(stream.iter_bytes())
+    assert "delay * 2" in client.get("/browser/singleton").text
 
 
 def test_lab_command_lists_the_browser_pages() -> None:

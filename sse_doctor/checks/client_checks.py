@@ -1,5 +1,5 @@
-"""What a client did, from a browser capture (har.HarObservation): pure checks for the
-stream requests to one URL. The thresholds are the design's."""
+"""What a client did, from a browser capture or the counting proxy (har.HarObservation):
+pure checks for the stream requests to one URL. The thresholds are the design's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sse_doctor.har import HarObservation, StreamRequest
 from sse_doctor.model import Finding, finding, when
 
-QUICK_RECONNECT_MS = 1000.0  # a reconnect sooner than this after the previous ended
+QUICK_RECONNECT_MS = 1000.0  # a reconnect sooner than this after the stream it replaces ended
 QUICK_RECONNECT_RUN = 5  # ... this many times in a row: no backoff
 STORM_WINDOW_MS = 60_000.0
 STORM_LIMIT = 60  # more stream requests than this in any minute
@@ -34,22 +34,54 @@ def max_open_at_once(requests: list[StreamRequest]) -> tuple[int, float]:
     return best, at
 
 
+def reconnect_links(requests: list[StreamRequest]) -> list[tuple[int, int]]:
+    """(predecessor, request) index pairs: which earlier stream each request reconnects.
+
+    A page may run several reconnect loops at once (stacked timers), so a request is the
+    reconnect of the stream that ended most recently before it started and that no other
+    request reconnected yet, even while another stream is still open. A stream still open,
+    or one that overlaps the request, is not replaced by it (concurrent-streams covers
+    that). Indexes are into `requests`."""
+    order = sorted(range(len(requests)), key=lambda i: requests[i].start_ms)
+    ends = sorted((r.end_ms, i) for i, r in enumerate(requests) if r.end_ms is not None)
+    ended: list[int] = []  # ended by the current start and not yet replaced, by end time
+    links: list[tuple[int, int]] = []
+    k = 0
+    for i in order:
+        start = requests[i].start_ms
+        own_end = False  # a request that ends the moment it starts is not its own predecessor
+        while k < len(ends) and ends[k][0] <= start:
+            if ends[k][1] == i:
+                own_end = True
+            else:
+                ended.append(ends[k][1])
+            k += 1
+        if ended:
+            links.append((ended.pop(), i))
+        if own_end:
+            ended.append(i)
+    return links
+
+
 def quick_reconnect_streak(requests: list[StreamRequest]) -> tuple[int, list[float]]:
-    """The longest run of reconnects each opened under QUICK_RECONNECT_MS after the previous
-    request ended, and the gaps of that run. Overlapping requests are not reconnects
-    (concurrent-streams covers them) and break a run, as does one still open."""
-    ordered = sorted(requests, key=lambda r: r.start_ms)
-    best: list[float] = []
-    run: list[float] = []
-    for prev, nxt in zip(ordered, ordered[1:]):
-        gap = None if prev.end_ms is None else nxt.start_ms - prev.end_ms
-        if gap is not None and 0 <= gap < QUICK_RECONNECT_MS:
-            run.append(gap)
-            if len(run) > len(best):
-                best = list(run)
-        else:
-            run = []
-    return len(best), best
+    """The longest run of reconnects along one chain (reconnect_links), each opened under
+    QUICK_RECONNECT_MS after the stream it replaces ended, and the gaps of that run. A
+    slower reconnect (a backoff) ends the run of its chain."""
+    run: dict[int, int] = {}  # request -> length of the quick run ending with it
+    parent: dict[int, tuple[int, float]] = {}
+    best, best_at = 0, -1
+    for prev, nxt in reconnect_links(requests):
+        gap = requests[nxt].start_ms - (requests[prev].end_ms or 0.0)
+        if gap < QUICK_RECONNECT_MS:
+            run[nxt] = run.get(prev, 0) + 1
+            parent[nxt] = (prev, gap)
+            if run[nxt] > best:
+                best, best_at = run[nxt], nxt
+    gaps: list[float] = []
+    while len(gaps) < best:
+        best_at, gap = parent[best_at]
+        gaps.append(gap)
+    return best, gaps[::-1]
 
 
 def busiest_minute(requests: list[StreamRequest]) -> tuple[int, float]:
@@ -80,7 +112,7 @@ def check_concurrent(obs: HarObservation) -> list[Finding]:
     if worst is None:
         return []
     n, at, page = worst
-    where = f"page {page!r}" if page else "the page"
+    where = f"{obs.group} {page!r}" if page else f"the {obs.group}"
     return [finding("concurrent-streams",
                     f"{n} {obs.kind.upper()} streams to this URL were open at once on {where}, "
                     f"first at {when(at)} into the capture.",

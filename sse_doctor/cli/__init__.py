@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from sse_doctor.cli import experiments, har, lab, load, probe, suite  # noqa: F401 - register
+from sse_doctor.cli import experiments, har, lab, load, probe, proxy, suite  # noqa: F401
 from sse_doctor.cli.app import app
 from sse_doctor.cli.output import err
 from sse_doctor.commandline import click

@@ -49,7 +49,8 @@ def lab(values: dict[str, Any]) -> int:
     pages.add_column("models")
     pages.add_column("sse-doctor har finds")
     for page in PAGES:
-        pages.add_row(server.base_url + page.path, page.models, ", ".join(page.expect))
+        pages.add_row(server.base_url + page.path, page.models,
+                      ", ".join(page.expect) or "healthy")
     console.print(pages)
     try:
         server.serve_forever()

@@ -87,9 +87,9 @@ def _har_terminal(obs: HarObservation, console: Any, redactor: Redactor, verbose
     facts.add_column()
     first = obs.requests[0].start_ms if obs.requests else 0.0
     last = obs.requests[-1].start_ms if obs.requests else 0.0
-    facts.add_row("file", obs.path)
+    facts.add_row(obs.source, obs.path)
     facts.add_row("requests", f"{len(obs.requests)} {obs.kind.upper()} requests from "
-                              f"{s['pages']} page(s) over {ms_text(last - first)}")
+                              f"{s['pages']} {obs.group}(s) over {ms_text(last - first)}")
     facts.add_row("client", f"at most {s['max_open_at_once']} open at once · longest run "
                             f"of reconnects under 1 s: {s['longest_quick_reconnect_streak']}"
                             f" · busiest minute: {s['busiest_minute']} requests")
@@ -98,7 +98,7 @@ def _har_terminal(obs: HarObservation, console: Any, redactor: Redactor, verbose
         t = Table(title="requests", show_edge=False, header_style="dim")
         t.add_column("start", justify="right")
         t.add_column("end", justify="right")
-        t.add_column("page")
+        t.add_column(obs.group)
         t.add_column("status", justify="right")
         for r in obs.requests[:400]:
             t.add_row(ms_text(r.start_ms), "open" if r.end_ms is None else ms_text(r.end_ms),
