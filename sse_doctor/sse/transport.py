@@ -14,7 +14,7 @@ import ssl
 import struct
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -46,6 +46,10 @@ class Sink(Protocol):
 
 class Unreachable(Exception):
     """No response: DNS, refused, TLS, or timeout before the response head."""
+
+
+class Stopped(Exception):
+    """`stop` was set before the response head arrived (the request was abandoned)."""
 
 
 def make_client(target: Target, max_connections: int = 100) -> httpx.AsyncClient:
@@ -139,7 +143,7 @@ async def stream(
     request = client.build_request(target.method, target.url, headers=headers,
                                    content=target.body, extensions={"trace": trace})
     try:
-        response = await asyncio.wait_for(client.send(request, stream=True), target.timeout)
+        response = await _head(client.send(request, stream=True), target.timeout, stop)
     except asyncio.TimeoutError:
         raise Unreachable(timeout_reason(done, target.timeout,
                                          target.url.startswith("https"))) from None
@@ -159,6 +163,29 @@ async def stream(
             await asyncio.wait_for(response.aclose(), 2.0)
         except (asyncio.TimeoutError, httpx.HTTPError, OSError):
             pass
+
+
+async def _head(send: Any, timeout: float, stop: asyncio.Event | None) -> httpx.Response:
+    """The response head within `timeout`, unless `stop` comes first (Stopped)."""
+    if stop is None:
+        return await asyncio.wait_for(send, timeout)
+    task = asyncio.ensure_future(asyncio.wait_for(send, timeout))
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not task.done():
+        task.cancel()
+        try:
+            await task
+        except BaseException:  # noqa: BLE001 - we abandon it; a late response is closed
+            pass
+        if task.cancelled() or task.exception() is not None:
+            raise Stopped()
+        await task.result().aclose()
+        raise Stopped()
+    return task.result()
 
 
 def _linger_zero(response: httpx.Response) -> None:

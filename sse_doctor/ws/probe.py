@@ -29,9 +29,10 @@ from websockets.exceptions import (
 )
 from websockets.protocol import State
 
+from sse_doctor import live
 from sse_doctor.checks.ws_checks import run_ws_checks
 from sse_doctor.errors import UsageError
-from sse_doctor.model import MAX_BODY_EXCERPT, ProbeOptions, ScenarioResult
+from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, ScenarioResult
 from sse_doctor.sse.transport import describe_connect_error
 from sse_doctor.target import Target, read_text_arg
 from sse_doctor.ws.observation import WsObservation
@@ -247,6 +248,8 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
         rec.client_close_by = "client" if stopped else "deadline"
         reason = "sse-doctor: --max-events reached" if stopped else \
             "sse-doctor: observation window over"
+        if stopped and live.stop_reason():
+            reason = f"sse-doctor: {live.stop_reason()}"
         t = time.perf_counter()
         closer = asyncio.ensure_future(_quietly(ws.close(1000, reason)))
         await asyncio.sleep(0)  # the close frame is written in close()'s first step
@@ -296,8 +299,14 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
         obs.pong_deadline_ms = pong_deadline_s(opts.ping_interval, target.timeout) * 1000
     rec = Recorder(obs, keep=opts.keep, expect=opts.expect_messages, max_events=opts.max_events)
     close_timeout = min(CLOSE_TIMEOUT_S, target.timeout)
+    live.on_stop(rec.stop.set)  # Ctrl-C in a probe session: close now, as --max-events does
     try:
-        ws = await _open(target, opts, rec, close_timeout)
+        ws = await _open_unless_stopped(_open(target, opts, rec, close_timeout), rec)
+    except _Stopped:
+        obs.end_ms = rec.ms(time.perf_counter())
+        obs.close = Close("client", obs.end_ms, None,
+                          f"{live.stop_reason()} before the opening handshake finished")
+        return obs
     except Exception as exc:  # noqa: BLE001 - classified below; anything else re-raised
         _record_failure(obs, rec, exc, target)
         obs.end_ms = rec.ms(time.perf_counter())
@@ -309,7 +318,36 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
         if not ws.connection_lost_waiter.done():
             ws.abort_transport()
     rec.finish(time.perf_counter())
+    if rec.listen is not None and obs.close is not None:
+        rec.listen((obs.close,))
     return obs
+
+
+class _Stopped(Exception):
+    pass
+
+
+async def _open_unless_stopped(opening: Any, rec: Recorder) -> Any:
+    """The open connection, unless Ctrl-C (rec.stop in a probe session) comes first: then
+    the opening handshake is abandoned and its socket closed."""
+    if live.stop_event() is None:
+        return await opening
+    task = asyncio.ensure_future(opening)
+    stopper = asyncio.ensure_future(rec.stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # noqa: BLE001 - abandoned on purpose
+        pass
+    if not task.cancelled() and task.exception() is None:
+        task.result().abort_transport()
+    raise _Stopped()
 
 
 async def probe_ws(target: Target, opts: WsOptions, name: str = "probe") -> ScenarioResult:
