@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from sse_doctor.errors import UsageError
 from sse_doctor.model import ProbeOptions, ScenarioResult
 from sse_doctor.options import validate
 from sse_doctor.plan.base import Plan, target_of
 from sse_doctor.target import Target
 
+DEFAULT_WINDOW_S = 30.0
+
+
+def window(values: dict[str, Any]) -> float:
+    """--duration, or 30 s; with --follow and no --duration, no limit (Ctrl-C ends it)."""
+    if values.get("duration") is not None:
+        return float(values["duration"])
+    return math.inf if values.get("follow") else DEFAULT_WINDOW_S
+
 
 def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
     """Validate probe option values into (target, options, WebSocket options or None)."""
     validate("probe", values)
+    if values.get("follow") and values.get("quiet"):
+        raise UsageError("--follow prints every item as it arrives; it cannot be combined "
+                         "with -q/--quiet")
     target = target_of(values)
     opts = ProbeOptions(
-        duration=values["duration"],
+        duration=window(values),
         idle_limit=values["idle_limit"],
         max_events=values["max_events"],
         expect_events=tuple(values["expect_event"] or ()),
