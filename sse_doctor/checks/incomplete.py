@@ -70,3 +70,17 @@ def interrupted_result(result: Any) -> Any:
                                          result.observation, codes, stands)
     result.checks_incomplete = incomplete
     return result
+
+
+# What an experiment's first connection decides before anything else runs.
+DECIDED_AT_START = frozenset({"target-unreachable", "http-error", "not-event-stream",
+                              "ws-handshake-failed"})
+
+
+def interrupted_experiment(result: Any) -> Any:
+    """Settle the result of an experiment a signal stopped midway (in place; returned): its
+    checks compare before, during and after (a reconnect, a return to the baseline within
+    the grace), so none of them is decided, except a first connection that was refused."""
+    result.findings = [f for f in result.findings if f.code in DECIDED_AT_START]
+    result.checks_incomplete = [c for c in result.checks_run if c not in DECIDED_AT_START]
+    return result

@@ -56,8 +56,13 @@ class _Runs:
         if self.current is not None:
             obs, finish = self.current
             obs.interrupted = True
-            obs.step(obs.end_ms, "interrupted (Ctrl-C): the report stops here", False)
-            out.append(finish())
+            if not obs.end_ms and obs.started_at is not None:
+                obs.end_ms = (datetime.now(timezone.utc) - obs.started_at).total_seconds() * 1000
+            obs.step(obs.end_ms, "interrupted (Ctrl-C or SIGTERM): the report stops here",
+                     False)
+            from sse_doctor.checks.incomplete import interrupted_experiment
+
+            out.append(interrupted_experiment(finish()))
         return out
 
     def set_progress(self, callback: Callable[[int, int], None]) -> None:
