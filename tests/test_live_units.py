@@ -81,7 +81,7 @@ def test_an_interrupted_experiment_keeps_only_a_refused_first_connection() -> No
     assert r.checks_incomplete == ["reconnect-rejected", "cleanup-leak"]
 
 
-# --- what the live panel can already say ---------------------------------------------------------
+# --- what the live panel can already say -----------------------------------------------------
 def test_the_live_panel_decides_head_findings_and_a_silence_at_once() -> None:
     obs = stream(events=[100.0], comments=[], headers=[("content-type", "text/event-stream")])
     found = live_findings(obs, ProbeOptions(idle_limit=1.0), now_ms=2500.0)
@@ -106,7 +106,7 @@ def test_the_live_panel_waits_for_a_websocket_handshake() -> None:
     assert live_findings(WsObservation(url="ws://x"), WsOptions(), now_ms=50.0) == []
 
 
-# --- --follow lines and JSON Lines ------------------------------------------------------------------
+# --- --follow lines and JSON Lines -------------------------------------------------------------
 def test_items_as_json_lines_carry_the_reports_fields_with_secrets_masked() -> None:
     red = Redactor()
     red.add_header("Authorization", "Bearer s3cr3t-token")
@@ -152,7 +152,7 @@ def test_gaps_count_per_connection_from_the_request() -> None:
     assert f.gap(a, Comment("", 350.0)) == 250.0
 
 
-# --- the signal runner, with real signals ---------------------------------------------------------
+# --- the signal runner, with real signals ----------------------------------------------------
 @pytest.fixture
 def handlers() -> Iterator[None]:
     saved = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
