@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal was closed under a running probe; its files are still written.
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 1.0  # what the stop event gets before the rest is cancelled
 
 
@@ -134,5 +135,9 @@ def threading_main() -> bool:
 
 
 def say_interrupted(stop: Stop, partial: str = "the report above is partial") -> None:
-    sys.stderr.write(f"sse-doctor: interrupted ({stop.name}): every connection was closed; "
-                     f"{partial}\n")
+    try:
+        sys.stderr.write(f"sse-doctor: interrupted ({stop.name}): every connection was "
+                         f"closed; {partial}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass  # no terminal left to tell (SIGHUP)

@@ -128,6 +128,8 @@ def test_the_live_panel_shows_a_websocket_and_its_close() -> None:
         child.expect("101")
         child.expect(r"\d+ in \(")
         child.expect("last message")
+        child.child.setwinsize(30, 50)  # a resized terminal: the panel redraws narrower
+        child.expect("last")
         child.child.sendintr()
         out = child.finish()
         assert child.exitstatus == 130, out
@@ -295,7 +297,8 @@ def test_a_signal_writes_every_report_from_what_was_observed(tmp_path, sig, code
         skipped = {c.get("name") for c in root.iter("testcase") if c.find("skipped") is not None}
         assert skipped == set(report["checks_incomplete"])
         assert int(root.get("skipped")) == len(skipped)
-        assert "sse-doctor probe" in paths["html"].read_text()
+        html = paths["html"].read_text()
+        assert "Interrupted</strong>" in html and "missing-expected-event" in html
         assert "Incomplete" in out
 
 
@@ -348,3 +351,17 @@ def test_a_second_ctrl_c_exits_at_once() -> None:
         assert proc.returncode == 130, err
         assert "Traceback" not in err
         wait_closed(server)
+
+
+def test_a_closed_terminal_ends_the_probe_and_its_connection(tmp_path) -> None:  # noqa: ANN001
+    with LabServer() as server:
+        report = tmp_path / "r.json"
+        child = Term("probe", server.url("/sse/healthy"), "--json", str(report))
+        child.expect("last event")
+        # The window goes away: the kernel hangs the terminal up (SIGHUP to the probe).
+        child.child.ptyproc.fileobj.close()
+        assert child.child.ptyproc.wait() == 128 + signal.SIGHUP
+        wait_closed(server)
+        # What was observed is still written where it was asked to be.
+        data = json.loads(report.read_text())
+        assert data["interrupted"] is True and data["close"]["reason"] == "interrupted (SIGHUP)"

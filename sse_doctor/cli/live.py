@@ -161,12 +161,25 @@ class Panel_:
 async def with_panel(coro: Any, panel: Panel_, console: Console) -> Any:
     """Run `coro` while the panel is redrawn on `console` (transient: the report follows)."""
     task = asyncio.ensure_future(coro)
-    with Live(panel.render(), console=console, auto_refresh=False, transient=True,
-              redirect_stdout=False, redirect_stderr=False) as view:
+    view = Live(panel.render(), console=console, auto_refresh=False, transient=True,
+                redirect_stdout=False, redirect_stderr=False)
+    try:
+        view.start(refresh=True)
         while not task.done():
             await asyncio.wait({task}, timeout=REFRESH_S)
             view.update(panel.render(), refresh=True)
-    return task.result()
+    except OSError:
+        pass  # the terminal went away (window closed): the probe goes on without a panel
+    except asyncio.CancelledError:
+        task.cancel()  # the probe under the panel is what was cancelled
+        await asyncio.wait({task})
+        raise
+    finally:
+        try:
+            view.stop()
+        except OSError:
+            pass
+    return await task
 
 
 class _Stdout(Console):
@@ -223,9 +236,20 @@ class Printer:
 def discard_stdout() -> None:
     """stdout's reader went away: later writes (and the interpreter's last flush) go to
     /dev/null instead of raising BrokenPipeError."""
+    _discard(sys.stdout)
+
+
+def discard_terminal() -> None:
+    """The terminal was closed (SIGHUP): stdout and stderr go to /dev/null, so the
+    interpreter's last flush does not turn the exit code into 120."""
+    _discard(sys.stdout)
+    _discard(sys.stderr)
+
+
+def _discard(stream: Any) -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass

@@ -841,6 +841,14 @@ def _observed_html(r: ScenarioResult, parts: dict[str, Any], esc: Esc) -> str:
             f"{timeline_html(r, parts, esc)}{experiment_html(parts, esc)}")
 
 
+def incomplete_html(r: ScenarioResult, esc: Esc) -> str:
+    if not r.checks_incomplete:
+        return ""
+    return ('<p class="incomplete"><strong>Interrupted</strong> (Ctrl-C or SIGTERM) before '
+            "the window ended: not passed, incomplete: <code>"
+            f"{esc(', '.join(r.checks_incomplete))}</code></p>")
+
+
 def scenario_html(i: int, r: ScenarioResult, esc: Esc, fail_on: str) -> str:
     parts = result_parts(r, esc.red)
     sid = section_id(i, r.name)
@@ -852,7 +860,7 @@ def scenario_html(i: int, r: ScenarioResult, esc: Esc, fail_on: str) -> str:
             f'<p class="target"><code>{esc.url(r.url)}</code> ({esc(r.protocol)}) · {result} '
             f"at --fail-on {esc(fail_on)}</p>{expected_html(r, esc)}"
             f"<h3>Findings</h3>{findings_html(r.findings, esc, r.allowed)}"
-            f"{_observed_html(r, parts, esc)}"
+            f"{incomplete_html(r, esc)}{_observed_html(r, parts, esc)}"
             '<p class="back"><a href="#summary">back to the summary</a></p></section>')
 
 
