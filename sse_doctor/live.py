@@ -62,8 +62,9 @@ def current() -> Session | None:
     return _CURRENT.get()
 
 
-def start(session: Session) -> None:
-    """Make `session` the current one for this task and the tasks it starts."""
+def start(session: Session | None) -> None:
+    """Make `session` the current one for this task and the tasks it starts (None: no
+    session any more)."""
     _CURRENT.set(session)
 
 

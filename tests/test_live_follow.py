@@ -365,3 +365,18 @@ def test_a_closed_terminal_ends_the_probe_and_its_connection(tmp_path) -> None: 
         # What was observed is still written where it was asked to be.
         data = json.loads(report.read_text())
         assert data["interrupted"] is True and data["close"]["reason"] == "interrupted (SIGHUP)"
+
+
+def test_ctrl_c_during_a_checkups_probe_reports_the_stream_it_watched() -> None:
+    with LabServer() as server:
+        proc = start_cli("checkup", server.url("/sse/healthy"), "--duration", "60",
+                         "--json", "-")
+        out, err = interrupt_once_streaming(proc, server)
+        assert proc.returncode == 130, err
+        report = json.loads(out)
+        assert report["interrupted"] is True
+        [probe] = report["scenarios"]
+        assert probe["name"] == "probe"
+        assert probe["close"] == {"by": "client", "t_ms": probe["close"]["t_ms"], "code": None,
+                                  "reason": "interrupted"}
+        assert probe["findings"] == [] and probe["checks_incomplete"]

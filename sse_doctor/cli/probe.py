@@ -21,8 +21,8 @@ from sse_doctor.cli.live import Panel_, Printer, discard_stdout, discard_termina
 from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
 from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_OK
-from sse_doctor.model import Close, Report, ScenarioResult, SseObservation
-from sse_doctor.plan.probe import plan_probe, run_probe
+from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.plan.probe import plan_probe, run_probe, salvage
 
 
 @command(app, "probe")
@@ -54,7 +54,8 @@ def probe(values: dict[str, Any]) -> int:
 
     result, stop = interrupt.run(main)
     if result is None:  # cancelled: the connection did not end within the grace
-        result = _salvage(session, target, opts, ws_opts, stop)
+        result = salvage(session, target, opts, ws_opts,
+                         f"interrupted ({stop.name})" if stop.interrupted else "stopped")
     if stop.interrupted:
         interrupted_result(result)
     report = Report(command="probe", url=target.url, protocol=target.protocol,
@@ -77,30 +78,3 @@ def probe(values: dict[str, Any]) -> int:
         interrupt.say_interrupted(stop)
         return stop.exit_code
     return exit_code_for(report, values["fail_on"])
-
-
-def _salvage(session: live.Session, target: Any, opts: Any, ws_opts: Any,
-             stop: interrupt.Stop) -> ScenarioResult:
-    """The result of a probe cancelled before its connection ended: the observation as far
-    as it got, closed now."""
-    obs = session.observations[-1] if session.observations else None
-    reason = f"interrupted ({stop.name})" if stop.interrupted else "stopped"
-    if obs is None:
-        return ScenarioResult(name="probe", protocol=target.protocol, url=target.url,
-                              findings=[], checks_run=[], options=opts)
-    start = session.started.get(id(obs), time.perf_counter())
-    now_ms = (time.perf_counter() - start) * 1000
-    obs.end_ms = max(obs.end_ms, now_ms)
-    if obs.close is None:
-        obs.close = Close("client", obs.end_ms, None, reason)
-    if isinstance(obs, SseObservation):
-        from sse_doctor.checks.plan import run_sse_checks
-
-        findings, checks_run = run_sse_checks(obs, opts)
-        return ScenarioResult(name="probe", protocol="sse", url=target.url, findings=findings,
-                              checks_run=checks_run, observation=obs, options=opts)
-    from sse_doctor.checks.ws_checks import run_ws_checks
-
-    findings, checks_run = run_ws_checks(obs, ws_opts)
-    return ScenarioResult(name="probe", protocol="ws", url=target.url, findings=findings,
-                          checks_run=checks_run, observation=obs, options=ws_opts)
