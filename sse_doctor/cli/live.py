@@ -37,7 +37,7 @@ EXCERPT = 200
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 
 
-class Panel_:
+class LivePanel:
     """What the panel shows, from the session's latest observation."""
 
     def __init__(self, session: live.Session, url: str, window_s: float, idle_limit_s: float,
@@ -127,7 +127,7 @@ class Panel_:
         ev = self.last.get(id(obs))
         if ev is not None:
             ident = f" id={ev.id}" if ev.id else ""
-            data = follow._cut(self.red.text(ev.data), EXCERPT)
+            data = follow.cut(self.red.text(ev.data), EXCERPT)
             rows.add_row("last event", f"{ms_text(ev.t)} · {ev.type}{ident} · {data}")
         if obs.close is not None:
             rows.add_row("ended", f"by {obs.close.by} ({self.red.text(obs.close.reason)})")
@@ -150,7 +150,7 @@ class Panel_:
         msg = self.last.get(id(obs))
         if msg is not None:
             rows.add_row("last message", f"{ms_text(msg.t_ms)} · {msg.type} · "
-                                         f"{follow._cut(self.red.text(msg.text or ''), EXCERPT)}")
+                                         f"{follow.cut(self.red.text(msg.text or ''), EXCERPT)}")
         closes = [f for f in obs.frames[-4:] if f.type == "close"]
         for f in closes:
             who = "server" if f.dir == "in" else "sse-doctor"
@@ -158,7 +158,7 @@ class Panel_:
                                   f"{self.red.text(f.text or '')!r} at {ms_text(f.t_ms)}")
 
 
-async def with_panel(coro: Any, panel: Panel_, console: Console) -> Any:
+async def with_panel(coro: Any, panel: LivePanel, console: Console) -> Any:
     """Run `coro` while the panel is redrawn on `console` (transient: the report follows)."""
     task = asyncio.ensure_future(coro)
     view = Live(panel.render(), console=console, auto_refresh=False, transient=True,

@@ -17,7 +17,7 @@ from rich.console import Console
 from sse_doctor import interrupt, live
 from sse_doctor.checks.incomplete import interrupted_result
 from sse_doctor.cli.app import app
-from sse_doctor.cli.live import Panel_, Printer, discard_stdout, discard_terminal, with_panel
+from sse_doctor.cli.live import LivePanel, Printer, discard_stdout, discard_terminal, with_panel
 from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
 from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_OK
@@ -40,8 +40,8 @@ def probe(values: dict[str, Any]) -> int:
                           values["verbose"])
     panel = None
     if not values["follow"] and not values["quiet"] and not to_stdout and stderr.is_terminal:
-        panel = Panel_(session, target.url, opts.duration, opts.idle_limit, opts, ws_opts,
-                       target.redactor)
+        panel = LivePanel(session, target.url, opts.duration, opts.idle_limit, opts,
+                          ws_opts, target.redactor)
 
     async def main(stop: interrupt.Stop) -> ScenarioResult:
         session.stop = stop.event
@@ -62,7 +62,10 @@ def probe(values: dict[str, Any]) -> int:
                     started_at=started, duration_s=time.perf_counter() - t0, results=[result],
                     interrupted=stop.interrupted)
     if printer is not None and printer.closed:
-        return EXIT_OK  # `| head -1` had what it wanted: no report, a quiet exit
+        # `| head -1` had what it wanted: the report files are still written, stdout goes
+        # to /dev/null now, and the exit is quiet.
+        emit_values(report, target.redactor, values)
+        return EXIT_OK
     try:
         # With --follow --json -, the report is the last JSON line (the one with "schema").
         emit_values(report, target.redactor, values)

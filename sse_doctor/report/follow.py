@@ -56,7 +56,7 @@ def item_json(item: Any, redactor: Redactor) -> dict[str, Any] | None:
     return redactor.deep(out)
 
 
-def _cut(text: str, width: int | None) -> str:
+def cut(text: str, width: int | None) -> str:
     text = text.replace("\r", "\\r").replace("\n", "\\n")
     if width is None or len(text) <= width:
         return text
@@ -106,7 +106,7 @@ def item_line(item: Any, gap_ms: float | None, idle_limit_s: float, redactor: Re
         line.append(f"  {ident}", style="dim")
     if data:
         room = None if verbose or width is None else max(8, width - len(line.plain) - 2)
-        line.append("  " + _cut(redactor.text(data), room))
+        line.append("  " + cut(redactor.text(data), room))
     return line
 
 
