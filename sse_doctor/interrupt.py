@@ -99,6 +99,8 @@ def run(main: Callable[[Stop], Awaitable[T]], *, cancel: bool = False,
 
         installed = []
         for s in SIGNALS:
+            if signal.getsignal(s) is signal.SIG_IGN:
+                continue  # as Python does: an ignored signal stays ignored (nohup, `cmd &`)
             try:
                 loop.add_signal_handler(s, on_signal, s)
                 installed.append(s)

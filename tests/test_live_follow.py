@@ -380,3 +380,25 @@ def test_ctrl_c_during_a_checkups_probe_reports_the_stream_it_watched() -> None:
         assert probe["close"] == {"by": "client", "t_ms": probe["close"]["t_ms"], "code": None,
                                   "reason": "interrupted"}
         assert probe["findings"] == [] and probe["checks_incomplete"]
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_ctrl_c_at_any_moment_of_a_probe_keeps_what_was_seen(run) -> None:  # noqa: ANN001
+    # /sse/delayed-headers holds its head back 1.15 s: a random moment in the first 2 s
+    # falls before the head (the request is abandoned) or during the stream.
+    with LabServer() as server:
+        proc = start_cli("probe", server.url("/sse/delayed-headers"), "--json", "-")
+        wait_open(server)
+        time.sleep(random.uniform(0.0, 2.0))  # the moment is what this test varies
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=WAIT)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        report = json.loads(out)
+        assert report["interrupted"] is True and report["close"]["by"] == "client"
+        if report["connection"]["status"] is None:  # before the head
+            assert report["close"]["reason"] == "interrupted (SIGINT) before the response head"
+            assert report["findings"] == [] and report["checks_incomplete"]
+        else:
+            assert report["close"]["reason"] == "interrupted (SIGINT)"
+        wait_closed(server)

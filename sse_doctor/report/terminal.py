@@ -53,7 +53,10 @@ def connection_table(obs: SseObservation, red: Redactor) -> Table:
         t.add_row("error", red.text(obs.unreachable))
         return t
     ctype = obs.header("content-type") or "-"
-    t.add_row("response", f"{obs.status} {obs.http_version or ''} · {ctype}")
+    if obs.status is None:  # stopped (Ctrl-C) before the response head
+        t.add_row("response", "none yet")
+    else:
+        t.add_row("response", f"{obs.status} {obs.http_version or ''} · {ctype}")
     extra = [f"{k}: {red.header(k, v)}" for k, v in obs.headers
              if k.lower() in ("cache-control", "content-encoding", "x-accel-buffering",
                               "server", "via")]

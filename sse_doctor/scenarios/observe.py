@@ -198,7 +198,8 @@ async def observe_sse(
             await client.aclose()
     if end.by == "client" and rec.non_stream_deadline is not None:
         end.reason = "not an event stream: stopped reading"
-    elif end.by == "client" and interrupt is not None and interrupt.is_set():
+    elif end.by == "client" and interrupt is not None and interrupt.is_set() \
+            and obs.status is not None:
         end.reason = live.stop_reason() or end.reason
     if end.by == "server":
         # Only a clean end of the body tells us a trailing event was left unterminated;
