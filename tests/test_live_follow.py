@@ -402,3 +402,28 @@ def test_ctrl_c_at_any_moment_of_a_probe_keeps_what_was_seen(run) -> None:  # no
         else:
             assert report["close"]["reason"] == "interrupted (SIGINT)"
         wait_closed(server)
+
+
+@pytest.mark.parametrize("scheme,what", [("http", "response head"),
+                                         ("ws", "opening handshake finished")])
+def test_ctrl_c_while_the_server_holds_its_answer_abandons_the_request(scheme, what) -> None:  # noqa: ANN001
+    # A server that accepts the connection and never answers: the probe waits up to
+    # --timeout 60 for the head; Ctrl-C must not wait that long, and must close the socket.
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        port = listener.getsockname()[1]
+        proc = start_cli("probe", f"{scheme}://127.0.0.1:{port}/stream", "--timeout", "60",
+                         "--json", "-")
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(WAIT)
+            assert conn.recv(65536).startswith(b"GET /stream")  # the request was sent
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=WAIT)
+            assert conn.recv(65536) == b""  # and its connection closed
+        assert proc.returncode == 130, err
+        report = json.loads(out)
+        assert report["close"]["reason"] == f"interrupted (SIGINT) before the {what}"
+        assert report["findings"] == [] and report["checks_incomplete"]
