@@ -61,6 +61,36 @@ class Stop:
             self.callbacks.append(callback)
 
 
+class Stopped(Exception):
+    """The stop came first: the step awaited was abandoned."""
+
+
+async def unless_stopped(step: Awaitable[T], stop: asyncio.Event,
+                         discard: Callable[[T], Any] | None = None) -> T:
+    """`step`'s result, unless `stop` is set first: then the step is cancelled, a result it
+    still produced is handed to `discard` (to close it), and Stopped is raised. Used where a
+    transport waits on the network for longer than Ctrl-C may take (a response head, an
+    opening handshake, up to --timeout)."""
+    task = asyncio.ensure_future(step)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.wait({task})
+    if discard is not None and not task.cancelled() and task.exception() is None:
+        closing = discard(task.result())
+        if asyncio.iscoroutine(closing):
+            await closing
+    raise Stopped()
+
+
 def _exit_now(signum: int, frame: Any = None) -> None:
     # The second signal: the user wants out now, report or not.
     try:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from sse_doctor import live
+from sse_doctor.interrupt import Stopped
 from sse_doctor.model import (
     MAX_BODY_EXCERPT,
     MAX_DIAG_EXAMPLES,
@@ -181,16 +182,16 @@ async def observe_sse(
         client = transport.make_client(target)
     t0 = time.perf_counter()
     rec = Recorder(obs, t0, opts, tap)
-    interrupt = live.stop_event() if stop is None else None  # Ctrl-C in a probe session
+    ctrl_c = live.stop_event() if stop is None else None  # Ctrl-C in a probe session
     try:
         end = await transport.stream(target, rec, t0, obs.window_s, client,
-                                     extra_headers=extra_headers, stop=stop or interrupt,
+                                     extra_headers=extra_headers, stop=stop or ctrl_c,
                                      abort=abort)
     except transport.Unreachable as exc:
         obs.unreachable = str(exc)
         obs.end_ms = (time.perf_counter() - t0) * 1000
         return obs
-    except transport.Stopped:
+    except Stopped:
         end = transport.End("client", time.perf_counter(),
                             f"{live.stop_reason() or 'stopped'} before the response head")
     finally:
@@ -198,7 +199,7 @@ async def observe_sse(
             await client.aclose()
     if end.by == "client" and rec.non_stream_deadline is not None:
         end.reason = "not an event stream: stopped reading"
-    elif end.by == "client" and interrupt is not None and interrupt.is_set() \
+    elif end.by == "client" and ctrl_c is not None and ctrl_c.is_set() \
             and obs.status is not None:
         end.reason = live.stop_reason() or end.reason
     if end.by == "server":

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from sse_doctor.interrupt import unless_stopped
 from sse_doctor.target import Target
 
 
@@ -46,10 +47,6 @@ class Sink(Protocol):
 
 class Unreachable(Exception):
     """No response: DNS, refused, TLS, or timeout before the response head."""
-
-
-class Stopped(Exception):
-    """`stop` was set before the response head arrived (the request was abandoned)."""
 
 
 def make_client(target: Target, max_connections: int = 100) -> httpx.AsyncClient:
@@ -166,26 +163,11 @@ async def stream(
 
 
 async def _head(send: Any, timeout: float, stop: asyncio.Event | None) -> httpx.Response:
-    """The response head within `timeout`, unless `stop` comes first (Stopped)."""
+    """The response head within `timeout`, unless `stop` comes first (interrupt.Stopped)."""
     if stop is None:
         return await asyncio.wait_for(send, timeout)
-    task = asyncio.ensure_future(asyncio.wait_for(send, timeout))
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if not task.done():
-        task.cancel()
-        try:
-            await task
-        except BaseException:  # noqa: BLE001 - we abandon it; a late response is closed
-            pass
-        if task.cancelled() or task.exception() is not None:
-            raise Stopped()
-        await task.result().aclose()
-        raise Stopped()
-    return task.result()
+    return await unless_stopped(asyncio.wait_for(send, timeout), stop,
+                                discard=lambda response: response.aclose())
 
 
 def _linger_zero(response: httpx.Response) -> None:

@@ -32,6 +32,7 @@ from websockets.protocol import State
 from sse_doctor import live
 from sse_doctor.checks.ws_checks import run_ws_checks
 from sse_doctor.errors import UsageError
+from sse_doctor.interrupt import Stopped, unless_stopped
 from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, ScenarioResult
 from sse_doctor.sse.transport import describe_connect_error
 from sse_doctor.target import Target, read_text_arg
@@ -301,8 +302,12 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
     close_timeout = min(CLOSE_TIMEOUT_S, target.timeout)
     live.on_stop(rec.stop.set)  # Ctrl-C in a probe session: close now, as --max-events does
     try:
-        ws = await _open_unless_stopped(_open(target, opts, rec, close_timeout), rec)
-    except _Stopped:
+        opening = _open(target, opts, rec, close_timeout)
+        if live.stop_event() is None:
+            ws = await opening
+        else:  # Ctrl-C in a probe session abandons the handshake and closes its socket
+            ws = await unless_stopped(opening, rec.stop, discard=lambda c: c.abort_transport())
+    except Stopped:
         obs.end_ms = rec.ms(time.perf_counter())
         obs.close = Close("client", obs.end_ms, None,
                           f"{live.stop_reason()} before the opening handshake finished")
@@ -321,33 +326,6 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
     if rec.listen is not None and obs.close is not None:
         rec.listen((obs.close,))
     return obs
-
-
-class _Stopped(Exception):
-    pass
-
-
-async def _open_unless_stopped(opening: Any, rec: Recorder) -> Any:
-    """The open connection, unless Ctrl-C (rec.stop in a probe session) comes first: then
-    the opening handshake is abandoned and its socket closed."""
-    if live.stop_event() is None:
-        return await opening
-    task = asyncio.ensure_future(opening)
-    stopper = asyncio.ensure_future(rec.stop.wait())
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    try:
-        await task
-    except BaseException:  # noqa: BLE001 - abandoned on purpose
-        pass
-    if not task.cancelled() and task.exception() is None:
-        task.result().abort_transport()
-    raise _Stopped()
 
 
 async def probe_ws(target: Target, opts: WsOptions, name: str = "probe") -> ScenarioResult:
