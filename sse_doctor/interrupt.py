@@ -18,6 +18,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -107,8 +108,6 @@ def run(main: Callable[[Stop], Awaitable[T]], *, cancel: bool = False,
     async def guarded() -> T | None:
         loop = asyncio.get_running_loop()
         stop.event = asyncio.Event()
-        task = asyncio.current_task()
-        assert task is not None
         inner = asyncio.ensure_future(main(stop))
 
         def on_signal(signum: int) -> None:
@@ -153,17 +152,11 @@ def run(main: Callable[[Stop], Awaitable[T]], *, cancel: bool = False,
         if stop.signum is None:
             stop.signum = signal.SIGINT
         result = None
-    if stop.interrupted and threading_main():
+    if stop.interrupted and threading.current_thread() is threading.main_thread():
         # Writing the reports takes a moment; a second signal in it exits at once.
         for s in SIGNALS:
             signal.signal(s, _exit_now)
     return result, stop
-
-
-def threading_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def say_interrupted(stop: Stop, partial: str = "the report above is partial") -> None:
