@@ -171,6 +171,8 @@ class ScenarioResult:
     expected: list[str] | None = None  # the demo's expected codes
     allowed: frozenset[str] = frozenset()  # codes a suite check accepts: they never fail it
     profile: Any = None  # profiles.ProfileResult when a protocol profile read the stream
+    # Ctrl-C/SIGTERM cut the observation short: checks that needed the whole window
+    checks_incomplete: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (f"ScenarioResult(name={self.name!r}, url={self.url!r}, "
@@ -210,6 +212,7 @@ class Report:
     duration_s: float
     results: list[ScenarioResult]
     multi: bool = False  # experiments and demo: always fill `scenarios`
+    interrupted: bool = False  # Ctrl-C or SIGTERM: made from what was observed until then
 
     @property
     def findings(self) -> list[Finding]:

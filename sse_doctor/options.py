@@ -139,6 +139,8 @@ VERBOSE = Opt("verbose", ("-v", "--verbose"), bool, False, panel=OUT, output=Tru
 OUTPUT = (JSON_OUT, JUNIT_OUT, HTML_OUT, FAIL_ON, QUIET, VERBOSE)
 
 # probe
+FOLLOW = Opt("follow", ("-f", "--follow"), bool, False, panel=OUT, output=True,
+             help="Print every item as it arrives (window unlimited unless --duration).")
 DURATION = Opt("duration", ("--duration",), float, 30.0, metavar="S", check=positive,
                help="Observation window in seconds.")
 MAX_EVENTS = Opt("max_events", ("--max-events",), int, metavar="N", check=at_least(1),
@@ -237,13 +239,16 @@ def _command(name: str, help: str, *options: Opt | tuple[Opt, ...], args: tuple[
     return Command(name, help, args, tuple(flat), panel)
 
 
-PROBE_OPTIONS = (DURATION, MAX_EVENTS, IDLE_LIMIT, EXPECT_EVENT, EXPECT_CLOSE, KEEP, SEND,
+# None: 30 s, or no limit with --follow (the planner decides: plan.probe.window).
+PROBE_DURATION = DURATION.but(default=None, help="Observation window in seconds (default 30; "
+                                                  "unlimited with --follow).")
+PROBE_OPTIONS = (PROBE_DURATION, MAX_EVENTS, IDLE_LIMIT, EXPECT_EVENT, EXPECT_CLOSE, KEEP, SEND,
                  EXPECT_MESSAGE, PING_INTERVAL, SUBPROTOCOL, ORIGIN, MAX_MESSAGE_SIZE)
 
 # The commands, in the order `sse-doctor --help` lists them.
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     _command("probe", "Open a stream, time everything that arrives, and say what is wrong.",
-             REQUEST, OUTPUT, PROBE_OPTIONS, PROFILE_OPTIONS, args=(URL,)),
+             REQUEST, OUTPUT, FOLLOW, PROBE_OPTIONS, PROFILE_OPTIONS, args=(URL,)),
     _command("lab", "Serve the lab of misbehaving servers and list its routes.",
              Opt("port", ("--port",), int, 0, check=between(0, 65535),
                  help="Port on 127.0.0.1 (0 = a free one).")),

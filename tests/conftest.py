@@ -32,9 +32,9 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
 
 
 def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
-                             wait_s: float = 30) -> tuple[str, str]:
-    """Ctrl-C a running command as soon as it has a stream open on the lab `server`; its
-    output. Afterwards the lab must see every connection gone (asserted)."""
+                             wait_s: float = 30, sig: int | None = None) -> tuple[str, str]:
+    """Ctrl-C (or `sig`) a running command as soon as it has a stream open on the lab
+    `server`; its output. Afterwards the lab must see every connection gone (asserted)."""
     import signal
     import time
 
@@ -42,7 +42,7 @@ def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
     while server.active_requests == 0 and time.monotonic() < deadline:
         time.sleep(0.05)  # waiting for the stream to open; nothing to subscribe to
     assert server.active_requests >= 1
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT if sig is None else sig)
     out, err = proc.communicate(timeout=20)
     deadline = time.monotonic() + 10
     while server.active_requests and time.monotonic() < deadline:

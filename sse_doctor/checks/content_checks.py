@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sse_doctor.checks.timing_checks import is_data_event
 from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
 
@@ -55,11 +57,15 @@ def check_expected_events(obs: SseObservation, opts: ProbeOptions) -> list[Findi
     if not missing:
         return []
     seen_list = sorted(seen)[:10]
+    # `probe --follow` has no window: the stream ended some other way (--max-events).
+    bounded = math.isfinite(obs.window_s)
+    within = f"within {obs.window_s:g} s" if bounded else \
+        f"in the {obs.close.t_ms / 1000:.1f} s observed"
     return [finding(
         "missing-expected-event",
-        f"No {', '.join(repr(m) for m in missing)} event within {obs.window_s:g} s; "
+        f"No {', '.join(repr(m) for m in missing)} event {within}; "
         f"saw {obs.n_events} event(s) of type(s) {', '.join(seen_list) or 'none'}.",
-        missing=missing, seen_types=seen_list, window_s=obs.window_s)]
+        missing=missing, seen_types=seen_list, window_s=obs.window_s if bounded else None)]
 
 
 def check_retry(obs: SseObservation) -> list[Finding]:

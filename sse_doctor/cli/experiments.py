@@ -1,23 +1,24 @@
 """The experiment commands: disconnect, duplicates, storm, resume, checkup.
 
 Each plans its options (sse_doctor.plan.experiments), runs the plan with progress on a
-terminal, and renders one report with one `scenarios` entry per experiment. Ctrl-C closes
-every connection, prints what was done so far and exits 130.
+terminal, and renders one report with one `scenarios` entry per experiment. Ctrl-C (or
+SIGTERM) closes every connection, reports what was done so far and exits 130 (143).
 """
 
 from __future__ import annotations
 
-import asyncio
+import signal
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console
 
+from sse_doctor import interrupt
 from sse_doctor.cli.app import app
-from sse_doctor.cli.output import check_outputs, emit_values, err, exit_code_for
+from sse_doctor.cli.live import discard_terminal
+from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
 from sse_doctor.commandline import command
-from sse_doctor.errors import EXIT_INTERRUPTED
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.plan import Plan, plan_command
 
@@ -30,27 +31,32 @@ def execute(name: str, values: dict[str, Any]) -> int:
     silent = values["quiet"] or values["json_out"] == "-"
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    interrupted = False
-    try:
-        results = run_with_progress(plan, name, silent)
-    except KeyboardInterrupt:
-        interrupted = True
+    results, stop = run_with_progress(plan, name, silent)
+    if results is None:  # Ctrl-C or SIGTERM cancelled the plan: what it finished, and the rest
         results = plan.partial() if plan.partial is not None else []
     report = Report(command=name, url=plan.target.url, protocol=plan.target.protocol,
                     started_at=started, duration_s=time.perf_counter() - t0, results=results,
-                    multi=True)
-    emit_values(report, plan.target.redactor, values)
-    if interrupted:
-        err("interrupted: every connection was closed; the report above is partial")
-        return EXIT_INTERRUPTED
+                    multi=True, interrupted=stop.interrupted)
+    try:
+        emit_values(report, plan.target.redactor, values)
+    except OSError:
+        if stop.signum != signal.SIGHUP:
+            raise
+        # The terminal was closed: the report files were written first; nowhere to print.
+        discard_terminal()
+    if stop.interrupted:
+        interrupt.say_interrupted(stop)
+        return stop.exit_code
     return exit_code_for(report, values["fail_on"])
 
 
-def run_with_progress(plan: Plan, name: str, silent: bool) -> list[ScenarioResult]:
-    """Run a plan; on a terminal, show what runs and for how long (and storm cycles)."""
+def run_with_progress(plan: Plan, name: str,
+                      silent: bool) -> tuple[list[ScenarioResult] | None, interrupt.Stop]:
+    """Run a plan (None when a signal cancelled it); on a terminal, show what runs and for
+    how long (and storm cycles)."""
     console = Console(stderr=True)
     if silent or not console.is_terminal:
-        return asyncio.run(plan.run(name))
+        return interrupt.run(lambda stop: plan.run(name), cancel=True)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -59,7 +65,7 @@ def run_with_progress(plan: Plan, name: str, silent: bool) -> list[ScenarioResul
         if plan.on_progress is not None:
             plan.on_progress(lambda done, total: progress.update(task, completed=done,
                                                                  total=total))
-        return asyncio.run(plan.run(name))
+        return interrupt.run(lambda stop: plan.run(name), cancel=True)
 
 
 for _name in EXPERIMENTS:

@@ -61,6 +61,7 @@ def emit(
     quiet: bool,
     verbose: bool,
     html_out: str | None = None,
+    json_lines: bool = False,
 ) -> None:
     if html_out:
         from sse_doctor.report import html
@@ -71,7 +72,9 @@ def emit(
     if json_out and json_out != "-":
         write(json_out, json_report.dumps(report, red) + "\n", "--json")
     if json_out == "-":
-        sys.stdout.write(json_report.dumps(report, red) + "\n")
+        # After `probe --follow`'s JSON Lines, the report is one more line.
+        sys.stdout.write(json_report.dumps(report, red, compact=json_lines) + "\n")
+        sys.stdout.flush()
         return
     console = Console(highlight=False)
     if quiet:
@@ -85,4 +88,5 @@ def emit_values(report: Report, red: Redactor, values: dict[str, Any]) -> None:
     """`emit` with a command's output option values."""
     emit(report, red, json_out=values.get("json_out"), junit_out=values.get("junit_out"),
          fail_on=values.get("fail_on", "never"), quiet=values.get("quiet", False),
-         verbose=values.get("verbose", False), html_out=values.get("html_out"))
+         verbose=values.get("verbose", False), html_out=values.get("html_out"),
+         json_lines=values.get("follow", False))

@@ -1,20 +1,28 @@
-"""`sse-doctor probe URL`: one stream observed, every check run."""
+"""`sse-doctor probe URL`: one stream observed, every check run.
+
+On a terminal a live panel shows the stream while it runs; `--follow` prints every item
+instead. Ctrl-C or SIGTERM ends the observation early: the report is made from what was
+seen, marked interrupted, with the checks that needed the whole window incomplete.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import signal
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console
 
+from sse_doctor import interrupt, live
+from sse_doctor.checks.incomplete import interrupted_result
 from sse_doctor.cli.app import app
+from sse_doctor.cli.live import LivePanel, Printer, discard_stdout, discard_terminal, with_panel
 from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
 from sse_doctor.commandline import command
-from sse_doctor.model import Report
-from sse_doctor.plan.probe import plan_probe, run_probe
-from sse_doctor.target import Target
+from sse_doctor.errors import EXIT_OK
+from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.plan.probe import plan_probe, run_probe, salvage
 
 
 @command(app, "probe")
@@ -23,26 +31,53 @@ def probe(values: dict[str, Any]) -> int:
     target, opts, ws_opts = plan_probe(values)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    silent = values["quiet"] or values["json_out"] == "-"
-    result = asyncio.run(_with_progress(run_probe(target, opts, ws_opts), target,
-                                        opts.duration, silent))
-    report = Report(command="probe", url=target.url, protocol=target.protocol,
-                    started_at=started, duration_s=time.perf_counter() - t0, results=[result])
-    emit_values(report, target.redactor, values)
-    return exit_code_for(report, values["fail_on"])
+    to_stdout = values["json_out"] == "-"
+    stderr = Console(stderr=True)
+    session = live.Session()
+    printer = None
+    if values["follow"]:
+        printer = Printer(session, to_stdout, opts.idle_limit, target.redactor,
+                          values["verbose"])
+    panel = None
+    if not values["follow"] and not values["quiet"] and not to_stdout and stderr.is_terminal:
+        panel = LivePanel(session, target.url, opts.duration, opts.idle_limit, opts,
+                          ws_opts, target.redactor)
 
-
-async def _with_progress(coro, target: Target, window: float, silent: bool):  # noqa: ANN001
-    """Show elapsed time on stderr while a long observation runs (only on a terminal)."""
-    err = Console(stderr=True)
-    if silent or not err.is_terminal or window < 2:
+    async def main(stop: interrupt.Stop) -> ScenarioResult:
+        session.stop = stop.event
+        stop.on_stop(lambda: session.set_stop(f"interrupted ({stop.name})"))
+        live.start(session)
+        coro = run_probe(target, opts, ws_opts)
+        if panel is not None:
+            return await with_panel(coro, panel, stderr)
         return await coro
-    t0 = time.perf_counter()
-    with err.status(f"observing {target.display_url()}") as status:
-        task = asyncio.ensure_future(coro)
-        while not task.done():
-            await asyncio.wait({task}, timeout=0.5)
-            status.update(
-                f"observing {target.display_url()}  {time.perf_counter() - t0:.0f}/{window:g} s"
-            )
-        return task.result()
+
+    result, stop = interrupt.run(main)
+    if result is None:  # cancelled: the connection did not end within the grace
+        result = salvage(session, target, opts, ws_opts,
+                         f"interrupted ({stop.name})" if stop.interrupted else "stopped")
+    if stop.interrupted:
+        interrupted_result(result)
+    report = Report(command="probe", url=target.url, protocol=target.protocol,
+                    started_at=started, duration_s=time.perf_counter() - t0, results=[result],
+                    interrupted=stop.interrupted)
+    if printer is not None and printer.closed:
+        # `| head -1` had what it wanted: the report files are still written, stdout goes
+        # to /dev/null now, and the exit is quiet.
+        emit_values(report, target.redactor, values)
+        return EXIT_OK
+    try:
+        # With --follow --json -, the report is the last JSON line (the one with "schema").
+        emit_values(report, target.redactor, values)
+    except BrokenPipeError:
+        discard_stdout()
+        return EXIT_OK
+    except OSError:
+        if stop.signum != signal.SIGHUP:
+            raise
+        # The terminal was closed: the report files were written first; nowhere to print.
+        discard_terminal()
+    if stop.interrupted:
+        interrupt.say_interrupted(stop)
+        return stop.exit_code
+    return exit_code_for(report, values["fail_on"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -10,9 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from sse_doctor.cli.app import app
-from sse_doctor.cli.output import check_outputs, check_writable, err, write
+from sse_doctor.cli.output import check_outputs, check_writable, write
 from sse_doctor.commandline import command
-from sse_doctor.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from sse_doctor.plan import PLANNERS
 from sse_doctor.report import junit
 from sse_doctor.target import build_target
@@ -90,8 +91,11 @@ def run_command(values: dict[str, Any]) -> int:
         else:
             suite_terminal.render(run, console, red, verbose=values["verbose"])
     if run.interrupted:
-        err("interrupted: every connection was closed; the report above is partial")
-        return EXIT_INTERRUPTED
+        from sse_doctor import interrupt
+
+        stop = interrupt.Stop(signum=run.signal or signal.SIGINT)
+        interrupt.say_interrupted(stop)
+        return stop.exit_code
     return EXIT_OK if run.passed else EXIT_FINDINGS
 
 

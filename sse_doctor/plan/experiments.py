@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from sse_doctor import live
 from sse_doctor.errors import UsageError
 from sse_doctor.model import ScenarioResult
 from sse_doctor.options import validate
 from sse_doctor.plan.base import Plan, target_of
-from sse_doctor.plan.probe import plan_probe, run_probe
+from sse_doctor.plan.probe import plan_probe, run_probe, salvage
 from sse_doctor.scenarios.experiment import ExperimentObservation
 from sse_doctor.scenarios.runner import ExperimentOptions
 from sse_doctor.target import Target, is_loopback
@@ -35,6 +36,8 @@ class _Runs:
         self.target, self.opts = target, opts
         self.done: list[ScenarioResult] = []
         self.current: tuple[ExperimentObservation, Callable[[], ScenarioResult]] | None = None
+        self.probe_session: live.Session | None = None  # checkup's probe, while it runs
+        self.probe_plan: tuple[Target, Any, Any] | None = None
 
     async def run(self, command: str, settings: Any, runner: Callable, result: Callable,
                   name: str) -> ScenarioResult:
@@ -50,12 +53,23 @@ class _Runs:
         return r
 
     def partial(self) -> list[ScenarioResult]:
+        from sse_doctor.checks.incomplete import interrupted_result
+
         out = list(self.done)
+        if self.probe_session is not None:  # checkup: interrupted during its probe
+            target, opts, ws_opts = self.probe_plan
+            out.append(interrupted_result(salvage(self.probe_session, target, opts, ws_opts,
+                                                  "interrupted")))
         if self.current is not None:
             obs, finish = self.current
             obs.interrupted = True
-            obs.step(obs.end_ms, "interrupted (Ctrl-C): the report stops here", False)
-            out.append(finish())
+            if not obs.end_ms and obs.started_at is not None:
+                obs.end_ms = (datetime.now(timezone.utc) - obs.started_at).total_seconds() * 1000
+            obs.step(obs.end_ms, "interrupted (Ctrl-C or SIGTERM): the report stops here",
+                     False)
+            from sse_doctor.checks.incomplete import interrupted_experiment
+
+            out.append(interrupted_experiment(finish()))
         return out
 
     def set_progress(self, callback: Callable[[int, int], None]) -> None:
@@ -194,9 +208,18 @@ def plan_checkup(p: dict[str, Any]) -> Plan:
     hold = min(opts.duration, 5.0)
     exp_opts = ExperimentOptions(duration=hold, grace=opts.grace, watches=opts.watches)
     runs = _Runs(target, exp_opts)
+    runs.probe_plan = (target, probe_opts, ws_opts)
 
     async def run(name: str) -> list[ScenarioResult]:
-        probe = await run_probe(target, probe_opts, ws_opts, name="probe")
+        # The probe runs in a live session, so an interrupted checkup still reports the
+        # stream it was watching (runs.partial salvages it).
+        runs.probe_session = live.Session()
+        live.start(runs.probe_session)
+        try:
+            probe = await run_probe(target, probe_opts, ws_opts, name="probe")
+        finally:
+            live.start(None)
+        runs.probe_session = None
         runs.done.append(probe)
         if {f.code for f in probe.findings} & NOT_SERVED:
             return list(runs.done)

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from sse_doctor.errors import UsageError
 from sse_doctor.model import ProbeOptions, ScenarioResult
 from sse_doctor.options import validate
 from sse_doctor.plan.base import Plan, target_of
 from sse_doctor.target import Target
 
+DEFAULT_WINDOW_S = 30.0
+
+
+def window(values: dict[str, Any]) -> float:
+    """--duration, or 30 s; with --follow and no --duration, no limit (Ctrl-C ends it)."""
+    if values.get("duration") is not None:
+        return float(values["duration"])
+    return math.inf if values.get("follow") else DEFAULT_WINDOW_S
+
 
 def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
     """Validate probe option values into (target, options, WebSocket options or None)."""
     validate("probe", values)
+    if values.get("follow") and values.get("quiet"):
+        raise UsageError("--follow prints every item as it arrives; it cannot be combined "
+                         "with -q/--quiet")
     target = target_of(values)
     opts = ProbeOptions(
-        duration=values["duration"],
+        duration=window(values),
         idle_limit=values["idle_limit"],
         max_events=values["max_events"],
         expect_events=tuple(values["expect_event"] or ()),
@@ -82,3 +96,32 @@ def probe_values(argv: list[str]) -> dict[str, Any]:
     from sse_doctor.commandline import parse_args
 
     return parse_args("probe", argv)
+
+
+def salvage(session: Any, target: Target, opts: ProbeOptions, ws_opts: Any,
+            reason: str, name: str = "probe") -> ScenarioResult:
+    """The result of a probe cancelled before its connection ended (a live.Session saw it
+    start): the observation as far as it got, closed now, with every check run on it."""
+    import time
+
+    from sse_doctor.model import Close, SseObservation
+
+    obs = session.observations[-1] if session.observations else None
+    if obs is None:
+        return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
+                              findings=[], checks_run=[], options=opts)
+    start = session.started.get(id(obs), time.perf_counter())
+    obs.end_ms = max(obs.end_ms, (time.perf_counter() - start) * 1000)
+    if obs.close is None:
+        obs.close = Close("client", obs.end_ms, None, reason)
+    if isinstance(obs, SseObservation):
+        from sse_doctor.checks.plan import run_sse_checks
+
+        findings, checks_run = run_sse_checks(obs, opts)
+        return ScenarioResult(name=name, protocol="sse", url=target.url, findings=findings,
+                              checks_run=checks_run, observation=obs, options=opts)
+    from sse_doctor.checks.ws_checks import run_ws_checks
+
+    findings, checks_run = run_ws_checks(obs, ws_opts)
+    return ScenarioResult(name=name, protocol="ws", url=target.url, findings=findings,
+                          checks_run=checks_run, observation=obs, options=ws_opts)

@@ -34,7 +34,9 @@ How to plug a profile in
    ``result(obs)`` returns the ProfileResult (dialect, metrics, steps, facts, and a ``state``
    the checks read). Memory stays bounded on endless streams: keep counters and fixed-size
    samples, not every item. Unit tests feed it recorded streams from ``fixtures/<name>/``.
-7. ``check(result, obs, opts)`` is pure and returns findings of its own codes only.
+7. ``check(result, obs, opts)`` is pure and returns findings of its own codes only. When
+   Ctrl-C cuts the conversation short, only the codes in ``partial_stands`` keep their
+   findings; the others are reported as incomplete (checks/incomplete.py).
    ``irrelevant(result)`` names generic notes (info codes) that say nothing about this
    protocol and are dropped, e.g. ``stream-ended`` for a completed LLM answer.
 """
@@ -114,6 +116,9 @@ class Profile:
     # --timeout spans the plan budgets for: a conversation of several requests needs more.
     timeouts: ClassVar[int] = 2
     codes: ClassVar[tuple[str, ...]] = ()
+    # Codes whose findings stand when Ctrl-C cuts the conversation short (an error already
+    # seen in the stream); the profile's other codes are then reported as incomplete.
+    partial_stands: ClassVar[frozenset[str]] = frozenset()
 
     # --- options -----------------------------------------------------------------------
     def options(self, params: dict[str, Any]) -> Any:

@@ -28,6 +28,8 @@ def scenario_json(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
                            "target": {"url": redactor.url(r.url), "protocol": r.protocol},
                            "findings": [f.to_json() for f in r.findings],
                            "checks_run": list(r.checks_run)}
+    if r.checks_incomplete:
+        out["checks_incomplete"] = list(r.checks_incomplete)
     if r.expected is not None:
         out["expected"] = sorted(r.expected)
     out.update(result_parts(r, redactor))
@@ -45,6 +47,11 @@ def report_json(report: Report, redactor: Redactor) -> dict[str, Any]:
         "verdict": report.verdict,
         "findings": [f.to_json() for f in report.findings],
     }
+    if report.interrupted:
+        # Only on an interrupted report: the checks that needed the whole window.
+        out["interrupted"] = True
+        out["checks_incomplete"] = sorted({c for r in report.results
+                                           for c in r.checks_incomplete})
     if report.multi or len(report.results) != 1:
         out.update(empty_parts())
         out["scenarios"] = [scenario_json(r, redactor) for r in report.results]
@@ -54,5 +61,7 @@ def report_json(report: Report, redactor: Redactor) -> dict[str, Any]:
     return redactor.deep(out)
 
 
-def dumps(report: Report, redactor: Redactor) -> str:
-    return json.dumps(report_json(report, redactor), indent=2, ensure_ascii=False)
+def dumps(report: Report, redactor: Redactor, compact: bool = False) -> str:
+    """The report as JSON text: indented, or on one line (`compact`, for JSON Lines)."""
+    return json.dumps(report_json(report, redactor), indent=None if compact else 2,
+                      ensure_ascii=False)

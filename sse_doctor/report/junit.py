@@ -11,20 +11,27 @@ from sse_doctor.checks.registry import fails, get
 from sse_doctor.model import Finding, Report
 from sse_doctor.redact import Redactor
 
+INCOMPLETE = ("incomplete: interrupted (Ctrl-C or SIGTERM) before the observation window "
+              "ended; this check needs the whole window")
+
 
 def render(report: Report, fail_on: str, redactor: Redactor) -> str:
     root = ET.Element("testsuites", name="sse-doctor")
-    total = failures = 0
+    total = failures = skipped = 0
     for r in report.results:
         suite = ET.SubElement(root, "testsuite", name=f"{report.command}: {r.name}")
         by_code: dict[str, list] = {}
         for f in r.findings:
             by_code.setdefault(f.code, []).append(f)
-        n = nf = 0
+        n = nf = ns = 0
         for code in r.checks_run:
             n += 1
             case = ET.SubElement(suite, "testcase", classname=redactor.url(r.url) or r.name,
                                  name=f"{r.name}.{code}" if report.multi else code)
+            if code in r.checks_incomplete:
+                ns += 1
+                ET.SubElement(case, "skipped", message=INCOMPLETE)
+                continue
             found = by_code.get(code, [])
             failing = [f for f in found if fails(f.severity, fail_on)]
             if failing:
@@ -40,11 +47,14 @@ def render(report: Report, fail_on: str, redactor: Redactor) -> str:
         suite.set("tests", str(n))
         suite.set("failures", str(nf))
         suite.set("errors", "0")
+        suite.set("skipped", str(ns))
         total += n
         failures += nf
+        skipped += ns
     root.set("tests", str(total))
     root.set("failures", str(failures))
     root.set("errors", "0")
+    root.set("skipped", str(skipped))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

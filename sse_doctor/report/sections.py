@@ -353,12 +353,16 @@ def load_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> list[W
 # --- the registry ----------------------------------------------------------------------------
 
 FINDINGS = Section("findings.html.j2", findings_view)
+# checks an interrupted run could not decide (Ctrl-C, SIGTERM): not passed, incomplete
+INCOMPLETE = Section("incomplete.html.j2",
+                     lambda r, parts, red: ", ".join(r.checks_incomplete) or None)
 WATCHES = Section("watches.html.j2", watches_view)
 
 SECTIONS: dict[str, list[Section]] = {
     # a probe or an experiment: connections of ours, observed
     "stream": [
         FINDINGS,
+        INCOMPLETE,
         # what a protocol profile read: dialect, metrics, its conversation's steps
         Section("shaped.html.j2", shaped_view("profile", "Protocol profile")),
         Section("connection.html.j2", connection_view),
@@ -369,12 +373,14 @@ SECTIONS: dict[str, list[Section]] = {
     # a `load` run: fleet figures, no single connection to show
     "load": [
         FINDINGS,
+        INCOMPLETE,
         Section("load.html.j2", load_view),
         Section("shaped.html.j2", shaped_view("load", "Load")),
     ],
     # a browser capture (HAR): no connection of ours to show
     "capture": [
         FINDINGS,
+        INCOMPLETE,
         Section("shaped.html.j2", shaped_view("har", "Capture")),
         WATCHES,
     ],

@@ -37,6 +37,10 @@ def verdict_line(r: ScenarioResult) -> Text:
         t.append("  nothing wrong; notes: " + ", ".join(f.code for f in r.findings))
     else:
         t.append("  nothing wrong found")
+    if r.checks_incomplete:
+        t.append(" so far" if not serious else "")
+        t.append(f"  (interrupted: {len(r.checks_incomplete)} check(s) incomplete)",
+                 style="yellow")
     return t
 
 
@@ -49,7 +53,10 @@ def connection_table(obs: SseObservation, red: Redactor) -> Table:
         t.add_row("error", red.text(obs.unreachable))
         return t
     ctype = obs.header("content-type") or "-"
-    t.add_row("response", f"{obs.status} {obs.http_version or ''} · {ctype}")
+    if obs.status is None:  # stopped (Ctrl-C) before the response head
+        t.add_row("response", "none yet")
+    else:
+        t.add_row("response", f"{obs.status} {obs.http_version or ''} · {ctype}")
     extra = [f"{k}: {red.header(k, v)}" for k, v in obs.headers
              if k.lower() in ("cache-control", "content-encoding", "x-accel-buffering",
                               "server", "via")]
@@ -157,6 +164,9 @@ def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: b
     if r.findings:
         console.print(Text("What to do", style="bold"))
         console.print(findings_block(r.findings, red))
+    if r.checks_incomplete:
+        console.print(Text("Incomplete (interrupted before the window ended, so not passed): "
+                           + ", ".join(r.checks_incomplete), style="yellow"))
     obs = r.observation
     if isinstance(obs, SseObservation):
         console.print(Text("\nConnection", style="bold"))

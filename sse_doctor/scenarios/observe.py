@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from sse_doctor import live
+from sse_doctor.interrupt import Stopped
 from sse_doctor.model import (
     MAX_BODY_EXCERPT,
     MAX_DIAG_EXAMPLES,
@@ -43,6 +45,8 @@ class Recorder:
         self.tap = tap
         self.parser = SSEParser()
         self.non_stream_deadline: float | None = None
+        # The shell's listener (probe --follow, the live panel): it sees each batch of items.
+        self.listen = live.hook(obs)
 
     def head(self, head: transport.Head) -> None:
         obs = self.obs
@@ -72,6 +76,8 @@ class Recorder:
         if max_events is not None:
             items = _up_to_events(items, max_events - obs.n_events)
         records = self._take(items)
+        if self.listen is not None and items:
+            self.listen(items)
         if len(obs.chunks) < MAX_TIMELINE:
             obs.chunks.append(Chunk(t_ms, len(data), records))
         if max_events is not None and obs.n_events >= max_events:
@@ -176,22 +182,32 @@ async def observe_sse(
         client = transport.make_client(target)
     t0 = time.perf_counter()
     rec = Recorder(obs, t0, opts, tap)
+    ctrl_c = live.stop_event() if stop is None else None  # Ctrl-C in a probe session
     try:
         end = await transport.stream(target, rec, t0, obs.window_s, client,
-                                     extra_headers=extra_headers, stop=stop, abort=abort)
+                                     extra_headers=extra_headers, stop=stop or ctrl_c,
+                                     abort=abort)
     except transport.Unreachable as exc:
         obs.unreachable = str(exc)
         obs.end_ms = (time.perf_counter() - t0) * 1000
         return obs
+    except Stopped:
+        end = transport.End("client", time.perf_counter(),
+                            f"{live.stop_reason() or 'stopped'} before the response head")
     finally:
         if own_client:
             await client.aclose()
     if end.by == "client" and rec.non_stream_deadline is not None:
         end.reason = "not an event stream: stopped reading"
+    elif end.by == "client" and ctrl_c is not None and ctrl_c.is_set() \
+            and obs.status is not None:
+        end.reason = live.stop_reason() or end.reason
     if end.by == "server":
         # Only a clean end of the body tells us a trailing event was left unterminated;
         # when we (or a broken connection) cut the stream, the tail is simply unseen.
         rec.finish(end.t)
     obs.end_ms = (end.t - t0) * 1000
     obs.close = Close(end.by, obs.end_ms, None, end.reason)
+    if rec.listen is not None:
+        rec.listen([obs.close])
     return obs

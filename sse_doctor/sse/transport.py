@@ -14,10 +14,11 @@ import ssl
 import struct
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
+from sse_doctor.interrupt import unless_stopped
 from sse_doctor.target import Target
 
 
@@ -139,7 +140,7 @@ async def stream(
     request = client.build_request(target.method, target.url, headers=headers,
                                    content=target.body, extensions={"trace": trace})
     try:
-        response = await asyncio.wait_for(client.send(request, stream=True), target.timeout)
+        response = await _head(client.send(request, stream=True), target.timeout, stop)
     except asyncio.TimeoutError:
         raise Unreachable(timeout_reason(done, target.timeout,
                                          target.url.startswith("https"))) from None
@@ -159,6 +160,14 @@ async def stream(
             await asyncio.wait_for(response.aclose(), 2.0)
         except (asyncio.TimeoutError, httpx.HTTPError, OSError):
             pass
+
+
+async def _head(send: Any, timeout: float, stop: asyncio.Event | None) -> httpx.Response:
+    """The response head within `timeout`, unless `stop` comes first (interrupt.Stopped)."""
+    if stop is None:
+        return await asyncio.wait_for(send, timeout)
+    return await unless_stopped(asyncio.wait_for(send, timeout), stop,
+                                discard=lambda response: response.aclose())
 
 
 def _linger_zero(response: httpx.Response) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sse_doctor import interrupt
 from sse_doctor.checks.registry import SEVERITY_RANK
 from sse_doctor.model import Finding, Report, ScenarioResult, finding, protocol_of
 from sse_doctor.report.junit import fails
@@ -57,6 +58,7 @@ class SuiteRun:
     duration_s: float
     outcomes: list[CheckOutcome]
     interrupted: bool = False  # Ctrl-C: the checks not finished are check-incomplete
+    signal: int | None = None  # which signal interrupted it (SIGINT, SIGTERM)
 
     @property
     def failed(self) -> list[CheckOutcome]:
@@ -70,7 +72,7 @@ class SuiteRun:
         results = [o.result for o in self.outcomes]
         return Report(command="run", url=self.suite.path, protocol=protocol_of(results),
                       started_at=self.started_at, duration_s=self.duration_s,
-                      results=results, multi=True)
+                      results=results, multi=True, interrupted=self.interrupted)
 
 
 def worst_first(findings: list[Finding]) -> list[Finding]:
@@ -128,7 +130,8 @@ async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -
 def interrupted(spec: CheckSpec, fail_on: str) -> CheckOutcome:
     """The outcome of a check that Ctrl-C stopped (or kept from starting)."""
     return outcome(spec, [], [finding(
-        "check-incomplete", "The run was interrupted (Ctrl-C) before this check finished.",
+        "check-incomplete", "The run was interrupted (Ctrl-C or SIGTERM) before this check "
+                            "finished.",
         interrupted=True)], fail_on, 0.0)
 
 
@@ -180,12 +183,10 @@ def run_suite(suite: Suite, *, jobs: int = 4, fail_on: str = "error",
         if on_done is not None:
             on_done(o)
 
-    stopped = False
-    try:
-        asyncio.run(run_checks(suite, jobs, fail_on, record, margin_s))
-    except KeyboardInterrupt:
-        # asyncio.run has cancelled every check, and each closed its connections.
-        stopped = True
+    # Ctrl-C or SIGTERM cancels every check, and each closes its connections.
+    _, stop = interrupt.run(lambda _stop: run_checks(suite, jobs, fail_on, record, margin_s),
+                            cancel=True)
     outcomes = [done.get(id(spec)) or interrupted(spec, fail_on) for spec in suite.checks]
     return SuiteRun(suite=suite, fail_on=fail_on, started_at=started,
-                    duration_s=time.perf_counter() - t0, outcomes=outcomes, interrupted=stopped)
+                    duration_s=time.perf_counter() - t0, outcomes=outcomes,
+                    interrupted=stop.interrupted, signal=stop.signum)

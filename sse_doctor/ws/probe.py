@@ -29,9 +29,11 @@ from websockets.exceptions import (
 )
 from websockets.protocol import State
 
+from sse_doctor import live
 from sse_doctor.checks.ws_checks import run_ws_checks
 from sse_doctor.errors import UsageError
-from sse_doctor.model import MAX_BODY_EXCERPT, ProbeOptions, ScenarioResult
+from sse_doctor.interrupt import Stopped, unless_stopped
+from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, ScenarioResult
 from sse_doctor.sse.transport import describe_connect_error
 from sse_doctor.target import Target, read_text_arg
 from sse_doctor.ws.observation import WsObservation
@@ -247,6 +249,8 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
         rec.client_close_by = "client" if stopped else "deadline"
         reason = "sse-doctor: --max-events reached" if stopped else \
             "sse-doctor: observation window over"
+        if stopped and live.stop_reason():
+            reason = f"sse-doctor: {live.stop_reason()}"
         t = time.perf_counter()
         closer = asyncio.ensure_future(_quietly(ws.close(1000, reason)))
         await asyncio.sleep(0)  # the close frame is written in close()'s first step
@@ -296,8 +300,18 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
         obs.pong_deadline_ms = pong_deadline_s(opts.ping_interval, target.timeout) * 1000
     rec = Recorder(obs, keep=opts.keep, expect=opts.expect_messages, max_events=opts.max_events)
     close_timeout = min(CLOSE_TIMEOUT_S, target.timeout)
+    live.on_stop(rec.stop.set)  # Ctrl-C in a probe session: close now, as --max-events does
     try:
-        ws = await _open(target, opts, rec, close_timeout)
+        opening = _open(target, opts, rec, close_timeout)
+        if live.stop_event() is None:
+            ws = await opening
+        else:  # Ctrl-C in a probe session abandons the handshake and closes its socket
+            ws = await unless_stopped(opening, rec.stop, discard=lambda c: c.abort_transport())
+    except Stopped:
+        obs.end_ms = rec.ms(time.perf_counter())
+        obs.close = Close("client", obs.end_ms, None,
+                          f"{live.stop_reason()} before the opening handshake finished")
+        return obs
     except Exception as exc:  # noqa: BLE001 - classified below; anything else re-raised
         _record_failure(obs, rec, exc, target)
         obs.end_ms = rec.ms(time.perf_counter())
@@ -309,6 +323,8 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
         if not ws.connection_lost_waiter.done():
             ws.abort_transport()
     rec.finish(time.perf_counter())
+    if rec.listen is not None and obs.close is not None:
+        rec.listen((obs.close,))
     return obs
 
 

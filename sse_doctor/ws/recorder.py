@@ -25,6 +25,7 @@ from websockets.frames import Close as CloseFrame
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 
+from sse_doctor import live
 from sse_doctor.model import MAX_TIMELINE, Close
 from sse_doctor.ws.observation import PingRec, WsFrame, WsObservation
 
@@ -114,6 +115,8 @@ class Recorder:
         self.closing = asyncio.Event()  # a close frame went either way, or TCP ended
         for sub in expect:
             obs.expect_hits.setdefault(sub, None)
+        # The shell's listener (probe --follow, the live panel): it sees every frame.
+        self.listen = live.hook(obs)
 
     # --- time ------------------------------------------------------------------------------
 
@@ -176,6 +179,8 @@ class Recorder:
             obs.frames.append(frame)
         else:
             obs.frames_dropped += 1
+        if self.listen is not None:
+            self.listen((frame,))
 
     def on_frame(self, t: float, frame: Frame) -> None:
         obs = self.obs

@@ -32,6 +32,10 @@ class LlmProfile(Profile):
     schemes = frozenset({"sse"})
     auto = True
     codes = CODES
+    # What the bytes already showed stands after Ctrl-C; a missing terminal, finish reason
+    # or usage, or a slow first token, needed the whole answer.
+    partial_stands = frozenset({"llm-error-in-stream", "llm-invalid-json",
+                                "llm-nonstandard-keepalive", "llm-sequence-violation"})
 
     def options(self, params: dict[str, Any]) -> float | None:
         return params.get("ttft_limit")

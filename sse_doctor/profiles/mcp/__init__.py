@@ -33,6 +33,9 @@ class McpProfile(Profile):
     schemes = frozenset({"sse"})
     auto = False  # an MCP session is a conversation: asked for by name (profile-hint)
     codes = CODES
+    # Answers already seen stand after Ctrl-C; resume and termination need their steps.
+    partial_stands = frozenset({"mcp-initialize-failed", "mcp-invalid-message",
+                                "mcp-session-lost", "mcp-legacy-transport"})
     # Requests of a session that may each take up to --timeout besides the held GET stream
     # (initialize, initialized, tools/list, the GET's head, resume, DELETE, the check after):
     # a suite's budget for the check.
