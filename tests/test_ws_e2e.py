@@ -181,8 +181,12 @@ def test_probe_finds_exactly_the_scenario_diagnosis(runs, scenario: LabScenario)
     assert rc == (1 if any(f["severity"] == "error" for f in report["findings"]) else 0)
     assert report["target"]["protocol"] == "ws"
     assert "messages" in report and "close" in report
-    opened = report["connection"]["status"] == 101
-    assert (report["close"] is not None) == opened
+    close = report["close"]
+    assert set(close) == {"by", "t_ms", "code", "reason"}
+    if report["connection"]["status"] != 101:  # a refused handshake: the server ended it
+        assert close["by"] == "server" and close["code"] is None
+        assert close["reason"].startswith("the server refused the WebSocket handshake: HTTP ")
+        assert close["t_ms"] == report["connection"]["headers_ms"]
 
 
 def test_healthy_socket_report(runs) -> None:
@@ -242,6 +246,8 @@ def test_streaming_200_instead_of_101_is_cut_and_reported(runs) -> None:
 def test_a_server_that_never_answers_is_unreachable(runs) -> None:
     report = runs["silent-tcp"].report()
     assert codes(report) == {"target-unreachable"}
+    assert report["close"]["by"] == "transport" and report["close"]["code"] is None
+    assert "no answer to the opening handshake" in report["close"]["reason"]
     assert "no answer to the opening handshake within 1 s" in report["findings"][0]["detail"]
     assert runs["silent-tcp"].result()[2] == 3
 
@@ -287,8 +293,11 @@ def test_probe_options_max_events_subprotocol_and_secrets(runs) -> None:
 
 def test_params_file_makes_the_incident_handler_work(runs) -> None:
     report = runs["params-file"].report()
-    assert codes(report) == set()
+    assert codes(report) == {"ws-server-closed"}  # it finished its job and said goodbye
+    assert report["verdict"] == "healthy"
     assert report["close"]["by"] == "server" and report["close"]["code"] == 1000
+    note = finding(report, "ws-server-closed")
+    assert note["evidence"]["after_message"] == 1 and note["evidence"]["messages_received"] == 3
     assert any("completed" in (m["text"] or "") for m in report["messages"])
 
 

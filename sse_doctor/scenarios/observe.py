@@ -172,6 +172,8 @@ async def observe_sse(
     except transport.Unreachable as exc:
         obs.unreachable = str(exc)
         obs.end_ms = (time.perf_counter() - t0) * 1000
+        # `close` is always an object: no response at all is the transport's doing.
+        obs.close = Close("transport", obs.end_ms, None, f"no response: {exc}")
         return obs
     finally:
         if own_client:
