@@ -203,6 +203,12 @@ SCENARIOS: tuple[LabScenario, ...] = (
         ("--send", '{"prompt":"hello"}'),
     ),
     _ws(
+        "job-done",
+        "a job socket that finishes: progress, completed, then a normal close (1000) 1.5 s in",
+        {"ws-server-closed"},
+        ("--send", '{"job":42}'),
+    ),
+    _ws(
         "drop-after-first",
         "a worker killed mid-request: TCP reset right after the first message, no close frame",
         {"ws-early-close", "ws-abnormal-close"},
