@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -484,9 +483,8 @@ def lab(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = a free one).")] = 0,
 ) -> int:
     """Serve the lab of misbehaving servers and list its routes."""
-    from rich.table import Table
-
-    from sse_doctor.lab import SCENARIOS, LabServer
+    from sse_doctor.lab import LabServer
+    from sse_doctor.lab.listing import lab_listing
 
     if not 0 <= port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
@@ -494,30 +492,7 @@ def lab(
         server = LabServer(port=port).start()
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot serve the lab on port {port}: {exc}") from None
-    console = Console(highlight=False)
-    table = Table(
-        title=f"sse-doctor lab on {server.base_url}  (Ctrl-C to stop)", title_justify="left"
-    )
-    table.add_column("url")
-    table.add_column("models")
-    table.add_column("expected diagnosis")
-    for s in SCENARIOS:
-        base = (
-            server.base_url.replace("http://", "ws://") if s.protocol == "ws" else server.base_url
-        )
-        args = (" " + shlex.join(s.probe_args)) if s.probe_args else ""
-        table.add_row(base + s.path + args, s.models, ", ".join(sorted(s.expect)) or "healthy")
-    console.print(table)
-    from sse_doctor.lab.browser_routes import PAGES
-
-    pages = Table(title="Pages for a browser: open one, save a HAR (DevTools > Network), "
-                        "then run sse-doctor har FILE", title_justify="left")
-    pages.add_column("url")
-    pages.add_column("models")
-    pages.add_column("sse-doctor har finds")
-    for page in PAGES:
-        pages.add_row(server.base_url + page.path, page.models, ", ".join(page.expect))
-    console.print(pages)
+    Console(highlight=False).print(lab_listing(server.base_url))
     try:
         server.serve_forever()
     finally:
