@@ -90,7 +90,7 @@ SCENARIOS: tuple[LabScenario, ...] = (
     ),
     _sse(
         "no-heartbeat",
-        "no keepalive: 2.6 s silences that idle timeouts of proxies and clients will cut",
+        "no keepalive: 3 s silences that idle timeouts of proxies and clients will cut",
         {"no-heartbeat"},
     ),
     _sse(
