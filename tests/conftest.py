@@ -31,6 +31,50 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+# A CLI run that warms up first, says "ready" on stderr, and starts its real command line only
+# when a line arrives on stdin. The warm-up runs commands against port 1 of this machine
+# (refused at once), so Typer builds its parameter types and everything a request imports
+# (httpcore, anyio, h2, websockets) is loaded. Output of the warm-up is thrown away.
+_WARM_THEN_WAIT = """
+import contextlib, io, sys
+from sse_doctor.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    for warm in (["probe", "http://127.0.0.1:1/", "--timeout", "1", "--json", "-"],
+                 ["probe", "ws://127.0.0.1:1/", "--timeout", "1", "--json", "-"],
+                 ["disconnect", "http://127.0.0.1:1/", "--timeout", "1", "--json", "-"]):
+        main(warm)
+sys.stderr.write("ready\\n")
+sys.stderr.flush()
+sys.stdin.readline()
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def start_cli_together(runs: dict[str, tuple[str, ...]]) -> dict[str, subprocess.Popen[str]]:
+    """Start several CLI runs so that their work begins at one moment, after every process
+    has done its start-up (imports, Typer's parameter types: most of a short run's CPU).
+
+    Started plainly, twenty processes importing at once kept both cores busy for seconds
+    while the first ones were already measuring: the lab's answers came late enough for a
+    healthy stream to read as delayed-headers. Each process here says "ready" when warm and
+    waits for a line on stdin; all get it once all are ready (pytest-timeout bounds the wait).
+    The "ready" line is consumed, so stderr holds only the real run's output."""
+    procs = {name: subprocess.Popen([sys.executable, "-c", _WARM_THEN_WAIT, *argv],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+             for name, argv in runs.items()}
+    for name, proc in procs.items():
+        assert proc.stderr is not None and proc.stdin is not None
+        line = proc.stderr.readline()  # blocks until this one is warm (or died)
+        assert line == "ready\n", (name, line + proc.stderr.read())
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.close()
+        proc.stdin = None  # so communicate() does not flush the closed pipe
+    return procs
+
+
 def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
                              wait_s: float = 30, sig: int | None = None) -> tuple[str, str]:
     """Ctrl-C (or `sig`) a running command as soon as it has a stream open on the lab

@@ -262,7 +262,7 @@ def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "sse_doctor", "lab", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**__import__("os").environ, "COLUMNS": "200"})
+                            env={**__import__("os").environ, "COLUMNS": "80"})
     try:
         lines = []
         for line in proc.stdout:  # the table is printed once the server accepts connections
@@ -270,8 +270,10 @@ def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
             if "/sse/silent" in line:
                 break
         listing = "".join(lines)
-        assert f"http://127.0.0.1:{port}/sse/stalled" in listing
-        assert "stalled-stream" in listing
+        assert lines[0].startswith(f"sse-doctor lab on http://127.0.0.1:{port} ")
+        stalled = next(line for line in lines if line.split()[:1] == ["/sse/stalled"])
+        assert "stalled-stream" in stalled
+        assert all(len(line.rstrip("\n")) <= 80 for line in lines) and "…" not in listing
         probe = cli("probe", f"http://127.0.0.1:{port}/sse/stale", *QUICK, "--json", "-")
         assert {f["code"] for f in json.loads(probe.stdout)["findings"]} == {"repeated-payload"}
     finally:

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario
-from tests.conftest import start_cli
+from tests.conftest import start_cli_together
 
 # The LLM routes are probed by tests/test_llm_e2e.py (a few at a time: another 16 processes
 # started at once here would starve the timing of the rest on a 2-core machine).
@@ -19,9 +19,9 @@ SSE_SCENARIOS = [s for s in SCENARIOS if s.protocol == "sse" and s.in_demo
 
 @pytest.fixture(scope="module")
 def probes(lab) -> dict[str, subprocess.Popen[str]]:
-    return {s.name: start_cli("probe", lab.url(s.path), *DEMO_ARGS, *s.probe_args,
-                              "--json", "-")
-            for s in SSE_SCENARIOS}
+    # Warm first, then all at once: no process start-up inside another probe's window.
+    return start_cli_together({s.name: ("probe", lab.url(s.path), *DEMO_ARGS, *s.probe_args,
+                                        "--json", "-") for s in SSE_SCENARIOS})
 
 
 @pytest.mark.parametrize("scenario", SSE_SCENARIOS, ids=lambda s: s.name)

@@ -21,8 +21,11 @@ def _codes(scenario: dict) -> set[str]:
 
 def test_disconnect_on_a_healthy_stream_with_a_port_watch(lab):
     port = lab.base_url.rsplit(":", 1)[1]
-    p = cli("disconnect", lab.url("/sse/healthy"), "--repeat", "2", "--grace", "2",
-            "--watch-port", port, "--json", "-")
+    # Each dropped stream stays open for 8 events (about 2 s): the port watch lists sockets
+    # every 0.2 s in a thread, and a busy machine delayed those listings past streams that
+    # lived only the default 2 events (0.5 s), so no reading saw them open.
+    p = cli("disconnect", lab.url("/sse/healthy"), "--repeat", "2", "--after-events", "8",
+            "--grace", "2", "--watch-port", port, "--json", "-")
     assert p.returncode == 0, p.stderr
     report = _json(p)
     assert report["command"] == "disconnect" and report["verdict"] == "healthy"

@@ -4,14 +4,13 @@ the watched series as evidence, and each correct one gets none (SSE and WebSocke
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from sse_doctor.lab import LabServer
 from sse_doctor.lab.experiments import EXPERIMENTS, experiment_argv
+from tests.conftest import start_cli_together
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +18,9 @@ def runs() -> Iterator[dict[str, dict]]:
     """All rows at once in their own lab (they use separate routes and gauges), except the
     --watch-port row, which counts every socket on the port and runs alone afterwards."""
     with LabServer() as lab:
-        def start(e):  # noqa: ANN001, ANN202
-            argv = experiment_argv(e, lab.base_url, f"test-{e.name}")
-            return subprocess.Popen([sys.executable, "-m", "sse_doctor", e.command, *argv,
-                                     "--json", "-"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+        def argv(e):  # noqa: ANN001, ANN202
+            return (e.command, *experiment_argv(e, lab.base_url, f"test-{e.name}"), "--json",
+                    "-")
 
         def finish(proc) -> dict:  # noqa: ANN001
             out, err = proc.communicate(timeout=120)
@@ -31,10 +28,11 @@ def runs() -> Iterator[dict[str, dict]]:
             return {"rc": proc.returncode, "report": json.loads(out), "stderr": err}
 
         alone = [e for e in EXPERIMENTS if "--watch-port" in e.args]
-        procs = {e.name: start(e) for e in EXPERIMENTS if e not in alone}
+        # Warm first, then all at once: no process start-up inside another row's grace.
+        procs = start_cli_together({e.name: argv(e) for e in EXPERIMENTS if e not in alone})
         results = {name: finish(p) for name, p in procs.items()}
         for e in alone:
-            results[e.name] = finish(start(e))
+            results[e.name] = finish(start_cli_together({e.name: argv(e)})[e.name])
         yield results
 
 

@@ -5,6 +5,7 @@ Timing assertions are lenient lower bounds only: they never require anything to 
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
@@ -585,3 +586,28 @@ def test_lab_command_lists_the_browser_pages() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
+
+
+@pytest.mark.parametrize("port", [8, 18080, 65535])
+def test_lab_listing_shows_every_path_whole_in_80_columns(port: int) -> None:
+    from rich.console import Console
+
+    from sse_doctor.lab.browser_routes import PAGES
+    from sse_doctor.lab.listing import lab_listing
+
+    base = f"http://127.0.0.1:{port}"
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(lab_listing(base))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "…" not in text  # nothing cut
+    assert lines[0].startswith(f"sse-doctor lab on {base}")
+    assert f"ws://127.0.0.1:{port}" in text  # where the /ws/ paths go
+    first_words = [line.split()[0] for line in lines if line.split()]
+    for path in [s.path for s in SCENARIOS] + [p.path for p in PAGES]:
+        assert path in first_words, path  # whole, at the start of its row
+    assert sum(line.count(base) for line in lines) == 2  # once above, once in the example
+    for s in SCENARIOS:
+        for code in s.expect:
+            assert code in first_words or any(code in line.split() for line in lines), code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -129,7 +130,11 @@ def test_clean_close_right_after_open_without_anything_is_early_only() -> None:
 def test_answer_then_normal_close_is_a_finished_exchange() -> None:
     frames = [WsFrame(3, "out", "text", 5, "query"), WsFrame(9, "in", "text", 40, "answer")]
     obs = opened(frames, Close("server", 10.0, 1000, "done"))
-    assert codes_of(obs, DEFAULT) == set()
+    (f,) = run_ws_checks(obs, DEFAULT)[0]
+    assert f.code == "ws-server-closed" and f.severity == "info"
+    assert "7 ms after your message #1 (text 5 B 'query')" in f.detail
+    assert '1000 (normal closure) "done"' in f.detail and "sent 1 message(s)" in f.detail
+    assert f.evidence["after_message"] == 1 and f.evidence["messages_received"] == 1
 
 
 def test_answer_then_error_close_is_still_early_and_abnormal() -> None:
@@ -169,9 +174,33 @@ def test_abnormal_codes_are_explained_in_words(code: int, words: str) -> None:
 
 
 @pytest.mark.parametrize("code", [1000, 1001, 1005])
-def test_normal_codes_late_are_fine(code: int) -> None:
+def test_normal_codes_late_are_a_note_only(code: int) -> None:
     obs = opened(ticks(5, 3000, 250), Close("server", 3000.0, code, ""))
-    assert codes_of(obs, DEFAULT) == set()
+    (f,) = run_ws_checks(obs, DEFAULT)[0]
+    assert f.code == "ws-server-closed" and f.evidence["close_code"] == code
+    assert "at 3.00 s" in f.detail and "after the handshake (you sent nothing)" in f.detail
+    assert f.evidence["after_message"] is None and f.evidence["ms_after_open"] == 2998.0
+
+
+def test_server_closed_names_the_last_message_sent_before_the_close() -> None:
+    frames = [WsFrame(3, "out", "text", 2, "40"), *ticks(5, 2000, 250),
+              WsFrame(2500, "out", "text", 3, "42x"), WsFrame(5000, "out", "text", 1, "z")]
+    obs = opened(frames, Close("server", 4000.0, 1000, ""))
+    (f,) = run_ws_checks(obs, WsOptions(duration=8, idle_limit=5))[0]
+    assert f.code == "ws-server-closed"
+    assert "1.5 s after your message #2 (text 3 B '42x')" in f.detail
+    assert f.evidence["after_message"] == 2 and f.evidence["ms_after_message"] == 1500.0
+
+
+@pytest.mark.parametrize("close", [
+    Close("deadline", 4000.0, 1000, "sse-doctor: observation window over"),
+    Close("client", 1000.0, 1000, "sse-doctor: --max-events reached"),
+    Close("server", 3000.0, 1011, "boom"),
+    Close("transport", 3000.0, 1006, "reset"),
+])
+def test_only_a_normal_close_by_the_server_is_ws_server_closed(close: Close) -> None:
+    obs = opened(ticks(5, 3000, 250), close, tcp_end="reset" if close.by == "transport" else None)
+    assert "ws-server-closed" not in codes_of(obs, DEFAULT)
 
 
 def test_tcp_drop_is_1006_with_the_transport_detail() -> None:
@@ -371,3 +400,28 @@ def test_timeline_for_unreachable_and_refused() -> None:
     raw, obs = load(FIXTURES / "reject-origin.json")
     text = _rendered(obs, ws_options(*raw["probe_args"]))
     assert "403 Forbidden" in text and "origin not allowed" in text
+
+
+@pytest.mark.parametrize("name", ["reject-origin", "no-upgrade"])
+def test_a_refused_handshake_still_has_a_close_object_in_every_view(name: str) -> None:
+    from sse_doctor.model import Report
+    from sse_doctor.report import html, junit
+
+    raw, obs = load(FIXTURES / f"{name}.json")
+    opts = ws_options(*raw["probe_args"])
+    close = obs.json_parts(100, Redactor())["close"]
+    assert close["by"] == "server" and close["code"] is None
+    assert close["t_ms"] == round(obs.headers_ms, 1)
+    assert close["reason"] == ("the server refused the WebSocket handshake: "
+                               + obs.handshake_error)
+    text = _rendered(obs, opts)
+    assert "by the server at" in text and "handshake was refused" in text
+    findings, checks = run_ws_checks(obs, opts)
+    result = ScenarioResult(name="probe", protocol="ws", url=obs.url, findings=findings,
+                            checks_run=checks, observation=obs, options=opts)
+    report = Report(command="probe", url=obs.url, protocol="ws",
+                    started_at=datetime.now(timezone.utc), duration_s=0.1, results=[result])
+    page = html.render(report, Redactor())
+    assert "closed by the server at" in page and "refused the WebSocket handshake" in page
+    xml = junit.render(report, "error", Redactor())
+    assert f"HTTP {obs.status}" in xml and "instead of 101" in xml

@@ -25,8 +25,10 @@ def check_repeated(obs: SseObservation) -> list[Finding]:
     if not obs.streamed:
         return []
     best_len, best_at, run, prev = 0, None, 0, None
+    # Up to 100,000 events, a handful of types: decide per type, not per event.
+    data_types = {t for t in {e.type for e in obs.events} if is_data_event(t)}
     for e in obs.events:
-        if not is_data_event(e.type) or e.size == 0:
+        if e.type not in data_types or e.size == 0:
             run, prev = 0, None
             continue
         key = (e.type, e.data_hash)

@@ -169,6 +169,11 @@ _ALL = [
        "1006 (no close frame), 1011 (server error), 1012-1014, an application 4xxx code; "
        "or our side closed: 1002 (invalid frame), 1007, 1009 (over --max-message-size).",
        "Read the close code and reason; check the server log at that moment."),
+    _c("ws-server-closed", INFO, "The server closed the WebSocket normally inside the window",
+       "The exchange was finished, or a server-side idle, session or protocol timeout "
+       "(a Socket.IO server whose Engine.IO ping got no answer) ended it.",
+       "Nothing, if intended; otherwise read when and after which message it closed, and "
+       "check the server's timeouts. A client that should stay connected must reconnect."),
     _c("ws-no-keepalive", WARNING, "No frame from the server for longer than the idle limit",
        "No ping or application heartbeat.",
        "Send pings (websockets' ping_interval) or a heartbeat message."),

@@ -116,7 +116,8 @@ def is_data_event(type_: str) -> bool:
 def check_stalled(obs: SseObservation) -> list[Finding]:
     if not obs.streamed or obs.close is None or obs.close.by in ("server", "transport"):
         return []
-    data_times = [e.t_ms for e in obs.events if is_data_event(e.type)]
+    data_types = {t for t in {e.type for e in obs.events} if is_data_event(t)}
+    data_times = [e.t_ms for e in obs.events if e.type in data_types]
     if not data_times:
         return []
     last = data_times[-1]

@@ -10,6 +10,8 @@ facts about the connection:
 - ws-abnormal-close is about *how*: no close frame (1006), or a close code other than
   1000/1001/1005, sent by the server or by us when the server broke the protocol or the
   --max-message-size limit (1002, 1007, 1009).
+- ws-server-closed (info) is the rest: the server closed normally inside the window, not right
+  after our message; it says when and after which of our messages.
 
 So a handler that crashes 3 ms after our first message and closes with 1011 gets both, and the
 two details together say which step failed and how. A 1011 an hour in is ws-abnormal-close
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sse_doctor.checks.plan import run_plan
-from sse_doctor.model import Finding, finding
+from sse_doctor.model import Finding, finding, when
 from sse_doctor.units import ms_text, size_text
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import WsFrame, WsObservation
@@ -31,10 +33,6 @@ EARLY_CLOSE_MS = 1000.0  # "right after": within this long of our first message 
 BODY_SHOWN = 200  # characters of a refused handshake's body quoted in the detail
 
 Check = Callable[[WsObservation, Any], list[Finding]]
-
-
-
-
 
 
 def message_label(frame: WsFrame, number: int | None = None) -> str:
@@ -167,6 +165,40 @@ def check_early_close(obs: WsObservation, opts: Any) -> list[Finding]:
     return [finding("ws-early-close", detail, **evidence)]
 
 
+def check_server_closed(obs: WsObservation, opts: Any) -> list[Finding]:
+    """A normal close by the server inside the window (1000, 1001, or a close frame without a
+    code): nothing broke, but a client that means to stay connected was sent away. The SSE
+    counterpart is stream-ended. A close ws-early-close already reports is not repeated."""
+    close = obs.close
+    if not obs.opened or close is None or close.by != "server" \
+            or close.code not in closecodes.NORMAL or check_early_close(obs, opts):
+        return []
+    assert obs.headers_ms is not None
+    outs = [f for f in obs.data_frames("out") if f.t_ms <= close.t_ms]
+    ins = [f for f in obs.data_frames("in") if f.t_ms <= close.t_ms]
+    code = "no code" if close.code == 1005 else f"{close.code} ({closecodes.name(close.code)})"
+    detail = f"The server closed the WebSocket normally with {code}"
+    if close.reason:
+        detail += f' "{close.reason}"'
+    detail += f" at {close.t_ms / 1000:.2f} s"
+    evidence: dict[str, Any] = {"close_code": close.code, "reason": close.reason,
+                                "close_ms": round(close.t_ms, 1),
+                                "messages_sent": len(outs), "messages_received": len(ins),
+                                "after_message": len(outs) or None}
+    if outs:
+        since = close.t_ms - outs[-1].t_ms
+        detail += f", {when(since)} after your message {message_label(outs[-1], len(outs))}"
+        evidence["ms_after_message"] = round(since, 1)
+    else:
+        since = close.t_ms - obs.headers_ms
+        detail += f", {when(since)} after the handshake (you sent nothing)"
+        evidence["ms_after_open"] = round(since, 1)
+    detail += (f", having sent {len(ins)} message(s). A client that should stay connected must "
+               "reconnect; check the server's idle, session or protocol timeouts if it should "
+               "not have ended.")
+    return [finding("ws-server-closed", detail, **evidence)]
+
+
 def check_abnormal_close(obs: WsObservation, opts: Any) -> list[Finding]:
     close = obs.close
     if not obs.opened or close is None:
@@ -288,6 +320,7 @@ def run_ws_checks(obs: WsObservation, opts: Any) -> tuple[list[Finding], list[st
     if obs.opened:
         plan += [("ws-early-close", check_early_close),
                  ("ws-abnormal-close", check_abnormal_close),
+                 ("ws-server-closed", check_server_closed),
                  ("ws-no-keepalive", check_keepalive)]
         if getattr(opts, "ping_interval", None):
             plan.append(("ws-pong-timeout", check_pong_timeout))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from rich.console import Console
@@ -17,9 +16,8 @@ from sse_doctor.redact import Redactor
 
 @command(app, "lab")
 def lab(values: dict[str, Any]) -> int:
-    from rich.table import Table
-
-    from sse_doctor.lab import SCENARIOS, LabServer
+    from sse_doctor.lab import LabServer
+    from sse_doctor.lab.listing import lab_listing
 
     validate("lab", values)
     port = values["port"]
@@ -27,31 +25,7 @@ def lab(values: dict[str, Any]) -> int:
         server = LabServer(port=port).start()
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot serve the lab on port {port}: {exc}") from None
-    console = Console(highlight=False)
-    table = Table(
-        title=f"sse-doctor lab on {server.base_url}  (Ctrl-C to stop)", title_justify="left"
-    )
-    table.add_column("url")
-    table.add_column("models")
-    table.add_column("expected diagnosis")
-    for s in SCENARIOS:
-        base = (
-            server.base_url.replace("http://", "ws://") if s.protocol == "ws" else server.base_url
-        )
-        args = (" " + shlex.join(s.probe_args)) if s.probe_args else ""
-        table.add_row(base + s.path + args, s.models, ", ".join(sorted(s.expect)) or "healthy")
-    console.print(table)
-    from sse_doctor.lab.browser_routes import PAGES
-
-    pages = Table(title="Pages for a browser: open one, save a HAR (DevTools > Network), "
-                        "then run sse-doctor har FILE", title_justify="left")
-    pages.add_column("url")
-    pages.add_column("models")
-    pages.add_column("sse-doctor har finds")
-    for page in PAGES:
-        pages.add_row(server.base_url + page.path, page.models,
-                      ", ".join(page.expect) or "healthy")
-    console.print(pages)
+    Console(highlight=False).print(lab_listing(server.base_url))
     try:
         server.serve_forever()
     finally:

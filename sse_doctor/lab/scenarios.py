@@ -90,7 +90,7 @@ SCENARIOS: tuple[LabScenario, ...] = (
     ),
     _sse(
         "no-heartbeat",
-        "no keepalive: 2.6 s silences that idle timeouts of proxies and clients will cut",
+        "no keepalive: 3 s silences that idle timeouts of proxies and clients will cut",
         {"no-heartbeat"},
     ),
     _sse(
@@ -206,6 +206,12 @@ SCENARIOS: tuple[LabScenario, ...] = (
         "the incident: the handler closes with 1011 a few ms after parsing the first message",
         {"ws-early-close", "ws-abnormal-close"},
         ("--send", '{"prompt":"hello"}'),
+    ),
+    _ws(
+        "job-done",
+        "a job socket that finishes: progress, completed, then a normal close (1000) 1.5 s in",
+        {"ws-server-closed"},
+        ("--send", '{"job":42}'),
     ),
     _ws(
         "drop-after-first",

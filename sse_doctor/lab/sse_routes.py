@@ -27,6 +27,10 @@ TICK = 0.25  # seconds between events of a healthy stream
 HEARTBEAT = 1.0  # seconds between heartbeat comments of a healthy stream
 HEARTBEAT_FIRST = 0.625  # first heartbeat, placed between two ticks
 RETRY_MS = 3000
+# The no-heartbeat route's silence: the demo's --idle-limit is 2 s and its window 4 s, so a
+# full second of margin on each side (a reader held up by a busy machine sees it shortened by
+# as much as its first read was late).
+NO_HEARTBEAT_SILENCE = 3.0
 
 Body = AsyncIterator[bytes]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -285,7 +289,7 @@ async def buffered_body(writer: EventWriter) -> Body:
 
 async def no_heartbeat_body(writer: EventWriter) -> Body:
     counter = 0
-    async for _ in timeline((0.0, 2.6)):
+    async for _ in timeline((0.0, NO_HEARTBEAT_SILENCE)):
         counter += 1
         yield writer.event(_tick_data(counter), event="tick")
 

@@ -236,6 +236,25 @@ async def generate_code(websocket: WebSocket) -> None:
     await _serve(websocket, handle())
 
 
+async def job_done(websocket: WebSocket) -> None:
+    """A job socket that finishes: on the first message, progress every 0.5 s, 'completed',
+    then a normal close (1000 "job done") about 1.5 s after that message. Nothing is wrong,
+    but a client that expected to stay connected was sent away: ws-server-closed."""
+    await websocket.accept()
+
+    async def handle() -> None:
+        if await _first_message(websocket) is None:
+            return
+        for n in (1, 2):
+            await websocket.send_text(json.dumps({"type": "progress", "n": n}))
+            await asyncio.sleep(0.5)
+        await websocket.send_text(json.dumps({"type": "completed"}))
+        await asyncio.sleep(0.5)
+        await websocket.close(1000, "job done")
+
+    await _serve(websocket, handle())
+
+
 async def drop_after_first(websocket: WebSocket) -> None:
     """Sends 'ready', then drops TCP (RST, no close frame) on the first client message: a
     worker killed mid-request."""
@@ -327,6 +346,7 @@ async def invalid_frame(websocket: WebSocket) -> None:
 WS_HANDLERS: dict[str, WsEndpoint] = {
     "healthy-echo": healthy,
     "generate-code": generate_code,
+    "job-done": job_done,
     "drop-after-first": drop_after_first,
     "reject-origin": reject_origin,
     "no-upgrade": no_upgrade,

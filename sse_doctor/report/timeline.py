@@ -150,6 +150,8 @@ def generic_timeline(parts: dict[str, Any], obs: Any, idle_limit_s: float | None
                           m))
     close = parts.get("close") if isinstance(parts.get("close"), dict) else None
     conn = parts.get("connection") or {}
+    if getattr(obs, "unreachable", None) is not None:
+        return None  # nothing reached the server: no timeline, the close fact says why
     if not marks and close is None and conn.get("status") is None:
         return None
     close_t = num(close.get("t_ms")) if close else None

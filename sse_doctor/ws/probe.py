@@ -163,6 +163,17 @@ def _record_failure(obs: WsObservation, rec: Recorder, exc: BaseException,
         raise exc
 
 
+def unopened_close(obs: WsObservation) -> Close:
+    """How a connection that never opened ended (the report's `close` is always an object): a
+    refused handshake was ended by the server when it answered, without a close code; no answer
+    at all is the transport's doing."""
+    if obs.handshake_error is not None:
+        t_ms = obs.headers_ms if obs.headers_ms is not None else obs.end_ms
+        return Close("server", t_ms, None,
+                     f"the server refused the WebSocket handshake: {obs.handshake_error}")
+    return Close("transport", obs.end_ms, None, f"no WebSocket connection: {obs.unreachable}")
+
+
 async def _open(target: Target, opts: WsOptions, rec: Recorder, close_timeout: float) -> Any:
     kwargs: dict[str, Any] = {}
     if target.url.lower().startswith("wss:"):
@@ -315,6 +326,7 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
     except Exception as exc:  # noqa: BLE001 - classified below; anything else re-raised
         _record_failure(obs, rec, exc, target)
         obs.end_ms = rec.ms(time.perf_counter())
+        obs.close = unopened_close(obs)
         return obs
     rec.on_open(ws)
     try:

@@ -274,6 +274,9 @@ def summary_table(obs: WsObservation, red: Redactor) -> Table:
         body = obs.body_excerpt.decode("utf-8", "replace").strip()
         if body:
             t.add_row("body", red.text(_one_line(body, 300)))
+        if obs.close is not None:
+            t.add_row("closed", f"by the server at {_t(obs.close.t_ms)}, no close code "
+                                "(the handshake was refused)")
         return t
     t.add_row("negotiated", f"subprotocol {obs.subprotocol or 'none'}"
                             + (f" (offered {', '.join(obs.offered_subprotocols)})"
