@@ -409,7 +409,7 @@ def test_a_refused_handshake_still_has_a_close_object_in_every_view(name: str) -
 
     raw, obs = load(FIXTURES / f"{name}.json")
     opts = ws_options(*raw["probe_args"])
-    close = obs.json_parts(100, Redactor())["close"]
+    close = views.json_parts(obs, 100, Redactor())["close"]
     assert close["by"] == "server" and close["code"] is None
     assert close["t_ms"] == round(obs.headers_ms, 1)
     assert close["reason"] == ("the server refused the WebSocket handshake: "
