@@ -169,7 +169,19 @@ PROFILE_OPT = Opt("profile", ("--profile",), default="auto",
                   help="Protocol profile (auto: recognised from the stream only).")
 TTFT_LIMIT = Opt("ttft_limit", ("--ttft-limit",), float, metavar="S", panel=PROFILE,
                  check=positive, help="llm: longest acceptable time to first token.")
-PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT)
+QUERY = Opt("query", ("--query",), metavar="TEXT|@FILE", panel=PROFILE,
+             help="graphql: the operation to run (a subscription, query or mutation).")
+VARIABLES = Opt("variables", ("--variables",), metavar="JSON", panel=PROFILE,
+                help="graphql: the operation's variables, a JSON object.")
+INIT_PAYLOAD = Opt("init_payload", ("--init-payload",), metavar="JSON", panel=PROFILE,
+                   help="graphql: connection_init payload (auth; redacted in reports).")
+NAMESPACE = Opt("namespace", ("--namespace",), metavar="NS", panel=PROFILE,
+                help="socketio: the namespace to join (default /).")
+TRANSPORT = Opt("transport", ("--transport",), ("polling", "websocket"), panel=PROFILE,
+                help="socketio: polling only, or a WebSocket from the start (default: "
+                     "polling, then upgrade).")
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, QUERY, VARIABLES, INIT_PAYLOAD, NAMESPACE,
+                   TRANSPORT)
 
 # experiments
 HOLD = DURATION.but(panel=EXP, help="Longest a connection is held, in seconds.")

@@ -19,6 +19,7 @@ from rich.text import Text
 from sse_doctor.checks.client_checks import capture_summary
 from sse_doctor.har import HarObservation
 from sse_doctor.model import SseObservation
+from sse_doctor.profiles.socketio.observation import SioObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report.parts import empty_parts, sse_parts
 from sse_doctor.scenarios.experiment import ExperimentObservation
@@ -160,7 +161,39 @@ def _experiment_terminal(obs: ExperimentObservation, console: Any, redactor: Red
                                             if not isinstance(v, (dict, list)))))
 
 
+# --- Socket.IO sessions (profiles/socketio) -----------------------------------------------
+def _sio_json(obs: SioObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    parts = ws_stats.json_parts(obs.ws, keep, redactor) if obs.carried_by_ws else empty_parts()
+    parts["socketio"] = {
+        "requests": [r.to_json() for r in obs.requests[:keep]],
+        "request_count": obs.n_requests,
+        "websocket_opened_at_ms": round(obs.ws_offset_ms, 1) if obs.ws is not None else None,
+        "malformed_examples": list(obs.session.malformed_examples),
+    }
+    return parts
+
+
+def _sio_terminal(obs: SioObservation, console: Any, redactor: Redactor, verbose: bool,
+                  result: Any) -> None:
+    if obs.requests:
+        console.print(Text("\nLong-polling", style="bold"))
+        t = Table.grid(padding=(0, 2))
+        t.add_column(justify="right", style="dim")
+        t.add_column()
+        shown = obs.requests if verbose else obs.requests[:8]
+        for r in shown:
+            t.add_row(ms_text(r.t_ms), redactor.text(
+                f"{r.method} {r.what} → {r.status if r.status is not None else 'no answer'} "
+                f"in {ms_text(r.ms)}, {r.packets} packet(s) {r.note}".rstrip()))
+        if obs.n_requests > len(shown):
+            t.add_row("", f"… {obs.n_requests - len(shown)} more (-v or --json)")
+        console.print(t)
+    if obs.carried_by_ws:
+        ws_render.render(obs.ws, console, redactor, verbose, result)
+
+
 VIEWS: dict[type, View] = {
+    SioObservation: View(_sio_json, _sio_terminal),
     WsObservation: View(ws_stats.json_parts, ws_render.render),
     HarObservation: View(_har_json, _har_terminal),
     ExperimentObservation: View(_experiment_json, _experiment_terminal),
