@@ -99,7 +99,7 @@ def parse_open(data: str | bytes) -> Handshake:
     if not isinstance(sid, str) or not sid:
         raise PacketError("the open packet has no sid")
     for name, v in (("pingInterval", interval), ("pingTimeout", timeout)):
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise PacketError(f"the open packet has no valid {name}")
     upgrades = doc.get("upgrades") or []
     max_payload = doc.get("maxPayload")
