@@ -145,6 +145,11 @@ class GqlSession:
         msg: dict[str, Any] = {"type": "connection_init"}
         if self.init_payload is not None:
             msg["payload"] = self.init_payload
+        elif subprotocol == LEGACY_WS:
+            # Apollo's subscriptions-transport-ws client always sends a payload ({} without
+            # connectionParams), and legacy servers read it unguarded (strawberry fails the
+            # connection without one).
+            msg["payload"] = {}
         return [json.dumps(msg)]
 
     def receive(self, t_ms: float, text: str) -> list[str]:
