@@ -9,6 +9,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
+from .protocol_routes import SIO_WS_HANDLERS
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
 from .ws_routes import WS_HANDLERS
@@ -32,6 +33,8 @@ def create_app() -> Starlette:
             continue
         endpoint, methods = HANDLERS[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
+        if scenario.name in SIO_WS_HANDLERS:  # Socket.IO: the WebSocket on the same path
+            routes.append(WebSocketRoute(scenario.path, SIO_WS_HANDLERS[scenario.name]))
     routes += experiment_routes()
     routes += browser_routes()
     app = Starlette(routes=routes)

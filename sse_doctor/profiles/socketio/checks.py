@@ -79,14 +79,15 @@ def check_session(obs: SioObservation, popts: Any) -> list[Finding]:
                       "; ".join(s.malformed_examples[:3]) + "."
         out.append(finding("socketio-server-disconnect", detail, reason=s.server_disconnect,
                            at_ms=round(at, 1), events=s.n_events))
-    elif s.malformed and not out:
+    elif s.parse_error_ms is not None:
         # The official client drops the connection on a packet it cannot decode ("parse
         # error"): the session is over for it, whatever the server meant.
         out.append(finding(
             "socketio-server-disconnect",
-            f"The server sent {s.malformed} packet(s) the official client cannot decode ("
-            + "; ".join(s.malformed_examples[:3]) + "): it drops the connection with "
-            "'parse error'.", reason="parse error", malformed=s.malformed))
+            f"At {ms_text(s.parse_error_ms)} the server sent a packet the official client "
+            f"cannot decode (" + "; ".join(s.malformed_examples[:3]) + "): it drops the "
+            "connection with 'parse error', as sse-doctor did.", reason="parse error",
+            malformed=s.malformed, at_ms=round(s.parse_error_ms, 1)))
     return out
 
 

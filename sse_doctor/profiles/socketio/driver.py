@@ -212,7 +212,8 @@ class Driver:
         window_over = time.perf_counter() >= self.end
         by = "deadline" if window_over else "client"
         reason = "sse-doctor: observation window over" if window_over else \
-            "sse-doctor: " + ("ping timeout" if s.ping_timeout_ms is not None else "session over")
+            "sse-doctor: " + ("ping timeout" if s.ping_timeout_ms is not None else
+                              "parse error" if s.parse_error_ms is not None else "session over")
         await self.link.close(by, reason)
 
     # --- the whole conversation ----------

@@ -66,6 +66,7 @@ class SioSession:
     first_event_ms: float | None = None
     expect_hits: dict[str, float | None] = field(default_factory=dict)
     malformed: int = 0
+    parse_error_ms: float | None = None  # a packet the official client cannot decode: it drops
     malformed_examples: list[str] = field(default_factory=list)
     noops: int = 0
     sent_events: int = 0
@@ -80,7 +81,8 @@ class SioSession:
     def over(self) -> bool:
         """Nothing more will happen on this session: the shell may stop early."""
         return bool(self.handshake_error or self.session_unknown or self.connect_error
-                    or self.server_disconnect or self.ping_timeout_ms is not None)
+                    or self.server_disconnect or self.ping_timeout_ms is not None
+                    or self.parse_error_ms is not None)
 
     def ping_deadline(self) -> float | None:
         """When a server ping is overdue (ms): pingInterval + pingTimeout after the last one
@@ -146,7 +148,7 @@ class SioSession:
         try:
             packet = codec.decode_eio(raw)
         except codec.PacketError as exc:
-            self._bad(str(exc))
+            self._unreadable(t_ms, str(exc))
             return []
         if packet.type == codec.PING:
             if packet.data == "probe":
@@ -177,12 +179,12 @@ class SioSession:
             self._bad("an upgrade packet from the server")
             return []
         if isinstance(packet.data, bytes):
-            self._bad("a binary message no BINARY_EVENT announced")
+            self._unreadable(t_ms, "a binary message no BINARY_EVENT announced")
             return []
         try:
             sio = codec.decode_sio(packet.data)
         except codec.PacketError as exc:
-            self._bad(str(exc))
+            self._unreadable(t_ms, str(exc))
             return []
         return self._socketio(t_ms, sio, packet.data, transport)
 
@@ -237,6 +239,12 @@ class SioSession:
 
     def oversized(self, limit: int) -> None:
         self._bad(f"a polling response over {limit} bytes (cut there)")
+
+    def _unreadable(self, t_ms: float, what: str) -> None:
+        """A packet the official client cannot decode: it closes with "parse error"."""
+        self._bad(what)
+        if self.parse_error_ms is None:
+            self.parse_error_ms = t_ms
 
     def _bad(self, what: str) -> None:
         self.malformed += 1
