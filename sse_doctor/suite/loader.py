@@ -62,6 +62,7 @@ class OptionInfo:
     multiple: bool
     secondary: str | None  # --no-x of an on/off flag
     takes_file: bool  # FILE or TEXT|@FILE: relative paths are relative to the suite file
+    at_file: bool = False  # TEXT|@FILE: only a value starting with @ names a file
 
 
 @dataclass
@@ -110,7 +111,8 @@ def command_options(command: str) -> dict[str, OptionInfo]:
         key = o.flag[2:].replace("-", "_")
         out[key] = OptionInfo(key=key, flag=o.flag, is_flag=o.type is bool,
                               multiple=o.multiple, secondary=None,
-                              takes_file="FILE" in (o.metavar or "").upper())
+                              takes_file="FILE" in (o.metavar or "").upper(),
+                              at_file="@FILE" in (o.metavar or "").upper())
     return out
 
 
@@ -207,6 +209,8 @@ def _with_base(info: OptionInfo, value: str, base: str) -> str:
     if value.startswith("@"):
         path = value[1:]
         return "@" + path if os.path.isabs(path) else "@" + os.path.join(base, path)
+    if info.at_file:  # TEXT: a query, a message, a body
+        return value
     return value if os.path.isabs(value) else os.path.join(base, value)
 
 
