@@ -11,7 +11,9 @@ import pytest
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario
 from tests.conftest import start_cli
 
-SSE_SCENARIOS = [s for s in SCENARIOS if s.protocol == "sse" and s.in_demo]
+# The plain SSE scenarios (the protocol profiles' routes: test_protocol_lab.py and the demo)
+SSE_SCENARIOS = [s for s in SCENARIOS if s.protocol == "sse" and s.in_demo
+                 and "--profile" not in s.probe_args]
 
 
 @pytest.fixture(scope="module")
