@@ -80,6 +80,9 @@ class GraphqlProfile(Profile):
                              "wss:// URL")
         return GqlOptions(query, variables, init)
 
+    def secrets(self, popts: GqlOptions) -> list[str]:
+        return secrets_in(popts.init_payload)
+
     def applies(self, obs: Any) -> bool:
         if getattr(obs, "unreachable", None):
             return False
@@ -94,8 +97,6 @@ class GraphqlProfile(Profile):
         from sse_doctor.profiles.graphql.protocol import GqlSession
 
         popts: GqlOptions = ctx.popts
-        for secret in secrets_in(popts.init_payload):
-            ctx.target.redactor.add_secret(secret)
         session = GqlSession(popts.query, popts.variables, popts.init_payload)
         target = ctx.target
         if target.protocol == "ws":
