@@ -59,3 +59,53 @@ def test_each_route_gets_exactly_its_diagnosis(probes, scenario: LabScenario) ->
     if scenario.name in WORDS:
         assert WORDS[scenario.name] in report["findings"][0]["detail"]
     assert report["profile"]["name"] in scenario.name
+
+
+def test_a_suite_runs_both_profiles_with_their_options(lab, tmp_path) -> None:
+    from tests.conftest import cli
+
+    host = lab.base_url.split("//", 1)[1]
+    suite = tmp_path / "protocols.toml"
+    suite.write_text(f'''name = "protocols"
+[defaults]
+duration = 2
+idle_limit = 2
+
+[[check]]
+name = "chat namespace"
+url = "http://{host}/sse/socketio-namespace-rejected"
+profile = "socketio"
+transport = "websocket"
+namespace = "/chat"
+
+[[check]]
+name = "ticks"
+url = "ws://{host}/ws/graphql-healthy"
+profile = "graphql"
+query = "subscription Ticks($n: Int) {{ tick(n: $n) }}"
+variables = '{{"n": 3}}'
+init_payload = '{{"token": "suite-secret-token"}}'
+''')
+    out = tmp_path / "report.json"
+    r = cli("run", str(suite), "--json", str(out), "-q")
+    assert r.returncode == 1, r.stderr  # the namespace is refused; the subscription is fine
+    entries = {e["name"]: e for e in json.loads(out.read_text())["scenarios"]}
+    assert [f["code"] for f in entries["chat namespace"]["findings"]] == \
+        ["socketio-namespace-rejected"]
+    assert entries["chat namespace"]["profile"]["metrics"]["namespace"] == "/chat"
+    assert entries["ticks"]["findings"] == []
+    assert entries["ticks"]["profile"]["metrics"]["results"] >= 3
+    sent = [m["text"] for m in entries["ticks"]["messages"] if m["dir"] == "out"]
+    assert '"variables": {"n": 3}' in sent[1]
+    assert "suite-secret-token" not in out.read_text()
+
+
+def test_a_suite_check_with_a_profile_option_but_no_profile_is_invalid(tmp_path) -> None:
+    from tests.conftest import cli
+
+    suite = tmp_path / "bad.toml"
+    suite.write_text('name = "bad"\n[[check]]\nname = "q"\nurl = "ws://127.0.0.1:9/graphql"\n'
+                     'query = "{ a }"\n')
+    r = cli("run", str(suite))
+    assert r.returncode == 2 and "--query needs --profile graphql" in r.stderr
+    assert "Traceback" not in r.stderr

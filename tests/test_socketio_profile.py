@@ -170,3 +170,12 @@ def test_bad_socketio_input_is_one_line_and_exit_2(args, message) -> None:
 def test_transport_needs_the_socketio_profile() -> None:
     r = cli("probe", "http://127.0.0.1:9/events", "--transport", "websocket")
     assert r.returncode == 2 and "--transport needs --profile socketio" in r.stderr
+
+
+def test_tokens_in_the_url_and_cookies_never_show(healthy) -> None:
+    rc, report, _ = probe(healthy.url("/socket.io/?token=url-secret-1234"), "--cookie",
+                          "session=cookie-secret-5678", "--bearer", "bearer-secret-9012")
+    assert rc == 0 and codes(report) == set()
+    out = json.dumps(report)
+    for secret in ("url-secret-1234", "cookie-secret-5678", "bearer-secret-9012"):
+        assert secret not in out

@@ -95,7 +95,7 @@ async def sio_no_upgrade(request: Request) -> Response:
 
 # --- Socket.IO over WebSocket (probed with --transport websocket) ----------
 async def _sio_ws(websocket: WebSocket, *, ping: bool = True, interval: int = 500,
-                  timeout: int = 1000, on_connect: Callable[[WebSocket], Awaitable[bool]]
+                  timeout: int = 1000, on_connect: Callable[[WebSocket, str], Awaitable[bool]]
                   | None = None) -> None:
     """A Socket.IO server on one WebSocket: open packet, the namespace's answer, a tick event
     every 0.25 s and (unless told not to) a ping every interval. on_connect may take over after
@@ -110,11 +110,12 @@ async def _sio_ws(websocket: WebSocket, *, ping: bool = True, interval: int = 50
         if not first.startswith("40"):
             await websocket.close(1002)
             return
+        ns = first[2:].partition(",")[0] + "," if first.startswith("40/") else ""
         ticking = True
         if on_connect is not None:
-            ticking = await on_connect(websocket)
+            ticking = await on_connect(websocket, ns)
         else:
-            await websocket.send_text('40{"sid":"ns-' + sid + '"}')
+            await websocket.send_text(f'40{ns}{{"sid":"ns-{sid}"}}')
         n = 0
         next_ping = loop.time() + interval / 1000
         while loop.time() < end:
@@ -127,7 +128,7 @@ async def _sio_ws(websocket: WebSocket, *, ping: bool = True, interval: int = 50
                 pass
             if ticking:
                 n += 1
-                await websocket.send_text(f'42["tick",{{"n":{n}}}]')
+                await websocket.send_text(f'42{ns}["tick",{{"n":{n}}}]')
             if ping and loop.time() >= next_ping:
                 next_ping += interval / 1000
                 await websocket.send_text("2")
@@ -144,8 +145,8 @@ async def sio_ping_timeout(websocket: WebSocket) -> None:
     await _sio_ws(websocket, ping=False, interval=300, timeout=300)
 
 
-async def _refuse(websocket: WebSocket) -> bool:
-    await websocket.send_text('44{"message":"Not authorized: no token in auth"}')
+async def _refuse(websocket: WebSocket, ns: str) -> bool:
+    await websocket.send_text(f'44{ns}{{"message":"Not authorized: no token in auth"}}')
     return False
 
 
@@ -153,10 +154,10 @@ async def sio_namespace_rejected(websocket: WebSocket) -> None:
     await _sio_ws(websocket, on_connect=_refuse)
 
 
-async def _kick(websocket: WebSocket) -> bool:
-    await websocket.send_text('40{"sid":"ns-kicked"}')
+async def _kick(websocket: WebSocket, ns: str) -> bool:
+    await websocket.send_text(f'40{ns}{{"sid":"ns-kicked"}}')
     await asyncio.sleep(0.5)
-    await websocket.send_text("41")  # the server called disconnect()
+    await websocket.send_text(f"41{ns}")  # the server called disconnect()
     await websocket.close(1000)
     raise WebSocketDisconnect(1000)
 
@@ -165,8 +166,8 @@ async def sio_disconnect(websocket: WebSocket) -> None:
     await _sio_ws(websocket, on_connect=_kick)
 
 
-async def _garbage(websocket: WebSocket) -> bool:
-    await websocket.send_text('40{"sid":"ns-garbage"}')
+async def _garbage(websocket: WebSocket, ns: str) -> bool:
+    await websocket.send_text(f'40{ns}{{"sid":"ns-garbage"}}')
     await websocket.send_bytes(b"\x00\xff\x13\x37 not a socket.io attachment")
     await websocket.send_text("9{unknown packet type}")
     return True

@@ -254,11 +254,12 @@ class Driver:
         arrive through the polling loop or the WebSocket listener)."""
         s = self.session
         assert self.link is not None
-        await self.link.wait(min(self.end, time.perf_counter() + self.target.timeout),
+        t = time.perf_counter()
+        await self.link.wait(min(self.end, t + self.target.timeout),
                              lambda: s.connected_ms is not None or s.over)
-        if s.connected_ms is None and not s.over and time.perf_counter() < self.end:
+        if s.connected_ms is None and not s.over:
             s.connect_error = (f"no answer to the CONNECT of namespace {s.namespace!r} within "
-                               f"{self.target.timeout:g} s")
+                               f"{time.perf_counter() - t:.1f} s")
 
     async def _polling(self, client: httpx.AsyncClient) -> None:
         s = self.session
@@ -305,8 +306,9 @@ class Driver:
         if not poller.done():
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
-        if s.connected_ms is None and not s.over and time.perf_counter() < self.end:
-            s.connect_error = f"no answer to the CONNECT of namespace {s.namespace!r}"
+        if s.connected_ms is None and not s.over:
+            s.connect_error = (f"no answer to the CONNECT of namespace {s.namespace!r} in "
+                               "the window")
 
     async def _upgrade(self, poller: asyncio.Future[Any]) -> None:
         s = self.session
