@@ -27,6 +27,7 @@ WORDS = {  # what the detail must say, beyond the code
     "graphql-no-complete": "The query ended without complete",
     "graphql-no-keepalive": "longer than --idle-limit 2 s",
     "graphql-sse-no-complete": "The SSE stream ended without complete",
+    "graphql-garbage": "sse-doctor closed with 4400",
 }
 
 

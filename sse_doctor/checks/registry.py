@@ -191,11 +191,12 @@ _ALL = [
        "auth service, or a server that does not speak the subprotocol it picked.",
        "Make the connect hook answer quickly (check auth asynchronously, with a timeout); "
        "check that the server speaks graphql-transport-ws or graphql-ws as it claims."),
-    _c("graphql-close-code", ERROR, "The server closed with a GraphQL close code",
-       "4400 bad message, 4401 unauthorized (subscribed before the ack), 4403 forbidden "
-       "(the connect hook refused the init payload), 4406 subprotocol not acceptable, 4408 "
-       "init timeout, 4409 duplicate operation id, 4429 too many init requests, 4500 "
-       "internal error.",
+    _c("graphql-close-code", ERROR, "The connection ended with a GraphQL close code",
+       "The server closed with 4400 bad message, 4401 unauthorized (subscribed before the "
+       "ack), 4403 forbidden (the connect hook refused the init payload), 4406 subprotocol "
+       "not acceptable, 4408 init timeout, 4409 duplicate operation id, 4429 too many init "
+       "requests, 4500 internal error; or it sent a message no client can read, and the "
+       "client closed with 4400 as the graphql-ws client does.",
        "Read the code's meaning in the detail: send the credentials the server expects in "
        "--init-payload for 4401/4403, fix the message or the operation for 4400, look in "
        "the server log for 4500."),

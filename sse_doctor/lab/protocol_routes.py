@@ -205,6 +205,9 @@ async def _gql(websocket: WebSocket, behave: str) -> None:
         if behave == "close-code":
             await websocket.close(4500, "Internal server error")
             return
+        if behave == "garbage":
+            await websocket.send_bytes(b"\x00\xff\x13\x37 not JSON")
+            await websocket.send_text('{"id": "1", "type": "nxet"}')
         if behave == "error":
             await websocket.send_json({"id": op, "type": "error", "payload": [
                 {"message": "Cannot query field 'tick' on type 'Subscription'."}]})
@@ -273,7 +276,7 @@ SIO_WS_HANDLERS = {
 }
 GRAPHQL_WS_HANDLERS = {f"graphql-{b}": _gql_route(b) for b in (
     "healthy", "ack-timeout", "close-code", "no-subprotocol", "error", "no-complete",
-    "no-keepalive")}
+    "no-keepalive", "garbage")}
 GRAPHQL_SSE_HANDLERS = {"graphql-sse-no-complete": graphql_sse_no_complete}
 
 

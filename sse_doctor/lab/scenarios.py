@@ -278,6 +278,8 @@ SCENARIOS += (
         "complete", {"graphql-no-complete"}, ("--profile", "graphql", "--query", "{ hello }")),
     _ws("graphql-no-keepalive", "acknowledged and subscribed, then silent: no result, no ping",
         {"graphql-no-keepalive"}, _GQL),
+    _ws("graphql-garbage", "hostile: a binary frame and a message of unknown type after the ack",
+        {"graphql-close-code"}, _GQL),
     _sse("graphql-sse-no-complete", "graphql-sse: two next events, then the stream ends without "
          "the complete event", {"graphql-no-complete"}, _GQL),
 )

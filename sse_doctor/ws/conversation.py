@@ -126,7 +126,7 @@ class WsLink:
                     w.cancel()
                 await asyncio.gather(*waits, return_exceptions=True)
 
-    async def close(self, by: str, reason: str) -> WsObservation:
+    async def close(self, by: str, reason: str, code: int = 1000) -> WsObservation:
         """Send what is queued, close our side (when still open) and finish the record."""
         if self.ws is None or self._closed:
             return self.obs
@@ -136,7 +136,7 @@ class WsLink:
             if self._sender is not None:
                 self._sender.cancel()
                 await asyncio.gather(self._sender, return_exceptions=True)
-            await end_session(self.ws, self.rec, self.close_timeout, by, reason)
+            await end_session(self.ws, self.rec, self.close_timeout, by, reason, code)
         finally:
             if not self.ws.connection_lost_waiter.done():
                 self.ws.abort_transport()

@@ -249,14 +249,14 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
 
 
 async def end_session(ws: Any, rec: Recorder, close_timeout: float, by: str,
-                      reason: str) -> None:
-    """Close our side (1000, REASON) when the socket is still open, then wait, within
+                      reason: str, code: int = 1000) -> None:
+    """Close our side (CODE, REASON) when the socket is still open, then wait, within
     close_timeout, for the TCP connection to end; abort it otherwise. BY is how the report
     names our close: "client" (we stopped on purpose) or "deadline" (the window ended)."""
     if ws.protocol.state is State.OPEN:
         rec.client_close_by = by
         t = time.perf_counter()
-        closer = asyncio.ensure_future(_quietly(ws.close(1000, reason)))
+        closer = asyncio.ensure_future(_quietly(ws.close(code, reason)))
         await asyncio.sleep(0)  # the close frame is written in close()'s first step
         rec.sync_close_sent(t)
         done, _ = await asyncio.wait([closer], timeout=close_timeout + 0.5)

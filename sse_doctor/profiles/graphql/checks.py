@@ -28,7 +28,8 @@ def filter_generic(findings: list[Finding], checks_run: list[str], obs: Any,
     if isinstance(obs, WsObservation) and obs.close is not None and obs.close.by == "server" \
             and is_graphql_close(obs.close.code):
         drop |= REPLACED_BY_CLOSE_CODE
-    if isinstance(obs, WsObservation) and obs.opened and obs.subprotocol not in SUBPROTOCOLS:
+    if isinstance(obs, WsObservation) and obs.opened and (
+            obs.subprotocol not in SUBPROTOCOLS or session.invalid_ms is not None):
         drop |= REPLACED_BY_CLOSE_CODE
     return ([f for f in findings if f.code not in drop],
             [c for c in checks_run if c not in drop])
@@ -80,6 +81,13 @@ def check_session(s: GqlSession, obs: Any, idle_limit_s: float) -> list[Finding]
                            f"{ms_text(close.t_ms)}, {step}" + (
                                f': "{close.reason}".' if close.reason else "."),
                            close_code=server_code, reason=close.reason, meaning=words))
+    if s.invalid_ms is not None and not is_graphql_close(server_code) and s.dialect != SSE:
+        out.append(finding("graphql-close-code",
+                           f"At {ms_text(s.invalid_ms)} the server sent a message no GraphQL "
+                           f"client can read ({'; '.join(s.unknown_examples[:3])}): sse-doctor "
+                           f"closed with 4400 ({close_words(4400)}), as the graphql-ws client "
+                           f"does.", close_code=4400, by="client",
+                           messages=s.unknown_examples[:3]))
     if s.errors:
         where = "error message" if s.dialect != SSE else "next event"
         out.append(finding("graphql-operation-error",

@@ -57,6 +57,8 @@ async def over_websocket(target: Target, ws_opts: WsOptions, session: GqlSession
     window_over = time.perf_counter() >= end
     reason = "sse-doctor: observation window over" if window_over else \
         "sse-doctor: operation over"
+    if session.invalid_ms is not None:  # as the graphql-ws client does
+        return await link.close("client", "Invalid message received", code=4400)
     return await link.close("deadline" if window_over else "client", reason)
 
 

@@ -107,6 +107,7 @@ class GqlSession:
     stopped_ms: float | None = None  # we completed/stopped the operation ourselves
     keepalives: dict[str, int] = field(default_factory=lambda: {"ping": 0, "pong": 0, "ka": 0})
     ack_waited_ms: float | None = None  # the shell waited this long for an ack in vain
+    invalid_ms: float | None = None  # a WebSocket message the client cannot read: it closes 4400
     unknown: int = 0  # messages of no known type
     unknown_examples: list[str] = field(default_factory=list)
 
@@ -129,6 +130,7 @@ class GqlSession:
     def over(self) -> bool:
         """Nothing more will come: the shell may close early."""
         return (self.connection_error is not None or self.ack_waited_ms is not None
+                or self.invalid_ms is not None
                 or (self.subscribe_ms is not None and not self.active))
 
     def _payload(self) -> dict[str, Any]:
@@ -157,10 +159,10 @@ class GqlSession:
         try:
             msg = json.loads(text)
         except ValueError:
-            self._unknown(f"not JSON: {text[:60]!r}")
+            self._invalid(t_ms, f"not JSON: {text[:60]!r}")
             return []
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-            self._unknown(f"no type: {text[:60]!r}")
+            self._invalid(t_ms, f"no type: {text[:60]!r}")
             return []
         kind = msg["type"]
         legacy = self.dialect == LEGACY_WS
@@ -193,7 +195,7 @@ class GqlSession:
             if self.complete_ms is None:
                 self.complete_ms = t_ms
             return []
-        self._unknown(f"type {kind!r}")
+        self._invalid(t_ms, f"unknown type {kind!r}")
         return []
 
     def finish(self, t_ms: float) -> list[str]:
@@ -228,6 +230,13 @@ class GqlSession:
             self.n_errors += 1
             if len(self.errors) < MAX_ERRORS and m not in self.errors:
                 self.errors.append(m)
+
+    def _invalid(self, t_ms: float, what: str) -> None:
+        """A message the reference clients refuse: graphql-ws closes with 4400 "Invalid message
+        received", subscriptions-transport-ws fails the same way."""
+        self._unknown(what)
+        if self.invalid_ms is None:
+            self.invalid_ms = t_ms
 
     def _unknown(self, what: str) -> None:
         self.unknown += 1

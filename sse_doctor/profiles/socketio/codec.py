@@ -29,6 +29,7 @@ CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range
 SIO_NAMES = ("CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT",
              "BINARY_ACK")
 RECORD_SEPARATOR = "\x1e"
+DIGITS = "0123456789"  # str.isdigit() also takes '²' and other Unicode digits
 MAX_ATTACHMENTS = 64  # a BINARY_EVENT announcing more is malformed (python-socketio: 10 digits)
 
 
@@ -57,7 +58,7 @@ def decode_eio(raw: str | bytes) -> EioPacket:
             return EioPacket(MESSAGE, base64.b64decode(raw[1:], validate=True))
         except ValueError:
             raise PacketError(f"a 'b' packet that is not base64: {raw[:40]!r}") from None
-    if not raw[0].isdigit() or int(raw[0]) > NOOP:
+    if raw[0] not in DIGITS or int(raw[0]) > NOOP:
         raise PacketError(f"unknown Engine.IO packet type {raw[:1]!r} in {raw[:40]!r}")
     return EioPacket(int(raw[0]), raw[1:])
 
@@ -124,13 +125,13 @@ class SioPacket:
 
 def decode_sio(text: str) -> SioPacket:
     """One Socket.IO packet from an Engine.IO message's text (PacketError when malformed)."""
-    if not text or not text[0].isdigit() or int(text[0]) > BINARY_ACK:
+    if not text or text[0] not in DIGITS or int(text[0]) > BINARY_ACK:
         raise PacketError(f"unknown Socket.IO packet type {text[:1]!r} in {text[:40]!r}")
     ptype, rest = int(text[0]), text[1:]
     attachments = 0
     if ptype in (BINARY_EVENT, BINARY_ACK):
         count, dash, after = rest.partition("-")
-        if not dash or not count.isdigit() or int(count) > MAX_ATTACHMENTS:
+        if not dash or not count or count.strip(DIGITS) or int(count) > MAX_ATTACHMENTS:
             raise PacketError(f"a binary packet without a valid attachment count: {text[:40]!r}")
         attachments, rest = int(count), after
     namespace = "/"
@@ -138,7 +139,7 @@ def decode_sio(text: str) -> SioPacket:
         ns, comma, after = rest.partition(",")
         namespace, rest = ns.partition("?")[0], after if comma else ""
     digits = 0
-    while digits < len(rest) and rest[digits].isdigit():
+    while digits < len(rest) and rest[digits] in DIGITS:
         digits += 1
     if digits > 18:
         raise PacketError(f"an ack id too long in {text[:40]!r}")
