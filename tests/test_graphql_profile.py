@@ -169,6 +169,7 @@ def test_the_gql_client_agrees(server) -> None:
      "--variables is not valid JSON"),
     (("--profile", "graphql", "--query", "{ a }", "--variables", "[1]"),
      "--variables must be a JSON object"),
+    (("--profile", "graphql", "--query", "{ a }", "--send", "hi"), "--send does not apply"),
 ])
 def test_bad_graphql_input_is_one_line_and_exit_2(args, message) -> None:
     r = cli("probe", "ws://127.0.0.1:9/graphql", *args)

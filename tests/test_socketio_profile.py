@@ -179,3 +179,13 @@ def test_tokens_in_the_url_and_cookies_never_show(healthy) -> None:
     out = json.dumps(report)
     for secret in ("url-secret-1234", "cookie-secret-5678", "bearer-secret-9012"):
         assert secret not in out
+
+
+def test_expectations_on_a_ws_url_are_matched_on_events_only(healthy) -> None:
+    url = healthy.url("/socket.io/?EIO=4&transport=websocket", "ws")
+    rc, report, _ = probe(url, "--send", 'subscribe {"room":"orders"}', "--expect-message",
+                          "subscribed", "--expect-message", "orders")
+    assert rc == 0 and codes(report) == set()
+    rc, report, _ = probe(url, "--expect-message", "never-sent")
+    assert rc == 1 and codes(report) == {"ws-missing-expected-message"}
+    assert len(report["findings"]) == 1

@@ -68,6 +68,9 @@ class GraphqlProfile(Profile):
         query = read_text_arg(params["query"], "--query").decode("utf-8", "replace")
         if not query.strip():
             raise UsageError("--query must not be empty")
+        if params.get("send"):
+            raise UsageError("--send does not apply with --profile graphql: the profile sends "
+                             "the operation (--query)")
         if params.get("data") is not None:
             raise UsageError("-d/--data does not apply with --profile graphql: the operation is "
                              "--query (and --variables)")

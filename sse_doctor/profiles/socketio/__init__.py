@@ -86,11 +86,16 @@ class SocketIoProfile(Profile):
         return frozenset()
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:
+        from dataclasses import replace
+
         from sse_doctor.profiles.socketio.driver import Driver
         from sse_doctor.ws.probe import WsOptions
 
         ws_opts = ctx.ws_opts or WsOptions(duration=ctx.opts.duration,
                                            idle_limit=ctx.opts.idle_limit, keep=ctx.opts.keep)
+        # --expect-message is matched on events by the session, --send sent as events: the
+        # WebSocket checks see neither
+        ws_opts = replace(ws_opts, expect_messages=(), send=())
         obs = await Driver(ctx.target, ctx.popts, ws_opts).run()
         result = self.result(obs)
         result.detected = ctx.detected
@@ -102,9 +107,7 @@ class SocketIoProfile(Profile):
 
         res = finish(self, ctx.name, ctx.target, ctx.opts, ctx.popts, obs, result,
                      generic=generic)
-        res.protocol = "ws" if obs.carried_by_ws else "sse"
-        if obs.carried_by_ws or ctx.target.protocol == "ws":
-            res.protocol = "ws"
+        res.protocol = "ws" if obs.carried_by_ws or ctx.target.protocol == "ws" else "sse"
         return res
 
     def result(self, obs: Any) -> ProfileResult:
