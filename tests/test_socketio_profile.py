@@ -110,6 +110,7 @@ def test_a_namespace_that_refuses_is_rejected_with_its_message(healthy) -> None:
 def test_two_workers_without_sticky_sessions_lose_the_session(sticky_less) -> None:
     rc, report, _ = probe(sticky_less.url("/socket.io/"))
     assert rc == 1 and codes(report) == {"socketio-session-unknown"}
+    assert report["close"]["by"] == "server" and report["connection"]["status"] == 200
     assert "Invalid session" in report["findings"][0]["detail"]
 
 
@@ -118,6 +119,7 @@ def test_a_server_without_websocket_upgrades(polling_only) -> None:
     assert rc == 1 and codes(report) == {"socketio-upgrade-failed"}
     assert report["profile"]["metrics"]["transport"] == "polling"
     assert report["profile"]["metrics"]["events_by_name"] == {"welcome": 1}
+    assert report["close"]["by"] == "deadline" and report["stats"]["events"] == 1
 
 
 def test_the_server_disconnecting_the_client_is_said_in_words(healthy) -> None:

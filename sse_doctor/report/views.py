@@ -164,6 +164,13 @@ def _experiment_terminal(obs: ExperimentObservation, console: Any, redactor: Red
 # --- Socket.IO sessions (profiles/socketio) -----------------------------------------------
 def _sio_json(obs: SioObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
     parts = ws_stats.json_parts(obs.ws, keep, redactor) if obs.carried_by_ws else empty_parts()
+    if not obs.carried_by_ws and obs.requests:  # a session long-polling carried
+        first = obs.requests[0]
+        parts["connection"].update(status=first.status, http_version="HTTP/1.1",
+                                   headers_ms=round(first.ms, 1))
+        parts["stats"].update(events=obs.session.n_events, chunks=obs.n_requests,
+                              bytes=sum(r.bytes for r in obs.requests))
+        parts["close"] = obs.close.to_json() if obs.close is not None else None
     parts["socketio"] = {
         "requests": [r.to_json() for r in obs.requests[:keep]],
         "request_count": obs.n_requests,

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from sse_doctor.model import Close
 from sse_doctor.profiles.socketio import codec
 from sse_doctor.profiles.socketio.observation import PollRequest, SioObservation
 from sse_doctor.profiles.socketio.session import SioSession
@@ -224,7 +225,24 @@ class Driver:
             async with make_client(self.target, max_connections=4) as client:
                 await self._polling(client)
         self.obs.end_ms = self.ms()
+        if not self.obs.carried_by_ws and self.obs.unreachable is None:
+            self.obs.close = self._polling_close()
         return self.obs
+
+    def _polling_close(self) -> Close:
+        """How a session without a WebSocket ended, in the report's close terms."""
+        s = self.session
+        end = self.obs.end_ms
+        server = s.server_disconnect or s.session_unknown or s.handshake_error or s.connect_error
+        if server:
+            return Close("server", s.disconnect_ms if s.disconnect_ms is not None else end,
+                         None, server)
+        if s.ping_timeout_ms is not None:
+            return Close("client", s.ping_timeout_ms, None, "sse-doctor: ping timeout")
+        if s.parse_error_ms is not None:
+            return Close("client", s.parse_error_ms, None, "sse-doctor: parse error")
+        return Close("deadline", s.left_ms if s.left_ms is not None else end, None,
+                     "sse-doctor: observation window over")
 
     async def _direct(self) -> None:
         s = self.session

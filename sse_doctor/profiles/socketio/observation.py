@@ -42,6 +42,7 @@ class SioObservation:
     n_requests: int = 0
     ws: Any = None  # WsObservation of the WebSocket (carried the session, or tried to)
     ws_offset_ms: float = 0.0  # when the WebSocket's handshake was sent, in session time
+    close: Any = None  # model.Close of a session long-polling carried (the WebSocket has its own)
 
     def add(self, req: PollRequest) -> None:
         self.n_requests += 1

@@ -130,7 +130,7 @@ class SioSession:
         words = _engineio_error(text)
         unknown = "session id unknown" in text.lower() or "invalid session" in text.lower()
         if unknown and self.handshake is not None and self.server_disconnect is None:
-            self.session_unknown = (f"the {what} was answered {status} {words or text!r}: this "
+            self.session_unknown = (f"the {what} was answered {status} {words or repr(text)}: this "
                                     f"server does not know the session the handshake opened")
         elif self.handshake is None:
             self.handshake_error = f"the {what} was answered {status}" + (
