@@ -204,3 +204,13 @@ def test_any_graphql_traffic_is_read_without_an_exception(messages, dialect) -> 
         s.receive(float(i), json.dumps({"type": "next", "id": "1",
                                         "payload": {"errors": [{"message": m}]}}))
     assert len(s.errors) <= 5 and len(s.unknown_examples) <= 5
+
+
+def test_a_complete_after_our_stop_is_not_the_server_completing() -> None:
+    s = GqlSession("subscription { a }")
+    s.start(0.0, LEGACY_WS)
+    s.receive(1.0, '{"type":"connection_ack"}')
+    s.receive(2.0, '{"type":"data","id":"1","payload":{"data":{"a":1}}}')
+    assert [json.loads(m)["type"] for m in s.finish(3.0)] == ["stop", "connection_terminate"]
+    s.receive(4.0, '{"type":"complete","id":"1"}')
+    assert s.complete_ms is None and s.metrics()["completed"] is False

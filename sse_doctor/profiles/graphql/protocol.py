@@ -192,7 +192,8 @@ class GqlSession:
             self.error(t_ms, msg.get("payload"))
             return []
         if kind == "complete":
-            if self.complete_ms is None:
+            # after our stop/complete it only acknowledges the unsubscribe
+            if self.complete_ms is None and self.stopped_ms is None:
                 self.complete_ms = t_ms
             return []
         self._invalid(t_ms, f"unknown type {kind!r}")
