@@ -72,6 +72,7 @@ def test_the_legacy_subprotocol_is_spoken_when_it_is_the_one_picked(legacy) -> N
     assert rc == 0 and codes(report) == set(), (report.get("findings"), err)
     m = report["profile"]["metrics"]
     assert m["subprotocol"] == "graphql-ws" and m["keepalive"]["ka"] >= 3
+    assert 0 < m["keepalive_gap_ms"]["p50"] <= m["keepalive_gap_ms"]["max"]  # the cadence
     assert m["results"] >= 5 and not m["completed"]
     sent = [json.loads(x["text"])["type"] for x in report["messages"]
             if x["dir"] == "out" and x["type"] == "text"]

@@ -164,6 +164,9 @@ class GraphqlProfile(Profile):
         gap = m["result_gap_ms"]
         if gap:
             res += f", gaps p50 {gap['p50']:g} / max {gap['max']:g} ms"
+        if m["keepalive_gap_ms"]:
+            ka += f" (every {m['keepalive_gap_ms']['p50']:g} ms, at most " \
+                  f"{m['keepalive_gap_ms']['max']:g} ms apart)"
         facts += [("results", res + (" · completed" if m["completed"] else "")),
                   ("keepalive", ka or "none")]
         if m["ack_ms"] is not None:

@@ -75,6 +75,7 @@ class SseTap(Interpreter):
                 self.session.sse_event(item.t, item.type, item.data)
             elif type(item) is Comment:
                 self.comments += 1
+                self.session.keepalive(item.t, "comment")
 
     def result(self, obs: Any) -> Any:  # the profile builds the result itself
         return None
@@ -88,5 +89,4 @@ async def over_sse(target: Target, opts: ProbeOptions, session: GqlSession
     session.subscribe_ms = 0.0  # the request is the subscription
     tap = SseTap(session)
     obs = await observe_sse(post, opts, tap=tap)
-    session.keepalives["comment"] = tap.comments
     return obs, tap, post

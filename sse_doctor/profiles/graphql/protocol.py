@@ -106,6 +106,8 @@ class GqlSession:
     complete_ms: float | None = None
     stopped_ms: float | None = None  # we completed/stopped the operation ourselves
     keepalives: dict[str, int] = field(default_factory=lambda: {"ping": 0, "pong": 0, "ka": 0})
+    last_keepalive_ms: float | None = None
+    keepalive_gaps: list[float] = field(default_factory=list)  # cadence (bounded)
     ack_waited_ms: float | None = None  # the shell waited this long for an ack in vain
     invalid_ms: float | None = None  # a WebSocket message the client cannot read: it closes 4400
     unknown: int = 0  # messages of no known type
@@ -177,13 +179,13 @@ class GqlSession:
             self.connection_error = "; ".join(_error_messages(msg.get("payload")))
             return []
         if kind == "ping" and not legacy:
-            self.keepalives["ping"] += 1
+            self.keepalive(t_ms, "ping")
             return [json.dumps({"type": "pong"})]
         if kind == "pong" and not legacy:
-            self.keepalives["pong"] += 1
+            self.keepalive(t_ms, "pong")
             return []
         if kind == "ka" and legacy:
-            self.keepalives["ka"] += 1
+            self.keepalive(t_ms, "ka")
             return []
         if kind in ("next", "data"):
             self.result(t_ms, msg.get("payload"))
@@ -209,6 +211,13 @@ class GqlSession:
         if self.dialect == LEGACY_WS and self.init_ms is not None:
             out.append(json.dumps({"type": "connection_terminate"}))
         return out
+
+    def keepalive(self, t_ms: float, kind: str) -> None:
+        """A keepalive from the server (ping, pong, ka, an SSE comment), for its cadence."""
+        self.keepalives[kind] = self.keepalives.get(kind, 0) + 1
+        if self.last_keepalive_ms is not None and len(self.keepalive_gaps) < MAX_GAPS:
+            self.keepalive_gaps.append(t_ms - self.last_keepalive_ms)
+        self.last_keepalive_ms = t_ms
 
     # --- both ----------
     def result(self, t_ms: float, payload: Any) -> None:
@@ -268,8 +277,9 @@ class GqlSession:
     def keepalive_counts(self, obs: Any = None) -> dict[str, int]:
         """Keepalives of every kind: protocol pings/pongs and ka, WebSocket pings from the
         server, SSE comments."""
-        out = {k: v for k, v in self.keepalives.items()
-               if v or k in (("ka",) if self.dialect == LEGACY_WS else ("ping",))}
+        shown = {LEGACY_WS: "ka", SSE: "comment"}.get(self.dialect or "", "ping")
+        out = {k: v for k, v in self.keepalives.items() if v or k == shown}
+        out.setdefault(shown, 0)
         n_in = getattr(obs, "n_in", None)
         if n_in is not None:
             out["websocket ping"] = n_in["ping"]
@@ -277,6 +287,7 @@ class GqlSession:
 
     def metrics(self, obs: Any = None) -> dict[str, Any]:
         gaps = sorted(self.result_gaps)
+        ka = sorted(self.keepalive_gaps)
         return {
             "subprotocol": self.dialect,
             "operation": self.kind,
@@ -291,5 +302,7 @@ class GqlSession:
             "errors": self.n_errors,
             "completed": self.complete_ms is not None,
             "keepalive": self.keepalive_counts(obs),
+            "keepalive_gap_ms": ({"p50": round(percentile(ka, 0.5) or 0.0, 1),
+                                  "max": round(ka[-1], 1)} if ka else None),
             "unknown_messages": self.unknown,
         }
