@@ -175,7 +175,19 @@ TTFT_LIMIT = Opt("ttft_limit", ("--ttft-limit",), float, metavar="S", panel=PROF
                  check=positive, help="llm: longest acceptable time to first token.")
 MCP_VERSION = Opt("mcp_version", ("--mcp-version",), metavar="V", panel=PROFILE,
                   help="mcp: protocol version to offer (default 2025-06-18).")
-PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION)
+QUERY = Opt("query", ("--query",), metavar="TEXT|@FILE", panel=PROFILE,
+             help="graphql: the operation to run (a subscription, query or mutation).")
+VARIABLES = Opt("variables", ("--variables",), metavar="JSON", panel=PROFILE,
+                help="graphql: the operation's variables, a JSON object.")
+INIT_PAYLOAD = Opt("init_payload", ("--init-payload",), metavar="JSON", panel=PROFILE,
+                   help="graphql: connection_init payload (auth; redacted in reports).")
+NAMESPACE = Opt("namespace", ("--namespace",), metavar="NS", panel=PROFILE,
+                help="socketio: the namespace to join (default /).")
+TRANSPORT = Opt("transport", ("--transport",), ("polling", "websocket"), panel=PROFILE,
+                help="socketio: polling only, or a WebSocket from the start (default: "
+                     "polling, then upgrade).")
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, QUERY, VARIABLES, INIT_PAYLOAD,
+                   NAMESPACE, TRANSPORT)
 
 # experiments
 HOLD = DURATION.but(panel=EXP, help="Longest a connection is held, in seconds.")

@@ -43,6 +43,10 @@ class Redactor:
         if len(value) >= _MIN_SECRET_LEN:
             self._secrets.add(value)
 
+    def merge(self, other: Redactor) -> None:
+        """Know every secret another redactor knows (a suite's outputs mix its checks)."""
+        self._secrets |= other._secrets
+
     def add_header(self, name: str, value: str) -> None:
         if name.lower() not in SENSITIVE_HEADERS:
             return

@@ -11,10 +11,10 @@ import pytest
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario
 from tests.conftest import start_cli_together
 
-# The LLM routes are probed by tests/test_llm_e2e.py (a few at a time: another 16 processes
-# started at once here would starve the timing of the rest on a 2-core machine).
+# The plain SSE scenarios: the protocol profiles' routes have their own tests
+# (test_llm_e2e.py, test_mcp_lab.py, test_protocol_lab.py) and the demo.
 SSE_SCENARIOS = [s for s in SCENARIOS if s.protocol == "sse" and s.in_demo
-                 and not s.name.startswith("llm-")]
+                 and not s.name.startswith("llm-") and "--profile" not in s.probe_args]
 
 
 @pytest.fixture(scope="module")

@@ -135,14 +135,24 @@ EXPECTED_TABLE = {
 }
 
 
+def _profiled(s: LabScenario) -> bool:
+    return "--profile" in s.probe_args
+
+
 def test_scenario_table_is_the_contract() -> None:
     assert DEMO_ARGS == ("--duration", "4", "--idle-limit", "2")
     by_name = {s.name: s for s in SCENARIOS}
     assert len(by_name) == len(SCENARIOS)
     assert len({s.path for s in SCENARIOS}) == len(SCENARIOS)
     demo = {s.name: (set(s.expect), s.probe_args) for s in SCENARIOS
-            if s.in_demo and s.protocol == "sse" and not s.name.startswith("llm-")}
+            if s.in_demo and s.protocol == "sse" and not s.name.startswith("llm-")
+            and not _profiled(s)}
     assert demo == EXPECTED_TABLE
+    # Protocol profiles' routes (lab/protocol_routes.py): each gets exactly its profile's codes
+    for s in filter(_profiled, SCENARIOS):
+        profile = s.probe_args[s.probe_args.index("--profile") + 1]
+        assert profile in ("socketio", "graphql") and s.name.startswith(profile)
+        assert all(c.startswith(profile + "-") for c in s.expect)
     # Utilities outside the demo may grow; these two are relied on by other tests.
     assert {s.name for s in SCENARIOS if not s.in_demo} >= {"firehose", "echo"}
     for s in SCENARIOS:

@@ -27,7 +27,9 @@ from sse_doctor.ws.render import build_steps, render
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ws"
 RECORDINGS = sorted(FIXTURES.glob("*.json"))
-WS_SCENARIOS = {s.name: s for s in SCENARIOS if s.protocol == "ws" and s.in_demo}
+# the plain WebSocket scenarios (the GraphQL profile's are tested in test_graphql_profile.py)
+WS_SCENARIOS = {s.name: s for s in SCENARIOS if s.protocol == "ws" and s.in_demo
+                and "--profile" not in s.probe_args}
 
 
 def ws_options(*args: str) -> WsOptions:

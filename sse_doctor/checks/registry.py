@@ -232,6 +232,73 @@ _ALL = [
        "holding the first bytes back.",
        "Check the queue and the model's load; send the headers and the role chunk at once so "
        "clients see progress."),
+    # --- graphql profile (issue 11) -----------------------------------------------------------
+    _c("graphql-ack-timeout", ERROR, "The server never acknowledged connection_init",
+       "No connection_ack within --timeout: an on-connect hook that blocks or waits on a slow "
+       "auth service, or a server that does not speak the subprotocol it picked.",
+       "Make the connect hook answer quickly (check auth asynchronously, with a timeout); "
+       "check that the server speaks graphql-transport-ws or graphql-ws as it claims."),
+    _c("graphql-close-code", ERROR, "The connection ended with a GraphQL close code",
+       "The server closed with 4400 bad message, 4401 unauthorized (subscribed before the "
+       "ack), 4403 forbidden (the connect hook refused the init payload), 4406 subprotocol "
+       "not acceptable, 4408 init timeout, 4409 duplicate operation id, 4429 too many init "
+       "requests, 4500 internal error; or it sent a message no client can read, and the "
+       "client closed with 4400 as the graphql-ws client does.",
+       "Read the code's meaning in the detail: send the credentials the server expects in "
+       "--init-payload for 4401/4403, fix the message or the operation for 4400, look in "
+       "the server log for 4500."),
+    _c("graphql-subprotocol-mismatch", ERROR, "The server picked no offered GraphQL subprotocol",
+       "The server accepted the WebSocket without graphql-transport-ws or graphql-ws (or "
+       "with another subprotocol): its GraphQL-over-WebSocket support is off, or a proxy "
+       "drops the Sec-WebSocket-Protocol header.",
+       "Enable graphql-transport-ws (or the legacy graphql-ws) on the server, and make proxies "
+       "pass Sec-WebSocket-Protocol through."),
+    _c("graphql-operation-error", ERROR, "The operation returned GraphQL errors",
+       "An error message, or errors inside a next/data payload: a resolver raised, the "
+       "operation does not validate against the schema, or a variable is wrong.",
+       "Read the messages in the detail; fix the operation or the resolver (the server log "
+       "has the traceback)."),
+    _c("graphql-no-complete", WARNING, "The operation ended without complete",
+       "A query or mutation (or a subscription stream over SSE) ended without the complete "
+       "message: the server closed early, or forgets to send complete.",
+       "Send complete when an operation ends; clients otherwise wait for more results."),
+    _c("graphql-no-keepalive", WARNING, "No keepalive on an idle GraphQL link",
+       "No result and no keepalive of any kind (ping/pong, ka, WebSocket pings, SSE comments) "
+       "for longer than --idle-limit: proxies cut idle connections, often at 60 s.",
+       "Turn on the server's keepalive (graphql-transport-ws ping, graphql-ws ka, a comment "
+       "heartbeat on SSE) with an interval under the proxies' idle timeout."),
+    # --- socketio profile (issue 11) ---------------------------------------------------------
+    _c("socketio-handshake-failed", ERROR, "The Engine.IO handshake failed",
+       "No or an invalid open packet: the path is not a Socket.IO endpoint, the server speaks "
+       "another Engine.IO version (code 5: Socket.IO v2 servers speak v3), or an error page.",
+       "Check the path (default /socket.io/) and that client and server major versions "
+       "match (Socket.IO v3/v4 speak Engine.IO v4)."),
+    _c("socketio-session-unknown", ERROR, "A later request did not find the session",
+       "A polling request or the upgrade after the handshake was answered 400 'Session ID "
+       "unknown' / 'Invalid session': the requests of one session reach different server "
+       "processes (a load balancer without sticky sessions).",
+       "Enable sticky sessions (cookie or IP hash) on the load balancer, or connect with the "
+       "WebSocket transport only."),
+    _c("socketio-upgrade-failed", WARNING, "The WebSocket upgrade failed",
+       "Long-polling works but the upgrade to WebSocket fails (a proxy without WebSocket "
+       "support, no 3probe answer) or is never offered.",
+       "Let WebSocket upgrades through the proxy (Upgrade and Connection headers), or allow "
+       "upgrades on the server."),
+    _c("socketio-namespace-rejected", ERROR, "The namespace refused the connection",
+       "A CONNECT_ERROR packet: the namespace's connect handler refused (authentication, a "
+       "middleware) or the namespace does not exist.",
+       "Read the message in the detail; send the auth the namespace expects, or join a "
+       "namespace the server has (--namespace)."),
+    _c("socketio-ping-timeout", ERROR, "The server's ping did not come in time",
+       "No Engine.IO ping within pingInterval + pingTimeout: a blocked event loop, or a proxy "
+       "holding or dropping packets.",
+       "Find what blocks the server's loop; check proxy buffering on polling responses."),
+    _c("socketio-server-disconnect", WARNING, "The server ended the session",
+       "A Socket.IO DISCONNECT or Engine.IO close packet, or the transport closed, inside the "
+       "window: the server called disconnect(), restarted, or dropped a client it took for "
+       "gone; or it sent a packet the client cannot decode.",
+       "Read the reason in the detail; clients reconnect after a server disconnect only if "
+       "told to, so make sure the server means it."),
     # --- suites (issue 5) ----------------------------------------------------------------------
     _c("threshold-missed", ERROR, "A suite threshold was missed",
        "The stream was slower or sparser than the suite allows: max_first_event_ms, "

@@ -13,6 +13,7 @@ from .hint_routes import HINT_HANDLERS
 from .llm_routes import LLM_HANDLERS
 from .load_routes import load_routes
 from .mcp_routes import mcp_routes
+from .protocol_routes import SIO_WS_HANDLERS
 from .scenarios import SCENARIOS
 from .sse_routes import HANDLERS, ShutdownSignal
 from .ws_routes import WS_HANDLERS
@@ -36,6 +37,8 @@ def create_app() -> Starlette:
             continue
         endpoint, methods = {**HANDLERS, **LLM_HANDLERS, **HINT_HANDLERS}[scenario.name]
         routes.append(Route(scenario.path, endpoint, methods=list(methods), name=scenario.name))
+        if scenario.name in SIO_WS_HANDLERS:  # Socket.IO: the WebSocket on the same path
+            routes.append(WebSocketRoute(scenario.path, SIO_WS_HANDLERS[scenario.name]))
     routes += experiment_routes()
     routes += mcp_routes()
     routes += browser_routes()

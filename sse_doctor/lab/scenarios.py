@@ -253,6 +253,48 @@ SCENARIOS: tuple[LabScenario, ...] = (
     ),
 )
 
+# --- protocol profiles: Socket.IO and GraphQL (see lab/protocol_routes.py) ---------------------
+_SIO = ("--profile", "socketio")
+_SIO_WS = (*_SIO, "--transport", "websocket")
+_GQL = ("--profile", "graphql", "--query", "subscription { tick }")
+SCENARIOS += (
+    _sse("socketio-healthy", "a Socket.IO server: a tick event every 0.25 s, an Engine.IO ping "
+         "every 0.5 s (WebSocket transport)", (), _SIO_WS),
+    _sse("socketio-handshake-failed", "a server of another major version: 400 with Engine.IO "
+         "error code 5 (unsupported protocol version) to the handshake",
+         {"socketio-handshake-failed"}, _SIO),
+    _sse("socketio-session-unknown", "two workers without sticky sessions: every request after "
+         "the handshake answers 400 'Session ID unknown'", {"socketio-session-unknown"}, _SIO),
+    _sse("socketio-no-upgrade", "long-polling only: the handshake offers no WebSocket upgrade",
+         {"socketio-upgrade-failed"}, _SIO),
+    _sse("socketio-namespace-rejected", "the namespace's connect handler refuses: CONNECT_ERROR "
+         "'Not authorized'", {"socketio-namespace-rejected"}, _SIO_WS),
+    _sse("socketio-ping-timeout", "pings announced every 300 ms, never sent (a blocked event "
+         "loop)", {"socketio-ping-timeout"}, _SIO_WS),
+    _sse("socketio-disconnect", "the server calls disconnect() 0.5 s after the client joins",
+         {"socketio-server-disconnect"}, _SIO_WS),
+    _sse("socketio-garbage", "hostile: a binary frame nothing announced and a packet of unknown "
+         "type after the CONNECT", {"socketio-server-disconnect"}, _SIO_WS),
+    _ws("graphql-healthy", "graphql-transport-ws: ack, a result every 0.25 s, a ping every 1 s",
+        (), _GQL),
+    _ws("graphql-ack-timeout", "connection_init read, connection_ack never sent",
+        {"graphql-ack-timeout"}, (*_GQL, "--timeout", "1")),
+    _ws("graphql-close-code", "the subscription fails the connection: close 4500",
+        {"graphql-close-code"}, _GQL),
+    _ws("graphql-no-subprotocol", "accepts without a GraphQL subprotocol, then closes 4406",
+        {"graphql-subprotocol-mismatch"}, _GQL),
+    _ws("graphql-error", "an error message for the subscription (a field the schema lacks)",
+        {"graphql-operation-error"}, _GQL),
+    _ws("graphql-no-complete", "a query answered with one result, then a close without "
+        "complete", {"graphql-no-complete"}, ("--profile", "graphql", "--query", "{ hello }")),
+    _ws("graphql-no-keepalive", "acknowledged and subscribed, then silent: no result, no ping",
+        {"graphql-no-keepalive"}, _GQL),
+    _ws("graphql-garbage", "hostile: a binary frame and a message of unknown type after the ack",
+        {"graphql-close-code"}, _GQL),
+    _sse("graphql-sse-no-complete", "graphql-sse: two next events, then the stream ends without "
+         "the complete event", {"graphql-no-complete"}, _GQL),
+)
+
 
 # --- LLM token streams (POST, probed with the llm profile; see lab/llm_routes.py) ------------
 CHAT_BODY = ('{"model":"lab-gpt","stream":true,"stream_options":{"include_usage":true},'

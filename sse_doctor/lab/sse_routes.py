@@ -647,3 +647,8 @@ HANDLERS: dict[str, tuple[Endpoint, tuple[str, ...]]] = {
     "echo": (echo, ("GET", "POST")),
     "clock": (clock, ("GET",)),
 }
+
+# The GraphQL and Socket.IO profiles' HTTP routes (lab/protocol_routes.py).
+from .protocol_routes import http_handlers  # noqa: E402 - appended to the table above
+
+HANDLERS.update(http_handlers())

@@ -355,3 +355,8 @@ WS_HANDLERS: dict[str, WsEndpoint] = {
     "huge-message": huge_message,
     "invalid-frame": invalid_frame,
 }
+
+# The GraphQL profile's WebSocket routes (lab/protocol_routes.py).
+from .protocol_routes import GRAPHQL_WS_HANDLERS  # noqa: E402 - appended to the table above
+
+WS_HANDLERS.update(GRAPHQL_WS_HANDLERS)

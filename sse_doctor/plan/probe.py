@@ -52,6 +52,9 @@ def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
     from sse_doctor.profiles import resolve
 
     opts.profile = resolve(values.get("profile"), target.protocol, target.url, values)
+    if opts.profile.profile is not None:  # credentials inside a profile's options
+        for secret in opts.profile.profile.secrets(opts.profile.popts):
+            target.redactor.add_secret(secret)
     return target, opts, ws_opts
 
 

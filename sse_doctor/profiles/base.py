@@ -125,6 +125,11 @@ class Profile:
         """The profile's options from the probe's parsed parameters (UsageError if bad)."""
         return None
 
+    def secrets(self, popts: Any) -> list[str]:
+        """Values in the profile's options that every output must mask (a token in a GraphQL
+        init payload); the planner hands them to the target's redactor."""
+        return []
+
     # --- passive detection ---------------------------------------------------------------
     def detect_url(self, url: str) -> str | None:
         return None

@@ -21,6 +21,7 @@ from sse_doctor.har import HarObservation
 from sse_doctor.load.observation import LoadObservation
 from sse_doctor.load.terminal import render_load
 from sse_doctor.model import SseObservation
+from sse_doctor.profiles.socketio.observation import SioObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report.parts import empty_parts, sse_parts
 from sse_doctor.scenarios.experiment import ExperimentObservation
@@ -177,8 +178,48 @@ def _load_terminal(obs: LoadObservation, console: Any, redactor: Redactor, verbo
     render_load(console, obs, redactor, verbose)
 
 
+
+# --- Socket.IO sessions (profiles/socketio) -----------------------------------------------
+def _sio_json(obs: SioObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    parts = ws_stats.json_parts(obs.ws, keep, redactor) if obs.carried_by_ws else empty_parts()
+    if not obs.carried_by_ws and obs.requests:  # a session long-polling carried
+        first = obs.requests[0]
+        parts["connection"].update(status=first.status, http_version="HTTP/1.1",
+                                   headers_ms=round(first.ms, 1))
+        parts["stats"].update(events=obs.session.n_events, chunks=obs.n_requests,
+                              bytes=sum(r.bytes for r in obs.requests))
+        parts["close"] = obs.close.to_json() if obs.close is not None else None
+    parts["socketio"] = {
+        "requests": [r.to_json() for r in obs.requests[:keep]],
+        "request_count": obs.n_requests,
+        "websocket_opened_at_ms": round(obs.ws_offset_ms, 1) if obs.ws is not None else None,
+        "malformed_examples": list(obs.session.malformed_examples),
+    }
+    return parts
+
+
+def _sio_terminal(obs: SioObservation, console: Any, redactor: Redactor, verbose: bool,
+                  result: Any) -> None:
+    if obs.requests:
+        console.print(Text("\nLong-polling", style="bold"))
+        t = Table.grid(padding=(0, 2))
+        t.add_column(justify="right", style="dim")
+        t.add_column()
+        shown = obs.requests if verbose else obs.requests[:8]
+        for r in shown:
+            t.add_row(ms_text(r.t_ms), redactor.text(
+                f"{r.method} {r.what} → {r.status if r.status is not None else 'no answer'} "
+                f"in {ms_text(r.ms)}, {r.packets} packet(s) {r.note}".rstrip()))
+        if obs.n_requests > len(shown):
+            t.add_row("", f"… {obs.n_requests - len(shown)} more (-v or --json)")
+        console.print(t)
+    if obs.carried_by_ws:
+        ws_render.render(obs.ws, console, redactor, verbose, result)
+
+
 VIEWS: dict[type, View] = {
     LoadObservation: View(_load_json, _load_terminal),
+    SioObservation: View(_sio_json, _sio_terminal),
     WsObservation: View(ws_stats.json_parts, ws_render.render),
     HarObservation: View(_har_json, _har_terminal),
     ExperimentObservation: View(_experiment_json, _experiment_terminal),

@@ -95,6 +95,7 @@ class Suite:
             for k, v in c.plan.target.headers:
                 red.add_header(k, v)
             red.add_url(c.plan.target.url)
+            red.merge(c.plan.target.redactor)  # what the plan learnt (a profile's payload)
             for s in c.secrets:
                 red.add_secret(s)
         return red

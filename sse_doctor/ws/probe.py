@@ -251,24 +251,37 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
         for task in jobs + waits:
             task.cancel()
         await asyncio.gather(*jobs, *waits, return_exceptions=True)
-    conn: RecordingConnection = ws
     if ws.protocol.state is State.OPEN and opts.abort:
-        _drop(conn, rec, opts.abort)
-    elif ws.protocol.state is State.OPEN:
-        # Our turn to close: the window is over, or --max-events arrived.
-        stopped = rec.stop.is_set()
-        rec.client_close_by = "client" if stopped else "deadline"
-        reason = "sse-doctor: --max-events reached" if stopped else \
-            "sse-doctor: observation window over"
-        if stopped and live.stop_reason():
-            reason = f"sse-doctor: {live.stop_reason()}"
+        _drop(ws, rec, opts.abort)
+        await wait_closed(ws, close_timeout)
+        return
+    stopped = rec.stop.is_set()
+    reason = "sse-doctor: --max-events reached" if stopped else \
+        "sse-doctor: observation window over"
+    if stopped and live.stop_reason():  # Ctrl-C, SIGTERM
+        reason = f"sse-doctor: {live.stop_reason()}"
+    await end_session(ws, rec, close_timeout, "client" if stopped else "deadline", reason)
+
+
+async def end_session(ws: Any, rec: Recorder, close_timeout: float, by: str,
+                      reason: str, code: int = 1000) -> None:
+    """Close our side (CODE, REASON) when the socket is still open, then wait, within
+    close_timeout, for the TCP connection to end; abort it otherwise. BY is how the report
+    names our close: "client" (we stopped on purpose) or "deadline" (the window ended)."""
+    if ws.protocol.state is State.OPEN:
+        rec.client_close_by = by
         t = time.perf_counter()
-        closer = asyncio.ensure_future(_quietly(ws.close(1000, reason)))
+        closer = asyncio.ensure_future(_quietly(ws.close(code, reason)))
         await asyncio.sleep(0)  # the close frame is written in close()'s first step
         rec.sync_close_sent(t)
         done, _ = await asyncio.wait([closer], timeout=close_timeout + 0.5)
         if not done:
             closer.cancel()
+    await wait_closed(ws, close_timeout)
+
+
+async def wait_closed(ws: Any, close_timeout: float) -> None:
+    conn: RecordingConnection = ws
     try:
         await asyncio.wait_for(asyncio.shield(ws.connection_lost_waiter), close_timeout)
     except (asyncio.TimeoutError, TimeoutError):

@@ -113,6 +113,9 @@ class Recorder:
         self.abort_mode: str | None = None  # "rst" | "fin" when an experiment dropped TCP
         self.stop = asyncio.Event()  # --max-events reached
         self.closing = asyncio.Event()  # a close frame went either way, or TCP ended
+        # A protocol conversation (ws.conversation) reads each whole incoming message here:
+        # on_message(t_ms, is_text, payload), called before the payload is dropped.
+        self.on_message: Any = None
         for sub in expect:
             obs.expect_hits.setdefault(sub, None)
         # The shell's listener (probe --follow, the live panel): it sees every frame.
@@ -222,6 +225,8 @@ class Recorder:
         obs = self.obs
         data = bytes(self._msg_buf)
         self._msg_buf = bytearray()
+        if self.on_message is not None:
+            self.on_message(t_ms, self._msg_type != "binary", data)
         size = len(data)
         text = data.decode("utf-8", "replace")
         for sub in self.expect:
