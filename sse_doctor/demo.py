@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from sse_doctor import interrupt
+from sse_doctor.interrupt import Stop
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer
 from sse_doctor.lab.experiments import EXPERIMENTS, LabExperiment, experiment_argv
 from sse_doctor.model import Report, ScenarioResult, protocol_of
@@ -45,8 +47,8 @@ def _plan_one(s: LabScenario, url: str) -> Plan:
     return plan_command("probe", parse_args("probe", [url, *DEMO_ARGS, *s.probe_args]))
 
 
-async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | None) \
-        -> list[ScenarioResult]:
+async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | None,
+                     done: list[ScenarioResult]) -> list[ScenarioResult]:
     # Parse and validate every probe before the first one starts: the probes time their
     # connections, and CPU work on the shared event loop would show up as their delays.
     plans = [(s, _plan_one(s, url)) for s, url in plan]
@@ -61,6 +63,7 @@ async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | N
         async with sem:
             [r] = await p.run(s.name)
         r.expected = sorted(s.expect)
+        done.append(r)
         if progress is not None and task_id is not None:
             progress.advance(task_id)
         return r
@@ -78,7 +81,8 @@ async def _experiment_one(e: LabExperiment, base_url: str, user: str) -> Scenari
     return result
 
 
-async def _experiment_all(base_url: str, progress: Progress | None) -> list[ScenarioResult]:
+async def _experiment_all(base_url: str, progress: Progress | None,
+                          done: list[ScenarioResult]) -> list[ScenarioResult]:
     """The lab experiments, at once where they cannot meet (each has its own route and
     gauges), after the probes, whose timing checks they would disturb."""
     task_id = progress.add_task("running experiments", total=len(EXPERIMENTS)) \
@@ -87,6 +91,7 @@ async def _experiment_all(base_url: str, progress: Progress | None) -> list[Scen
 
     async def one(e: LabExperiment) -> ScenarioResult:
         r = await _experiment_one(e, base_url, user)
+        done.append(r)
         if progress is not None and task_id is not None:
             progress.advance(task_id)
         return r
@@ -101,7 +106,8 @@ async def _experiment_all(base_url: str, progress: Progress | None) -> list[Scen
     return [results[e] for e in EXPERIMENTS]
 
 
-async def _load_all(base_url: str, progress: Progress | None) -> list[ScenarioResult]:
+async def _load_all(base_url: str, progress: Progress | None,
+                    done: list[ScenarioResult]) -> list[ScenarioResult]:
     """The lab's load rows, one after another (they share the machine's CPU, and one of them
     measures latency), each a `sse-doctor load` child process: its workers fork, and must not
     inherit this process's lab server threads."""
@@ -113,19 +119,25 @@ async def _load_all(base_url: str, progress: Progress | None) -> list[ScenarioRe
     for row in LOAD_SCENARIOS:
         outcome = await asyncio.to_thread(run_load_scenario, row, base_url)
         results.append(outcome.result(base_url))
+        done.append(results[-1])
         if progress is not None and task_id is not None:
             progress.advance(task_id)
     return results
 
 
 async def _everything(plan: list[tuple[LabScenario, str]], base_url: str,
-                      progress: Progress | None) -> list[ScenarioResult]:
-    results = await _probe_all(plan, progress)
-    results += await _experiment_all(base_url, progress)
-    return results + await _load_all(base_url, progress)
+                      progress: Progress | None,
+                      done: list[ScenarioResult]) -> list[ScenarioResult]:
+    """Every stage in turn; `done` gets each result as it finishes, so Ctrl-C still has
+    them."""
+    results = await _probe_all(plan, progress, done)
+    results += await _experiment_all(base_url, progress, done)
+    return results + await _load_all(base_url, progress, done)
 
 
-def run_demo(show_progress: bool = True) -> tuple[Report, bool]:
+def run_demo(show_progress: bool = True) -> tuple[Report, bool, Stop]:
+    """The demo's report, whether every scenario got its diagnosis, and how it ended: Ctrl-C
+    or SIGTERM stops it with the scenarios that finished (the report says interrupted)."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     with LabServer() as server:
@@ -139,14 +151,20 @@ def run_demo(show_progress: bool = True) -> tuple[Report, bool]:
             plan.append((s, base + s.path))
         plan.append((UNREACHABLE, f"http://127.0.0.1:{_closed_port()}/sse/healthy"))
         err = Console(stderr=True)
+        done: list[ScenarioResult] = []
         if show_progress and err.is_terminal:
             with Progress(TextColumn("{task.description}"), BarColumn(),
                           MofNCompleteColumn(), console=err, transient=True) as progress:
-                results = asyncio.run(_everything(plan, server.base_url, progress))
+                results, stop = interrupt.run(
+                    lambda stop: _everything(plan, server.base_url, progress, done),
+                    cancel=True)
         else:
-            results = asyncio.run(_everything(plan, server.base_url, None))
+            results, stop = interrupt.run(
+                lambda stop: _everything(plan, server.base_url, None, done), cancel=True)
         base_url = server.base_url
+    if results is None:  # interrupted: what finished
+        results = list(done)
     report = Report(command="demo", url=base_url, protocol=protocol_of(results),
-                    started_at=started,
-                    duration_s=time.perf_counter() - t0, results=results, multi=True)
-    return report, all(r.matches_expected for r in results)
+                    started_at=started, duration_s=time.perf_counter() - t0, results=results,
+                    multi=True, interrupted=stop.interrupted)
+    return report, all(r.matches_expected for r in results), stop

@@ -39,8 +39,13 @@ def demo(values: dict[str, Any]) -> int:
 
     check_outputs(values)
     json_out = values["json_out"]
-    report, all_match = run_demo(show_progress=not values["quiet"] and json_out != "-")
+    report, all_match, stop = run_demo(show_progress=not values["quiet"] and json_out != "-")
     emit_values(report, Redactor(), {**values, "fail_on": "never"})
+    if stop.interrupted:
+        from sse_doctor import interrupt
+
+        interrupt.say_interrupted(stop)
+        return stop.exit_code
     if json_out != "-":
         console = Console(highlight=False)
         n = len(report.results)

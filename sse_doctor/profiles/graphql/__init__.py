@@ -92,7 +92,9 @@ class GraphqlProfile(Profile):
         return bool(getattr(obs, "opened", False) or getattr(obs, "streamed", False))
 
     def irrelevant(self, result: ProfileResult) -> frozenset[str]:
-        return frozenset({"stream-ended", "no-event-ids"})
+        # The profile ends the operation itself and the server may close after it; a server
+        # that ends the session early gets this profile's own codes.
+        return frozenset({"stream-ended", "no-event-ids", "ws-server-closed"})
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:
         from sse_doctor.profiles.graphql import driver

@@ -83,7 +83,9 @@ class SocketIoProfile(Profile):
         return getattr(obs, "unreachable", None) is None
 
     def irrelevant(self, result: ProfileResult) -> frozenset[str]:
-        return frozenset()
+        # The profile leaves the session itself (the server then closes the socket); a server
+        # that ends the session gets socketio-server-disconnect, in Socket.IO's words.
+        return frozenset({"ws-server-closed"})
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:
         from dataclasses import replace
