@@ -7,7 +7,6 @@ SIGTERM) closes every connection, reports what was done so far and exits 130 (14
 
 from __future__ import annotations
 
-import signal
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -16,8 +15,7 @@ from rich.console import Console
 
 from sse_doctor import interrupt
 from sse_doctor.cli.app import app
-from sse_doctor.cli.live import discard_terminal
-from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
+from sse_doctor.cli.output import check_outputs, emit_and_exit
 from sse_doctor.commandline import command
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.plan import Plan, plan_command
@@ -37,17 +35,7 @@ def execute(name: str, values: dict[str, Any]) -> int:
     report = Report(command=name, url=plan.target.url, protocol=plan.target.protocol,
                     started_at=started, duration_s=time.perf_counter() - t0, results=results,
                     multi=True, interrupted=stop.interrupted)
-    try:
-        emit_values(report, plan.target.redactor, values)
-    except OSError:
-        if stop.signum != signal.SIGHUP:
-            raise
-        # The terminal was closed: the report files were written first; nowhere to print.
-        discard_terminal()
-    if stop.interrupted:
-        interrupt.say_interrupted(stop)
-        return stop.exit_code
-    return exit_code_for(report, values["fail_on"])
+    return emit_and_exit(report, plan.target.redactor, values, stop)
 
 
 def run_with_progress(plan: Plan, name: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -90,3 +91,22 @@ def emit_values(report: Report, red: Redactor, values: dict[str, Any]) -> None:
          fail_on=values.get("fail_on", "never"), quiet=values.get("quiet", False),
          verbose=values.get("verbose", False), html_out=values.get("html_out"),
          json_lines=values.get("follow", False))
+
+
+def emit_and_exit(report: Report, red: Redactor, values: dict[str, Any], stop: Any) -> int:
+    """Write every report asked for, then the exit code: the signal's after an interrupt
+    (`stop`, an interrupt.Stop), else what the findings mean. A terminal closed under the
+    run (SIGHUP) leaves the files written and nothing to print on."""
+    from sse_doctor import interrupt
+    from sse_doctor.cli.live import discard_terminal
+
+    try:
+        emit_values(report, red, values)
+    except OSError:
+        if stop.signum != signal.SIGHUP:
+            raise
+        discard_terminal()
+    if stop.interrupted:
+        interrupt.say_interrupted(stop)
+        return stop.exit_code
+    return exit_code_for(report, values["fail_on"])

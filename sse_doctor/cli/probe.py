@@ -7,7 +7,6 @@ seen, marked interrupted, with the checks that needed the whole window incomplet
 
 from __future__ import annotations
 
-import signal
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -17,8 +16,8 @@ from rich.console import Console
 from sse_doctor import interrupt, live
 from sse_doctor.checks.incomplete import interrupted_result
 from sse_doctor.cli.app import app
-from sse_doctor.cli.live import LivePanel, Printer, discard_stdout, discard_terminal, with_panel
-from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
+from sse_doctor.cli.live import LivePanel, Printer, discard_stdout, with_panel
+from sse_doctor.cli.output import check_outputs, emit_and_exit, emit_values
 from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_OK
 from sse_doctor.model import Report, ScenarioResult
@@ -68,16 +67,7 @@ def probe(values: dict[str, Any]) -> int:
         return EXIT_OK
     try:
         # With --follow --json -, the report is the last JSON line (the one with "schema").
-        emit_values(report, target.redactor, values)
+        return emit_and_exit(report, target.redactor, values, stop)
     except BrokenPipeError:
         discard_stdout()
         return EXIT_OK
-    except OSError:
-        if stop.signum != signal.SIGHUP:
-            raise
-        # The terminal was closed: the report files were written first; nowhere to print.
-        discard_terminal()
-    if stop.interrupted:
-        interrupt.say_interrupted(stop)
-        return stop.exit_code
-    return exit_code_for(report, values["fail_on"])
