@@ -125,8 +125,12 @@ def test_profile_llm_on_an_http_error_reports_the_error_and_no_answer(lab) -> No
 
 
 def test_a_websocket_with_the_signs_of_socketio_gets_a_hint(lab) -> None:
+    # Under --profile auto an EIO= URL is read by the socketio profile itself; the plain
+    # probe (--profile none) points to it.
     url = lab.url("/ws/healthy-echo").replace("http://", "ws://") + "?EIO=4&transport=websocket"
-    proc = cli("probe", url, "--duration", "1", "--json", "-")
+    report = json.loads(cli("probe", url, "--duration", "1", "--json", "-").stdout)
+    assert report["profile"]["name"] == "socketio" and report["profile"]["detected"] == "url"
+    proc = cli("probe", url, "--duration", "1", "--profile", "none", "--json", "-")
     report = json.loads(proc.stdout)
     [hint] = [f for f in report["findings"] if f["code"] == "profile-hint"]
     assert hint["evidence"] == {"profile": "socketio"} and "--profile socketio" in hint["detail"]

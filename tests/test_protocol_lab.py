@@ -11,7 +11,9 @@ import pytest
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario
 from tests.conftest import start_cli
 
-PROFILED = [s for s in SCENARIOS if "--profile" in s.probe_args and s.in_demo]
+# The GraphQL and Socket.IO routes (the LLM and MCP ones have their own tests).
+PROFILED = [s for s in SCENARIOS if "--profile" in s.probe_args and s.in_demo
+            and s.probe_args[s.probe_args.index("--profile") + 1] in ("socketio", "graphql")]
 WORDS = {  # what the detail must say, beyond the code
     "socketio-handshake-failed": "Unsupported protocol version",
     "socketio-session-unknown": "Session ID unknown",

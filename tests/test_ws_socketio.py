@@ -48,14 +48,14 @@ def socketio_url() -> Iterator[str]:
 
 def test_socketio_ping_timeout_close_is_ws_server_closed(socketio_url: str) -> None:
     # --profile none: the plain WebSocket probe, which does not answer Engine.IO's pings (a
-    # Socket.IO URL otherwise gets the socketio profile, or at least its profile-hint).
+    # Socket.IO URL otherwise gets the socketio profile); it still points to the profile.
     proc = cli("probe", socketio_url, "--duration", str(WINDOW_S), "--send", "40",
                "--profile", "none", "--json", "-")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["verdict"] == "healthy"
-    assert [f["code"] for f in report["findings"]] == ["ws-server-closed"]
-    (f,) = report["findings"]
+    assert [f["code"] for f in report["findings"]] == ["ws-server-closed", "profile-hint"]
+    f = report["findings"][0]
     close = report["close"]
     assert close["by"] == "server" and close["code"] == 1000
     # Engine.IO closes once its ping went unanswered for ping_timeout: never before.
@@ -68,7 +68,7 @@ def test_socketio_ping_timeout_close_is_ws_server_closed(socketio_url: str) -> N
 
 
 def test_terminal_verdict_line_names_the_close(socketio_url: str) -> None:
-    proc = cli("probe", socketio_url, "--duration", str(WINDOW_S))
+    proc = cli("probe", socketio_url, "--duration", str(WINDOW_S), "--profile", "none")
     assert proc.returncode == 0, proc.stderr
     verdict = proc.stdout.splitlines()[1]
     assert "HEALTHY" in verdict and "notes: ws-server-closed" in verdict

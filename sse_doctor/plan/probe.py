@@ -71,7 +71,7 @@ async def run_probe(target: Target, opts: ProbeOptions, ws_opts: Any = None,
         from sse_doctor.ws.probe import probe_ws
 
         result = await probe_ws(target, ws_opts, name=name)
-        if choice is not None and choice.requested == "auto":  # not with --profile none
+        if choice is not None:
             add_hints(result)
         return result
     from sse_doctor.scenarios.probe import probe_sse

@@ -36,7 +36,7 @@ def conclude(target: Target, opts: ProbeOptions, obs: SseObservation, tap: AutoT
     findings, checks_run = run_sse_checks(obs, opts)
     result = ScenarioResult(name=name, protocol="sse", url=target.url, findings=findings,
                             checks_run=checks_run, observation=obs, options=opts)
-    if choice is not None and choice.requested == "auto":  # --profile none: no suggestions
+    if choice is not None:
         add_hints(result)
     return result
 
