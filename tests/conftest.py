@@ -117,3 +117,19 @@ def parser_path(request: pytest.FixtureRequest) -> Iterator[str]:
         yield request.param
     finally:
         parser_module._compiled = saved
+
+
+def wait_listening(port: int, proc: subprocess.Popen, what: str, wait_s: float = 20) -> None:
+    """Until a server process we started accepts connections on 127.0.0.1:port (it offers
+    nothing to subscribe to); fails the test when it exits or the deadline passes."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"{what} did not start")
+            time.sleep(0.1)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 import trustme
 
-from .conftest import cli, free_port
+from .conftest import cli, free_port, wait_listening
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +31,7 @@ def tls_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
          "--ssl-certfile", str(cert_pem), "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        import socket
-
-        deadline = time.monotonic() + 20
-        while True:  # until it listens: nothing to subscribe to
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("the TLS lab did not start")
-                time.sleep(0.1)
+        wait_listening(port, proc, "the TLS lab")
         yield f"https://127.0.0.1:{port}", str(ca_pem)
     finally:
         proc.terminate()  # our own child, by its handle

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import resource
-import socket
 import subprocess
 import sys
-import time
 
-from tests.conftest import cli, free_port
+from tests.conftest import cli, free_port, wait_listening
 
 
 def _limit_files() -> None:
@@ -26,14 +24,7 @@ def test_uvicorn_out_of_file_descriptors_is_load_refused() -> None:
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "critical"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_limit_files)
     try:
-        deadline = time.monotonic() + 20
-        while True:  # until it listens: nothing to subscribe to
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "uvicorn did not start"
-                time.sleep(0.1)
+        wait_listening(port, proc, "uvicorn")
         r = cli("load", f"http://127.0.0.1:{port}/sse/clock?interval=0.5", "--streams", "100",
                 "--ramp", "100", "--duration", "2", "--workers", "2", "--timeout", "2",
                 "--json", "-")
