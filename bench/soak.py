@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_bench import ROOT, PY, StampServer  # noqa: E402
+from load_bench import PY, ROOT, StampServer  # noqa: E402
 
 
 def tree_rss(proc: psutil.Process) -> int:

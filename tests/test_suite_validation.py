@@ -56,10 +56,8 @@ CASES = {
         "not per check",
     ],
     "wrong-types": [
-        '{path}: check[2] "types": duration: Input should be a valid number, unable to parse '
-        "string as a number (got 'two')",
-        '{path}: check[2] "types": max_events: Input should be a valid integer, unable to parse '
-        "string as an integer (got '1.5')",
+        "{path}: check[2] \"types\": duration: expects a number (got 'two')",
+        "{path}: check[2] \"types\": max_events: expects a whole number (got '1.5')",
         '{path}: check[2] "types": expect_event: expects a list of values, not a table',
         "{path}: check[2] \"types\": insecure: expects true or false, got 'yes'",
         '{path}: check[2] "types": headers: expects a table of header names and values, like '

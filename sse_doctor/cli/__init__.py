@@ -4,13 +4,53 @@ the exit code. No protocol or planning logic lives here."""
 
 from __future__ import annotations
 
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
-from sse_doctor.cli import experiments, har, lab, load, probe, proxy, suite  # noqa: F401
 from sse_doctor.cli.app import app
-from sse_doctor.cli.output import err
-from sse_doctor.commandline import click
+from sse_doctor.commandline import click, command
 from sse_doctor.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from sse_doctor.options import COMMANDS
+
+# Which function runs each command: "module:function", or "module:function(name)" for one
+# function serving several commands. A command's module (and what it imports: the report
+# renderers, the load engine, the lab) is imported only when that command runs, so
+# `sse-doctor probe` does not pay for the proxy, the lab or the load engine at start-up.
+BODIES = {
+    "probe": "probe:probe",
+    "lab": "lab:lab",
+    "demo": "lab:demo",
+    "load": "load:load_command",
+    "proxy": "proxy:proxy_command",
+    "har": "har:har_command",
+    "run": "suite:run_command",
+    "init": "suite:init",
+    **{name: "experiments:execute(name)"
+       for name in ("disconnect", "duplicates", "storm", "resume", "checkup")},
+}
+
+
+def body(name: str) -> Callable[[dict[str, Any]], int]:
+    """The function that runs command `name`, its module imported now."""
+    where, _, function = BODIES[name].partition(":")
+    module = importlib.import_module(f"sse_doctor.cli.{where}")
+    if function.endswith("(name)"):
+        return functools.partial(getattr(module, function.removesuffix("(name)")), name)
+    return getattr(module, function)
+
+
+for _name in COMMANDS:
+    command(app, _name)(lambda values, _name=_name: body(_name)(values))
+
+
+def err(message: str) -> None:
+    from sse_doctor.cli.output import err as write_err  # rich and the renderers: error paths only
+
+    write_err(message)
 
 # click >= 8.2 raises this after printing the help for a bare `sse-doctor`.
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())

@@ -14,9 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from sse_doctor import interrupt
-from sse_doctor.cli.app import app
 from sse_doctor.cli.output import check_outputs, emit_and_exit
-from sse_doctor.commandline import command
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.plan import Plan, plan_command
 
@@ -55,6 +53,3 @@ def run_with_progress(plan: Plan, name: str,
                                                                  total=total))
         return interrupt.run(lambda stop: plan.run(name), cancel=True)
 
-
-for _name in EXPERIMENTS:
-    command(app, _name)(lambda values, _name=_name: execute(_name, values))

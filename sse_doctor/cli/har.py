@@ -10,9 +10,7 @@ from urllib.parse import urlsplit
 
 from sse_doctor import har
 from sse_doctor.checks.client_checks import CLIENT_CHECKS, run_client_checks
-from sse_doctor.cli.app import app
 from sse_doctor.cli.output import check_outputs, emit_values, exit_code_for
-from sse_doctor.commandline import command
 from sse_doctor.model import Report, ScenarioResult, protocol_of
 from sse_doctor.redact import Redactor
 
@@ -31,7 +29,6 @@ def _redactor(capture: dict) -> Redactor:
     return red
 
 
-@command(app, "har")
 def har_command(values: dict[str, Any]) -> int:
     file, json_out = values["file"], values["json_out"]
     check_outputs(values)

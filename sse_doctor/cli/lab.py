@@ -6,15 +6,12 @@ from typing import Any
 
 from rich.console import Console
 
-from sse_doctor.cli.app import app
 from sse_doctor.cli.output import check_outputs, emit_values
-from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from sse_doctor.options import validate
 from sse_doctor.redact import Redactor
 
 
-@command(app, "lab")
 def lab(values: dict[str, Any]) -> int:
     from sse_doctor.lab import LabServer
     from sse_doctor.lab.listing import lab_listing
@@ -33,7 +30,6 @@ def lab(values: dict[str, Any]) -> int:
     return EXIT_OK
 
 
-@command(app, "demo")
 def demo(values: dict[str, Any]) -> int:
     from sse_doctor.demo import run_demo
 

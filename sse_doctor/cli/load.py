@@ -8,16 +8,13 @@ from typing import Any
 
 from rich.console import Console
 
-from sse_doctor.cli.app import app
 from sse_doctor.cli.output import check_outputs, emit_values, err, exit_code_for
-from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_INTERRUPTED
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.plan.load import plan_load
 from sse_doctor.target import Target
 
 
-@command(app, "load")
 def load_command(values: dict[str, Any]) -> int:
     check_outputs(values)
     lt, settings, target = plan_load(values)

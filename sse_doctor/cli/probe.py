@@ -15,16 +15,13 @@ from rich.console import Console
 
 from sse_doctor import interrupt, live
 from sse_doctor.checks.incomplete import interrupted_result
-from sse_doctor.cli.app import app
 from sse_doctor.cli.live import LivePanel, Printer, discard_stdout, with_panel
 from sse_doctor.cli.output import check_outputs, emit_and_exit, emit_values
-from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_OK
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.plan.probe import plan_probe, run_probe, salvage
 
 
-@command(app, "probe")
 def probe(values: dict[str, Any]) -> int:
     check_outputs(values)
     target, opts, ws_opts = plan_probe(values)

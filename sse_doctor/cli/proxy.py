@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sse_doctor.checks.client_checks import CLIENT_CHECKS, run_client_checks
-from sse_doctor.cli.app import app
 from sse_doctor.cli.output import (
     check_outputs,
     check_writable,
@@ -18,7 +17,6 @@ from sse_doctor.cli.output import (
     exit_code_for,
     write,
 )
-from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_UNREACHABLE, UsageError
 from sse_doctor.model import Report, ScenarioResult, protocol_of
 from sse_doctor.proxy import mitm_env, session
@@ -35,7 +33,6 @@ def _learn_secrets(red: Redactor, s: session.Session) -> None:
             red.add_header(name, value)
 
 
-@command(app, "proxy")
 def proxy_command(values: dict[str, Any]) -> int:
     json_out, har_out, quiet = values["json_out"], values["har_out"], values["quiet"]
     check_outputs(values)

@@ -10,9 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from sse_doctor.cli.app import app
 from sse_doctor.cli.output import check_outputs, check_writable, write
-from sse_doctor.commandline import command
 from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from sse_doctor.plan import PLANNERS
 from sse_doctor.report import junit
@@ -32,7 +30,6 @@ def _progress_run(suite, jobs: int, fail_on: str, show: bool):  # noqa: ANN001, 
                          on_done=lambda _o: progress.advance(task))
 
 
-@command(app, "run")
 def run_command(values: dict[str, Any]) -> int:
     from sse_doctor.options import validate
     from sse_doctor.suite import github
@@ -99,7 +96,6 @@ def run_command(values: dict[str, Any]) -> int:
     return EXIT_OK if run.passed else EXIT_FINDINGS
 
 
-@command(app, "init")
 def init(values: dict[str, Any]) -> int:
     from sse_doctor.suite.starter import starter_suite
 

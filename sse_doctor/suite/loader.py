@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 
 from sse_doctor.checks.registry import REGISTRY
-from sse_doctor.commandline import click, parse_args
+from sse_doctor.commandline import ConversionError, click, parse_args
 from sse_doctor.errors import UsageError
 from sse_doctor.options import COMMANDS
 from sse_doctor.plan import PLANNERS, Plan, plan_command
@@ -250,6 +250,8 @@ def header_argv(value: Any) -> tuple[list[str], str | None]:
 
 
 def _click_problem(exc: Exception) -> str:
+    if isinstance(exc, ConversionError):  # the line shows the value itself
+        return exc.bare
     if isinstance(exc, click.exceptions.BadParameter) and exc.message:
         return str(exc.message).rstrip(".")
     if isinstance(exc, click.exceptions.ClickException):
