@@ -15,7 +15,6 @@ from rich.console import Console
 
 from sse_doctor import interrupt, live
 from sse_doctor.checks.incomplete import interrupted_result
-from sse_doctor.cli.live import LivePanel, Printer, discard_stdout, with_panel
 from sse_doctor.cli.output import check_outputs, emit_and_exit, emit_values
 from sse_doctor.errors import EXIT_OK
 from sse_doctor.model import Report, ScenarioResult
@@ -30,12 +29,16 @@ def probe(values: dict[str, Any]) -> int:
     to_stdout = values["json_out"] == "-"
     stderr = Console(stderr=True)
     session = live.Session()
-    printer = None
+    printer = panel = None
+    # The live view (rich.live and friends) only when it shows: not for CI's plain runs.
     if values["follow"]:
+        from sse_doctor.cli.live import Printer
+
         printer = Printer(session, to_stdout, opts.idle_limit, target.redactor,
                           values["verbose"])
-    panel = None
     if not values["follow"] and not values["quiet"] and not to_stdout and stderr.is_terminal:
+        from sse_doctor.cli.live import LivePanel
+
         panel = LivePanel(session, target.url, opts.duration, opts.idle_limit, opts,
                           ws_opts, target.redactor)
 
@@ -45,6 +48,8 @@ def probe(values: dict[str, Any]) -> int:
         live.start(session)
         coro = run_probe(target, opts, ws_opts)
         if panel is not None:
+            from sse_doctor.cli.live import with_panel
+
             return await with_panel(coro, panel, stderr)
         return await coro
 
@@ -66,5 +71,7 @@ def probe(values: dict[str, Any]) -> int:
         # With --follow --json -, the report is the last JSON line (the one with "schema").
         return emit_and_exit(report, target.redactor, values, stop)
     except BrokenPipeError:
+        from sse_doctor.cli.live import discard_stdout
+
         discard_stdout()
         return EXIT_OK
