@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sse_doctor.checks.load_checks import run_load_checks
+from sse_doctor.load.fleet import _Merge
 from sse_doctor.load.histogram import SIZE, Histogram, bucket_bounds, bucket_of
 from sse_doctor.load.http1 import HttpProtocolError, ResponseReader, parse_head
 from sse_doctor.load.observation import LoadObservation, LoadSettings
@@ -351,3 +353,43 @@ def test_a_refused_handshake_is_a_refusal_by_status() -> None:
     server.send_response(server.reject(403, "no\n"))
     client.feed(b"".join(server.data_to_send()), 0.01)
     assert client.state == CLOSED and rec.refusals == {"403": 1}
+
+
+# --- the parent's per-second merge --------------------------------------------------------------
+def _worker_sample(t_s: float, open_: int, lags: list[float]) -> dict:
+    h = Histogram()
+    for v in lags:
+        h.record(v)
+    return {"t_s": t_s, "open": open_, "opening": 0, "failed": 0, "dropped": 0,
+            "items": len(lags), "lag": h.to_wire(), "cpu": 10.0}
+
+
+def _keep_everything(workers: int) -> _Merge:
+    merge = _Merge(workers)
+    merge.SEAL_AFTER_S = 10**9  # never seal: every raw sample kept, as before sealing
+    return merge
+
+
+def test_sealed_seconds_give_the_series_raw_samples_give_and_stay_bounded() -> None:
+    rng = random.Random(7)
+    sealed, kept = _Merge(2), _keep_everything(2)
+    for sec in range(1, 400):
+        for index in (0, 1):
+            # worker 1 runs a second behind; both stamp a little off the whole second
+            sample = _worker_sample(sec - index + rng.uniform(-0.2, 0.2), 100 * index + sec,
+                                    [rng.uniform(0.1, 50) for _ in range(rng.randint(0, 30))])
+            sealed.add(index, sample)
+            kept.add(index, sample)
+        if sec % 50 == 0:
+            assert sealed.latest() == kept.latest()
+    assert sealed.series() == kept.series()
+    assert len(sealed.by_sec) <= sealed.SEAL_AFTER_S + 3  # raw histograms only for the last few
+
+
+def test_a_sample_later_than_the_seal_still_counts_its_events() -> None:
+    merge = _Merge(1)
+    for sec in range(1, 20):
+        merge.add(0, _worker_sample(sec, 5, [1.0]))
+    merge.add(0, _worker_sample(2.0, 5, [1.0, 2.0, 3.0]))  # long after second 2 was sealed
+    row = next(r for r in merge.series() if r["t_s"] == 2)
+    assert row["events_per_s"] == 4 and row["open"] == 5
