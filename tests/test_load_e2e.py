@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS, load_argv, run_load_scenario
@@ -191,6 +192,47 @@ def test_ctrl_c_on_a_terminal_reaches_the_workers_too(lab, tmp_path) -> None:
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     report = json.loads(out.read_text())
     assert report["interrupted"] is True and report["load"]["streams"]["opened"] == 40
+    assert wait_idle(lab) == 0
+
+
+def _start_and_wait_open(lab, out, streams: int):
+    proc = start_cli("load", lab.url("/sse/clock"), "--streams", str(streams), "--ramp", "100",
+                     "--duration", "60", "--workers", "2", "--json", str(out))
+    deadline = time.monotonic() + 30
+    while lab.active_requests < streams and time.monotonic() < deadline:
+        time.sleep(0.05)  # until every stream is open: nothing to subscribe to
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_sigterm_and_sighup_end_the_run_like_ctrl_c(lab, tmp_path, sig) -> None:
+    """A CI job's timeout (SIGTERM) or a closed terminal (SIGHUP) reaches the parent alone:
+    it must stop its workers and write the partial report, exit 128 + the signal."""
+    out = tmp_path / "partial.json"
+    proc = _start_and_wait_open(lab, out, 30)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and "interrupted" in err
+    report = json.loads(out.read_text())
+    assert report["interrupted"] is True and report["load"]["streams"]["opened"] == 30
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive
+    assert wait_idle(lab) == 0
+
+
+def test_workers_of_a_killed_parent_close_their_streams_and_exit(lab, tmp_path) -> None:
+    """SIGKILL leaves no chance to tell the workers: they notice the parent is gone, close
+    every stream and exit, instead of holding the server's connections forever."""
+    proc = _start_and_wait_open(lab, tmp_path / "never.json", 30)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    proc.kill()  # our own child, by its handle
+    proc.communicate(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive
     assert wait_idle(lab) == 0
 
 

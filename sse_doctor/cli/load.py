@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from sse_doctor.cli.output import check_outputs, emit_values, err, exit_code_for
 from sse_doctor.errors import EXIT_INTERRUPTED
+from sse_doctor.interrupt import exit_code
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.plan.load import plan_load
 from sse_doctor.target import Target
@@ -28,6 +30,16 @@ def load_command(values: dict[str, Any]) -> int:
         return _unreachable(target, started, t0, unreachable, values)
     console = Console(stderr=True)
     live = not (values["quiet"] or values["json_out"] == "-") and console.is_terminal
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # SIGTERM (a CI job's timeout, `kill`) and SIGHUP (the terminal closed) end the run
+        # the way Ctrl-C does: the workers are told to stop and hand back their counts. The
+        # default action killed the parent alone and left the workers holding their streams.
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         view = None
         if live:
@@ -37,7 +49,10 @@ def load_command(values: dict[str, Any]) -> int:
         obs = run_fleet(lt, settings, view)
     except KeyboardInterrupt:  # between runs of the loop that gathers the workers' counts
         err("interrupted before the workers reported: no report")
-        return EXIT_INTERRUPTED
+        return exit_code(received[0]) if received else EXIT_INTERRUPTED
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     from sse_doctor.checks.load_checks import LOAD_CHECKS, run_load_checks
 
     result = ScenarioResult(name="load", protocol=target.protocol, url=target.url,
@@ -49,7 +64,7 @@ def load_command(values: dict[str, Any]) -> int:
     emit_values(report, target.redactor, values)
     if obs.interrupted:
         err("interrupted: every connection was closed; the report above is partial")
-        return EXIT_INTERRUPTED
+        return exit_code(received[0]) if received else EXIT_INTERRUPTED
     return exit_code_for(report, values["fail_on"])
 
 

@@ -123,6 +123,9 @@ class Worker:
     def __init__(self, cfg: WorkerConfig, conn: Any) -> None:
         self.cfg = cfg
         self.conn = conn
+        # A forked worker holds a copy of the parent's end of the pipe too, so a parent that
+        # died (SIGKILL) never shows as EOF: its pid changing does.
+        self.parent_pid = os.getppid()
         self.rec = Recorder(cfg.share, cfg.t0)
         self.lag = LagReader(cfg.lag)
         self.ssl = _ssl_context(cfg)
@@ -236,6 +239,8 @@ class Worker:
             p.transport.close()  # type: ignore[union-attr]
 
     def _sample(self, now: float) -> None:
+        if self.orphaned:
+            return
         wall, cpu = time.perf_counter(), time.process_time()
         w0, c0 = self.cpu_last
         self.cpu_last = (wall, cpu)
@@ -250,7 +255,14 @@ class Worker:
         except (BrokenPipeError, OSError):  # the parent is gone: stop quietly
             self.stop.set()
 
+    @property
+    def orphaned(self) -> bool:
+        return os.getppid() != self.parent_pid
+
     def _poll_parent(self) -> None:
+        if self.orphaned:  # nobody reads the pipe any more: a send would block when it fills
+            self.stop.set()
+            return
         try:
             while self.conn.poll():
                 if self.conn.recv() == "stop":
@@ -373,6 +385,7 @@ def worker_main(cfg: WorkerConfig, conn: Any) -> None:
     """The worker process: run, then hand the counts back (also on Ctrl-C, never a
     traceback)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop's own handler is in place
+    parent = os.getppid()
     raise_open_files_limit()
     worker_holder: dict[str, Worker] = {}
 
@@ -390,9 +403,12 @@ def worker_main(cfg: WorkerConfig, conn: Any) -> None:
             result = asyncio.run(main())
         else:
             result = uvloop.run(main())
-        conn.send(("final", cfg.index, result))
+        if os.getppid() == parent:
+            conn.send(("final", cfg.index, result))
     except BaseException as exc:  # noqa: BLE001 - the parent reports it in one line
         try:
+            if os.getppid() != parent:
+                return
             conn.send(("error", cfg.index, f"{type(exc).__name__}: {exc}"))
         except (BrokenPipeError, OSError):
             pass
