@@ -393,3 +393,29 @@ def test_a_sample_later_than_the_seal_still_counts_its_events() -> None:
     merge.add(0, _worker_sample(2.0, 5, [1.0, 2.0, 3.0]))  # long after second 2 was sealed
     row = next(r for r in merge.series() if r["t_s"] == 2)
     assert row["events_per_s"] == 4 and row["open"] == 5
+
+
+def test_garbage_bytes_count_their_stream_as_malformed_once() -> None:
+    rec, s = make_stream()
+    s.feed(SSE_HEAD, 100.002)
+    s.feed(chunked(b"Data: x\n\n: y\nevent: e\ndata: ok\n\n")[:-5], 100.01)
+    s.feed(chunked(b"Bogus: 1\n\n")[:-5], 100.02)
+    assert rec.malformed == 1 and rec.items == 2  # the comment and the event
+    assert rec.diagnostics == {"ignored-field": 2}
+    clean = SseStream(rec, LagReader(LagSpec("perf")), 100.0, 30.0)
+    clean.feed(SSE_HEAD, 100.002)
+    clean.feed(chunked(b"data: a\n\n")[:-5], 100.01)
+    assert rec.malformed == 1
+    wire = rec.to_wire()
+    assert wire["counts"]["malformed"] == 1 and wire["diagnostics"] == {"ignored-field": 2}
+
+
+def test_malformed_streams_make_a_fleet_finding_above_the_share() -> None:
+    obs = observation(counts={"malformed": 300},
+                      diagnostics={"invalid-utf8": 40, "ignored-field": 900})
+    (f,) = [f for f in run_load_checks(obs) if f.code == "load-malformed"]
+    assert f.detail.startswith("300 of 1000 streams (30 %) carried bytes that break")
+    assert "900 x unknown field names" in f.detail.split(";")[0]
+    assert f.evidence["by_kind"] == {"invalid-utf8": 40, "ignored-field": 900}
+    assert "load-malformed" not in {f.code for f in run_load_checks(
+        observation(counts={"malformed": 5}, diagnostics={"invalid-utf8": 5}))}

@@ -10,7 +10,7 @@ from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
 REPEAT_RUN = 5  # this many identical payloads in a row look like stale data
 LOW_RETRY_MS = 1000
 
-_DIAG_WORDS = {
+DIAG_WORDS = {
     "invalid-utf8": "invalid UTF-8 (replaced with U+FFFD)",
     "ignored-field": "unknown field names, ignored by browsers",
     "bad-retry": "retry values that are not plain digits, ignored",
@@ -94,7 +94,7 @@ def check_event_ids(obs: SseObservation) -> list[Finding]:
 def check_malformed(obs: SseObservation) -> list[Finding]:
     if not obs.streamed or not obs.diagnostics:
         return []
-    parts = [f"{n} x {_DIAG_WORDS.get(k, k)}" for k, n in obs.diagnostics.most_common()]
+    parts = [f"{n} x {DIAG_WORDS.get(k, k)}" for k, n in obs.diagnostics.most_common()]
     examples = [{"t_ms": round(t, 1), "kind": k, "detail": d} for t, k, d in obs.diag_examples]
     return [finding(
         "malformed-stream", "The stream breaks the format: " + "; ".join(parts) + ".",

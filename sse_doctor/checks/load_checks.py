@@ -3,11 +3,12 @@ same on what `sse-doctor load`, the Locust users or a test fixture counted."""
 
 from __future__ import annotations
 
+from sse_doctor.checks.content_checks import DIAG_WORDS
 from sse_doctor.load.histogram import Histogram
 from sse_doctor.load.observation import LoadObservation
 from sse_doctor.model import Finding, finding, when
 
-LOAD_CHECKS = ["load-refused", "load-dropped", "load-stalled", "load-degraded",
+LOAD_CHECKS = ["load-refused", "load-dropped", "load-stalled", "load-malformed", "load-degraded",
                "load-generator-saturated"]
 
 SHARE = 0.01  # a share of streams at least this large (and one stream) makes a finding
@@ -91,6 +92,20 @@ def check_stalled(obs: LoadObservation) -> list[Finding]:
                     gap_max_ms=round(gap.max, 1) if gap.count else None)]
 
 
+def check_malformed(obs: LoadObservation) -> list[Finding]:
+    n = obs.counts.get("malformed", 0)
+    opened = obs.counts.get("opened", 0)
+    if not _share(n, opened):
+        return []
+    kinds = "; ".join(f"{v} x {DIAG_WORDS.get(k, k)}"
+                      for k, v in sorted(obs.diagnostics.items(), key=lambda x: -x[1]))
+    detail = (f"{n} of {opened} streams ({_pct(n, opened)}) carried bytes that break the "
+              f"event-stream format: {kinds}. Browsers drop or mangle what they cannot read, "
+              "so those clients saw fewer events than were sent.")
+    return [finding("load-malformed", detail, malformed=n, opened=opened,
+                    by_kind=dict(obs.diagnostics))]
+
+
 def _knee(bands: list[Histogram], requested: int, ratio: float,
           min_ms: float) -> tuple[float, float, int] | None:
     """(first streams' median, full load's median, open streams from which it was degraded)
@@ -154,7 +169,8 @@ def check_generator(obs: LoadObservation) -> list[Finding]:
 
 def run_load_checks(obs: LoadObservation) -> list[Finding]:
     out: list[Finding] = []
-    for check in (check_refused, check_dropped, check_stalled, check_degraded, check_generator):
+    for check in (check_refused, check_dropped, check_stalled, check_malformed, check_degraded,
+                  check_generator):
         out.extend(check(obs))
     if obs.interrupted:
         # What was seen stays reported; what needed the whole run is not a pass.

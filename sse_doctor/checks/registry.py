@@ -372,6 +372,12 @@ _ALL = [
        "a lock, CPU) makes delivery slower the more streams are open.",
        "Keep the load below the reported knee, or remove the per-stream cost (fan out once, "
        "write without awaiting each client), or scale out."),
+    _c("load-malformed", WARNING, "Streams broke the event-stream format under load",
+       "The server sent bytes that are not server-sent events to some streams: misspelt "
+       "field names, invalid UTF-8, oversize lines, a binary or compressed body sent raw, or "
+       "writes from several tasks interleaved on one stream.",
+       "Probe one of those streams (`sse-doctor probe URL`) to see the bytes; fix the "
+       "serializer, and make sure one task at a time writes each stream."),
     _c("load-generator-saturated", WARNING, "The load generator itself ran out of CPU or file "
        "descriptors",
        "More streams or events per worker than one core handles, or our own open-files limit.",

@@ -48,6 +48,9 @@ LOAD_SCENARIOS: tuple[LabLoad, ...] = (
     LabLoad("load-lag", "/sse/load-lag?per_stream_ms=1&interval=0.5",
             "a broadcast loop that awaits each client: heartbeats 1 ms late per open stream",
             ("--streams", "300", "--ramp", "100"), frozenset({"load-degraded"})),
+    LabLoad("load-garbage", "/sse/garbage",
+            "a server that answers every stream with random bytes: 200 OK, no events",
+            ("--streams", "100", "--ramp", "200"), frozenset({"load-malformed"})),
 )
 
 

@@ -248,6 +248,7 @@ def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merg
     refusals: dict[str, int] = {}
     drops: dict[str, int] = {}
     local: dict[str, int] = {}
+    diagnostics: dict[str, int] = {}
     hist = {k: Histogram() for k in HISTOGRAMS}
     phase_hist = {p: {"lag_ms": Histogram(), "first_event_ms": Histogram()} for p in PHASES}
     phase_counts = {p: {"opened": 0, "failed": 0, "dropped": 0} for p in PHASES}
@@ -265,7 +266,7 @@ def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merg
         for k, v in rec["counts"].items():
             counts[k] = counts.get(k, 0) + v
         for src, dst in ((rec["refusals"], refusals), (rec["drops"], drops),
-                         (rec["local_errors"], local)):
+                         (rec["local_errors"], local), (rec.get("diagnostics", {}), diagnostics)):
             for k, v in src.items():
                 dst[k] = dst.get(k, 0) + v
         for k in HISTOGRAMS:
@@ -313,4 +314,4 @@ def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merg
         first_refusal=first_refusal, first_drop_s=first_drop, last_drop_s=last_drop,
         cpu_percent=max(cpus) if cpus else 0.0, cpu_max=cpu_max,
         kib_per_stream=(rss / counts["peak_open"] / 1024) if counts["peak_open"] else None,
-        errors=errors, elapsed_s=elapsed)
+        errors=errors, elapsed_s=elapsed, diagnostics=diagnostics)

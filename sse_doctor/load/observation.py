@@ -56,6 +56,7 @@ class LoadObservation:
     kib_per_stream: float | None
     errors: list[str]
     elapsed_s: float
+    diagnostics: dict[str, int] = field(default_factory=dict)  # the SSE parser's, by kind
 
 
 

@@ -37,6 +37,8 @@ class Recorder:
         self.started = self.opened = self.failed = self.ended = self.dropped = 0
         self.reconnected = self.open = self.opening = self.peak_open = 0
         self.stalled = 0  # streams whose longest silence exceeded the idle limit
+        self.malformed = 0  # streams whose bytes broke the event-stream format
+        self.diagnostics: dict[str, int] = {}  # the parser's diagnostics, by kind
         self.items = 0  # events + comments (SSE) or messages (WS) received
         self.bytes = 0
         self.refusals: dict[str, int] = {}
@@ -135,6 +137,12 @@ class Recorder:
             self.first_drop_s = t
         self.last_drop_s = t
 
+    def diagnostic(self, kind: str, first_of_stream: bool) -> None:
+        """The SSE parser found the stream breaking the format (parser.DIAG_* kinds)."""
+        self.diagnostics[kind] = self.diagnostics.get(kind, 0) + 1
+        if first_of_stream:
+            self.malformed += 1
+
     # --- snapshots -------------------------------------------------------------------------------
     def second(self, now: float, cpu_percent: float) -> dict[str, Any]:
         """This second's sample (then the per-second counters restart)."""
@@ -150,9 +158,9 @@ class Recorder:
         return {
             "counts": {k: getattr(self, k) for k in (
                 "started", "opened", "failed", "ended", "dropped", "reconnected", "open",
-                "opening", "peak_open", "stalled", "items", "bytes")},
+                "opening", "peak_open", "stalled", "malformed", "items", "bytes")},
             "refusals": dict(self.refusals), "drops": dict(self.drops),
-            "local_errors": dict(self.local_errors),
+            "local_errors": dict(self.local_errors), "diagnostics": dict(self.diagnostics),
             "hist": {k: h.to_wire() for k, h in self.hist.items()},
             "phases": {k: p.to_wire() for k, p in self.phases.items()},
             "lag_bands": [h.to_wire() for h in self.lag_bands],

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sse_doctor.load.http1 import HttpProtocolError, ResponseReader
 from sse_doctor.load.recorder import Recorder
-from sse_doctor.sse.parser import Comment, Event, SSEParser
+from sse_doctor.sse.parser import Comment, Diagnostic, Event, SSEParser
 
 OPENING, OPEN, CLOSED = 0, 1, 2
 
@@ -155,7 +155,8 @@ class SseStream:
     """One SSE stream: HTTP/1.1 head and body framing, then the project's SSE parser."""
 
     __slots__ = ("rec", "lag", "reader", "parser", "state", "t_start", "t_head", "t_last",
-                 "max_silence", "got_byte", "got_event", "reconnect", "decomp", "idle_limit")
+                 "max_silence", "got_byte", "got_event", "reconnect", "decomp", "idle_limit",
+                 "malformed")
 
     def __init__(self, rec: Recorder, lag: LagReader, now: float, idle_limit: float,
                  parser: SSEParser | None = None, reconnect: bool = False,
@@ -171,6 +172,7 @@ class SseStream:
         self.t_last = 0.0
         self.max_silence = 0.0
         self.got_byte = self.got_event = False
+        self.malformed = False
         self.reconnect = reconnect
         self.decomp = None
         self.idle_limit = idle_limit
@@ -233,6 +235,9 @@ class SseStream:
                     self.got_event = True
                     rec.first_event((now - self.t_start) * 1000.0)
             else:
+                if cls is Diagnostic:  # bytes that break the format: garbage is no all-clear
+                    rec.diagnostic(it.kind, not self.malformed)
+                    self.malformed = True
                 continue
             last = self.t_last
             silence = now - (last or self.t_head)

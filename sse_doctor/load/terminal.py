@@ -54,6 +54,9 @@ def render_load(console: Console, obs: LoadObservation, red: Any, verbose: bool)
                                              sorted(obs.refusals.items(), key=lambda x: -x[1])))
     if obs.drops:
         facts.add_row("drops", " · ".join(f"{k}: {n}" for k, n in sorted(obs.drops.items())))
+    if obs.diagnostics:
+        facts.add_row("malformed", f"{c.get('malformed', 0)} streams · " + " · ".join(
+            f"{k}: {n}" for k, n in sorted(obs.diagnostics.items(), key=lambda x: -x[1])))
     kib = "-" if obs.kib_per_stream is None else f"{obs.kib_per_stream:.1f} KiB per stream"
     facts.add_row("generator", f"CPU {obs.cpu_percent:.0f} % of a core (busiest worker) · {kib}"
                   + (f" · local errors {obs.local_errors}" if obs.local_errors else ""))
