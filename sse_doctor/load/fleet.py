@@ -61,8 +61,9 @@ def plan_workers(streams: int, workers: int) -> tuple[int, int]:
     return workers, soft
 
 
-class _Merge:
-    """Per-second samples of every worker, merged by second."""
+class SampleMerge:
+    """Per-second samples of every worker (or other generator: a Locust process, one of its
+    dense users), merged by second. ``add(index, sample)``: ``index`` tells generators apart."""
 
     def __init__(self, workers: int) -> None:
         self.by_sec: dict[int, dict[int, dict[str, Any]]] = {}
@@ -158,7 +159,7 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
             on_second = stack.enter_context(view).update
         except KeyboardInterrupt:
             pass  # the loop below still asks the workers to stop and gathers their counts
-    merge = _Merge(workers)
+    merge = SampleMerge(workers)
     finals: dict[int, dict[str, Any]] = {}
     errors: list[str] = []
     open_conns = {c: i for i, c in enumerate(conns)}
@@ -215,18 +216,21 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
             proc.join(1.0)
     for c in conns:
         c.close()
-    return _merge_finals(target, settings, workers, merge, finals, errors,
+    return merge_finals(target, settings, workers, merge, finals, errors,
                          interrupted or any(f["interrupted"] for f in finals.values()),
                          time.perf_counter() - t0)
 
 
-def _live(merge: _Merge, settings: LoadSettings) -> dict[str, Any]:
+def _live(merge: SampleMerge, settings: LoadSettings) -> dict[str, Any]:
     return {**merge.latest(), "requested": settings.streams}
 
 
-def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merge: _Merge,
-                  finals: dict[int, dict[str, Any]], errors: list[str], interrupted: bool,
-                  elapsed: float) -> LoadObservation:
+def merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merge: SampleMerge,
+                 finals: dict[int, dict[str, Any]], errors: list[str], interrupted: bool,
+                 elapsed: float) -> LoadObservation:
+    """One LoadObservation from the generators' final counts (``finals``: index -> what
+    driver.Worker.run returns) and their merged samples. ``workers``: how many generators
+    the counts came from (the stream count at the first refusal is scaled by it)."""
     counts: dict[str, int] = {}
     refusals: dict[str, int] = {}
     drops: dict[str, int] = {}
