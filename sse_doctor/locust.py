@@ -1,24 +1,46 @@
 """sse-doctor inside Locust, for more streams than one machine holds:
 
-    from sse_doctor.locust import SseUser
+    from sse_doctor.locust import DenseSseUser, SseUser
 
-    class Events(SseUser):
+    class Events(SseUser):             # one stream per Locust user (a greenlet)
         path = "/sse/clock"
         hold_s = 60
 
-    locust -f locustfile.py --headless --master --expect-workers 4 -u 20000 -r 500 -t 5m \\
-        --host http://10.0.0.5:8000 --sse-doctor-json load.json
-    locust -f locustfile.py --worker --master-host 10.0.0.1 --processes 4    # on each machine
+    class Many(DenseSseUser):          # dense: 5,000 streams per Locust user
+        path = "/sse/clock"
+        hold_s = 60
+        streams_per_user = 5000
+        ramp = 500                     # new streams per second, per user
 
-Each user holds one stream with the same sans-I/O core as `sse-doctor load` (load/streams.py)
-on a gevent socket: raw ``recv`` of whatever arrived, never a read of N bytes that would sit on
-heartbeats (geventhttpclient's ``read(n)`` does). Locust's statistics get ``SSE``/``WS``
-requests named ``connect`` (time to the response head), ``first event`` and ``stream`` (the
-whole hold; failed when the stream was refused or dropped). Lag and the other times go into
-sse-doctor's own histograms (Locust rounds response times), which every worker ships to the
-master in its regular reports (``report_to_master``/``worker_report``); the master (or the
-single process) merges them and, when Locust quits, writes the same JSON/JUnit/HTML report as
-`sse-doctor load`, with the fleet checks run once on the merged counts.
+    # one machine drives, each load machine runs one worker per core:
+    locust -f locustfile.py --headless --master --expect-workers 8 -u 8 -r 8 -t 5m \
+        --host http://10.0.0.5:8000 --sse-doctor-json load.json Many
+    locust -f locustfile.py --worker --master-host 10.0.0.1 --processes 4 Many
+    # or all on one machine: locust -f locustfile.py --headless --processes 2 -u 2 ... Many
+
+One-stream users (SseUser, WebSocketUser) hold one stream each with the same sans-I/O core as
+`sse-doctor load` (load/streams.py) on a gevent socket: raw ``recv`` of whatever arrived, never
+a read of N bytes that would sit on heartbeats (geventhttpclient's ``read(n)`` does).
+
+Dense users (DenseSseUser, DenseWebSocketUser) hold ``streams_per_user`` streams each with the
+`sse-doctor load` engine itself (load/driver.py's asyncio.Protocol streams, Recorder and
+histograms, through load/threaded.py) on an event loop in an OS thread of the Locust process:
+uvloop when installed, else the stock loop on the original (unpatched) epoll selector. Locust
+workers are gevent-monkey-patched: the thread comes from gevent's ThreadPool, and only the
+hub's thread calls Locust (request events, messages); the engine hands its counts over once a
+second through a deque. For thousands of streams per worker process, where a greenlet and a
+gevent socket per stream cost more CPU and memory (bench/locust_dense_bench.py).
+
+Locust's statistics get ``SSE``/``WS`` requests named ``connect`` (time to the response head),
+``first event`` and ``stream`` (the whole hold; failed when the stream was refused or dropped);
+dense users report them in bulk once a second, their times at the histograms' precision. Lag
+and the other times go into sse-doctor's own histograms (Locust rounds response times), which
+every worker ships to the master in its regular reports (``report_to_master``/
+``worker_report``). When the test stops the master asks every worker for its final counts
+(custom messages: dense engines close thousands of streams, which takes longer than Locust
+waits for a last report) and, when Locust quits, writes the same JSON/JUnit/HTML report as
+`sse-doctor load`, with the fleet checks run once on the merged counts; Ctrl-C stops every
+engine, and the report is marked interrupted.
 """
 
 from __future__ import annotations
