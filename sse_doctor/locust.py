@@ -364,8 +364,10 @@ class _Dense:
                 ms = (time.perf_counter() - self.t_start) * 1000
                 for _ in range(max(0, held)):
                     self.user._fire("stream", ms)
-            else:
-                _LOCAL.errors.append(value)
+            else:  # the run could not start (no such host...): once in the report
+                if value not in _LOCAL.errors:
+                    _LOCAL.errors.append(value)
+                self.user._fire("connect", 0.0, exc=RuntimeError(value))
         finally:
             self.link = None
             self.idle.set()
@@ -585,6 +587,10 @@ def _on_init(environment: Any, **_: Any) -> None:
 @events.test_start.add_listener
 def _on_test_start(**_: Any) -> None:
     _LOCAL.test_started = time.perf_counter()
+    if _LOCAL.rec is None and not _LOCAL.dense:
+        # The series and first refusals count from here, on every node (not from when each
+        # process started): the workers' seconds line up.
+        _LOCAL.t0 = _LOCAL.test_started
     _LOCAL.finished = _LOCAL.final_sent = False
     _LOCAL.final_done.clear()
     _FINAL_FROM.clear()
