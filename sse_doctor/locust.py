@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -213,9 +214,9 @@ _GATHERED = [False]
 # Locust workers are gevent-monkey-patched, so threading, socket and selectors are gevent's. The
 # engine thread comes from gevent's ThreadPool (real OS threads, a result the hub is woken for);
 # uvloop does its own I/O in C (libuv) and is safe there. The stock loop is given the original
-# epoll selector and resolver: gevent's would wait on a gevent hub of the engine's thread. Its
-# socket objects are still gevent's class, in non-blocking mode, where every call goes straight
-# to the OS (one more Python frame each: uvloop is the way to hold thousands).
+# epoll selector, resolver and socket class: gevent's would wait on a gevent hub of the engine's
+# thread. (Only its self-pipe, two sockets per loop, stays gevent's, in non-blocking mode where
+# every call goes straight to the OS.)
 _POOL: list[Any] = []
 _LOOPS: dict[str, tuple[Callable[[], asyncio.AbstractEventLoop], str]] = {}
 
@@ -248,6 +249,7 @@ def _loop_factory(kind: str) -> tuple[Callable[[], asyncio.AbstractEventLoop], s
 
         selector = monkey.get_original("selectors", "DefaultSelector")
         resolve = monkey.get_original("socket", "getaddrinfo")
+        real_socket = monkey.get_original("socket", "socket")
 
         class _ThreadLoop(asyncio.SelectorEventLoop):
             def __init__(self) -> None:
@@ -260,6 +262,22 @@ def _loop_factory(kind: str) -> tuple[Callable[[], asyncio.AbstractEventLoop], s
                                   type: int = 0, proto: int = 0, flags: int = 0) -> Any:
                 # once per run, before any stream: blocking here is cheaper than an executor
                 return resolve(host, port, family, type, proto, flags)
+
+            async def create_connection(self, protocol_factory: Any, host: Any = None,  # type: ignore[override]
+                                        port: Any = None, **kw: Any) -> Any:
+                # asyncio would make a gevent socket (socket.socket is gevent's here): connect
+                # an original one and hand it over. The driver passes an address, resolved.
+                if host is None or kw.get("sock") is not None:
+                    return await super().create_connection(protocol_factory, host, port, **kw)
+                family, kind, proto, _, addr = resolve(host, port, 0, socket.SOCK_STREAM)[0]
+                sock = real_socket(family, kind, proto)
+                try:
+                    sock.setblocking(False)
+                    await self.sock_connect(sock, addr)
+                except BaseException:
+                    sock.close()
+                    raise
+                return await super().create_connection(protocol_factory, sock=sock, **kw)
 
         made = (_ThreadLoop, "asyncio")
     _LOOPS[kind] = made
