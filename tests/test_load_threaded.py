@@ -8,17 +8,40 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 
+import psutil
+import pytest
+
+from sse_doctor.lab import LabServer
 from sse_doctor.load.driver import WorkerConfig
 from sse_doctor.load.recorder import Recorder
 from sse_doctor.load.streams import LagSpec, LoadTarget
 from sse_doctor.load.threaded import ThreadLink, run_in_this_thread
 
 
-def test_an_engine_thread_counts_streams_and_stops_when_asked(lab) -> None:
+@pytest.fixture(scope="module")
+def own_lab() -> Iterator[LabServer]:
+    """A lab of this module's own: the load-limit route counts its open streams per app, and
+    the session's lab may still hold another test's streams."""
+    server = LabServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _to_lab(port: int) -> int:
+    """This process's client connections to the lab (the lab runs in this process too)."""
+    return sum(1 for c in psutil.Process().net_connections("tcp")
+               if c.raddr and c.raddr.port == port)
+
+
+def test_an_engine_thread_counts_streams_and_stops_when_asked(own_lab) -> None:
     share, cap = 30, 20
-    url = lab.url(f"/sse/load-limit?max={cap}&interval=0.2")
-    target = LoadTarget(url=url, protocol="sse", host="127.0.0.1", port=lab.port, tls=False,
+    url = own_lab.url(f"/sse/load-limit?max={cap}&interval=0.2")
+    target = LoadTarget(url=url, protocol="sse", host="127.0.0.1", port=own_lab.port,
+                        tls=False,
                         timeout=10.0)
     t0 = time.perf_counter()
     cfg = WorkerConfig(index=0, workers=1, target=target, share=share, ramp=300.0, hold_s=60.0,
@@ -38,7 +61,7 @@ def test_an_engine_thread_counts_streams_and_stops_when_asked(lab) -> None:
         assert thread.is_alive() and time.monotonic() < deadline
         updates += link.drain()
         time.sleep(0.05)
-    while lab.active_requests < cap:  # the server holds every open stream
+    while _to_lab(own_lab.port) < cap:  # every open stream is a connection of ours
         assert time.monotonic() < deadline
         time.sleep(0.05)
     link.stop()
@@ -54,7 +77,4 @@ def test_an_engine_thread_counts_streams_and_stops_when_asked(lab) -> None:
     assert sum(n for u in updates for _, n in u.news.connects) == cap
     assert sum(u.news.refusals.get("503", 0) for u in updates) == share - cap
     assert all(ms >= 0 for u in updates for ms, _ in u.news.connects)
-    deadline = time.monotonic() + 10
-    while lab.active_requests:  # every connection closed: the server's handlers ended
-        assert time.monotonic() < deadline, f"{lab.active_requests} still open"
-        time.sleep(0.05)
+    assert _to_lab(own_lab.port) == 0  # every connection closed before the engine returned

@@ -18,8 +18,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
+import psutil
 import pytest
+
+from sse_doctor.lab import LabServer
 
 from .conftest import free_port
 
@@ -43,6 +47,23 @@ class Capped(DenseSseUser):
 '''
 
 
+@pytest.fixture(scope="module")
+def own_lab() -> Iterator[LabServer]:
+    """A lab of this module's own: the load-limit route counts its open streams per app, and
+    the session's lab may still hold another test's streams."""
+    server = LabServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _to_lab(pid: int, port: int) -> int:
+    """Connections of process ``pid`` to the lab."""
+    return sum(1 for c in psutil.Process(pid).net_connections("tcp")
+               if c.raddr and c.raddr.port == port and c.status == "ESTABLISHED")
+
+
 def _stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -50,7 +71,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait(10)
 
 
-def test_two_dense_workers_aggregate_their_streams_into_one_report(lab, tmp_path) -> None:
+def test_two_dense_workers_aggregate_their_streams_into_one_report(own_lab, tmp_path) -> None:
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(LOCUSTFILE)
     out = tmp_path / "load.json"
@@ -63,7 +84,7 @@ def test_two_dense_workers_aggregate_their_streams_into_one_report(lab, tmp_path
         master = subprocess.run(
             [*base, "--headless", "--master", "--master-bind-port", str(port),
              "--expect-workers", "2", "-u", "2", "-r", "2", "-t", "3s", "--host",
-             lab.base_url, "--sse-doctor-json", str(out), "--json"],
+             own_lab.base_url, "--sse-doctor-json", str(out), "--json"],
             capture_output=True, text=True, timeout=90, cwd=tmp_path)
         for w in workers:
             w.wait(30)
@@ -95,7 +116,8 @@ def test_two_dense_workers_aggregate_their_streams_into_one_report(lab, tmp_path
         assert "Traceback" not in w.stderr.read()
 
 
-def test_ctrl_c_stops_a_dense_user_on_the_stock_loop_and_keeps_its_counts(lab, tmp_path) -> None:
+def test_ctrl_c_stops_a_dense_user_on_the_stock_loop_and_keeps_its_counts(own_lab,
+                                                                         tmp_path) -> None:
     streams = 60
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(f'''
@@ -112,14 +134,14 @@ class Clock(DenseSseUser):
     out = tmp_path / "load.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1",
-         "-r", "1", "-t", "60s", "--host", lab.base_url, "--sse-doctor-json", str(out),
+         "-r", "1", "-t", "60s", "--host", own_lab.base_url, "--sse-doctor-json", str(out),
          "--only-summary"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 30
-        while lab.active_requests < streams:  # the server holds every stream
+        while _to_lab(proc.pid, own_lab.port) < streams:  # every stream is connected
             assert proc.poll() is None, proc.stderr.read()[-2000:]
-            assert time.monotonic() < deadline, f"{lab.active_requests} streams open"
+            assert time.monotonic() < deadline, "the streams did not open"
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -173,9 +195,9 @@ print(json.dumps({"before": before, "after": to_lab(), "opened": counts["opened"
 """
 
 
-def test_stopping_the_test_closes_every_socket_of_the_engine_thread(lab, tmp_path) -> None:
+def test_stopping_the_test_closes_every_socket_of_the_engine_thread(own_lab, tmp_path) -> None:
     streams = 50
-    done = subprocess.run([sys.executable, "-c", STOP_SCRIPT, lab.base_url, str(lab.port),
+    done = subprocess.run([sys.executable, "-c", STOP_SCRIPT, own_lab.base_url, str(own_lab.port),
                            str(streams)], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
