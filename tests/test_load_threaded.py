@@ -41,8 +41,7 @@ def test_an_engine_thread_counts_streams_and_stops_when_asked(own_lab) -> None:
     share, cap = 30, 20
     url = own_lab.url(f"/sse/load-limit?max={cap}&interval=0.2")
     target = LoadTarget(url=url, protocol="sse", host="127.0.0.1", port=own_lab.port,
-                        tls=False,
-                        timeout=10.0)
+                        tls=False, timeout=10.0)
     t0 = time.perf_counter()
     cfg = WorkerConfig(index=0, workers=1, target=target, share=share, ramp=300.0, hold_s=60.0,
                        t0=t0, start_s=0.0, reconnect=False, lag=LagSpec("perf"),
