@@ -662,7 +662,7 @@ def _on_final(environment: Any, msg: Any, **_: Any) -> None:
     if msg.data:
         _take(msg.node_id, msg.data)
     _FINAL_FROM.add(msg.node_id)
-    if _EXPECTED <= _FINAL_FROM:
+    if _GATHERED[0] and _EXPECTED <= _FINAL_FROM:  # (a worker can send first: its Ctrl-C)
         _ALL_FINAL.set()
 
 
@@ -677,6 +677,7 @@ def _gather(runner: Any) -> None:
     _EXPECTED.update(c.id for c in runner.clients.all if c.state != STATE_MISSING)
     if _EXPECTED <= _FINAL_FROM:
         return
+    _ALL_FINAL.clear()
     runner.send_message(MSG_STOP)
     deadline = time.monotonic() + GATHER_WAIT_S
     while not _ALL_FINAL.wait(timeout=0.2) and time.monotonic() < deadline:
