@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sse_doctor.checks.load_checks import run_load_checks
-from sse_doctor.load.fleet import _Merge
+from sse_doctor.load.fleet import SampleMerge
 from sse_doctor.load.histogram import SIZE, Histogram, bucket_bounds, bucket_of
 from sse_doctor.load.http1 import HttpProtocolError, ResponseReader, parse_head
 from sse_doctor.load.observation import LoadObservation, LoadSettings
@@ -364,15 +364,15 @@ def _worker_sample(t_s: float, open_: int, lags: list[float]) -> dict:
             "items": len(lags), "lag": h.to_wire(), "cpu": 10.0}
 
 
-def _keep_everything(workers: int) -> _Merge:
-    merge = _Merge(workers)
+def _keep_everything(workers: int) -> SampleMerge:
+    merge = SampleMerge(workers)
     merge.SEAL_AFTER_S = 10**9  # never seal: every raw sample kept, as before sealing
     return merge
 
 
 def test_sealed_seconds_give_the_series_raw_samples_give_and_stay_bounded() -> None:
     rng = random.Random(7)
-    sealed, kept = _Merge(2), _keep_everything(2)
+    sealed, kept = SampleMerge(2), _keep_everything(2)
     for sec in range(1, 400):
         for index in (0, 1):
             # worker 1 runs a second behind; both stamp a little off the whole second
@@ -383,11 +383,22 @@ def test_sealed_seconds_give_the_series_raw_samples_give_and_stay_bounded() -> N
         if sec % 50 == 0:
             assert sealed.latest() == kept.latest()
     assert sealed.series() == kept.series()
-    assert len(sealed.by_sec) <= sealed.SEAL_AFTER_S + 3  # raw histograms only for the last few
+    assert len(sealed.by_sec) <= 3  # raw histograms only until both workers are past a second
+
+
+def test_a_generator_that_stops_reporting_holds_raw_samples_for_a_bounded_time() -> None:
+    merge = SampleMerge(2)
+    merge.add(1, _worker_sample(1.0, 5, [1.0]))  # worker 1 reports once, then dies
+    for sec in range(1, 300):
+        merge.add(0, _worker_sample(sec, 10, [2.0]))
+    assert len(merge.by_sec) <= merge.SEAL_AFTER_S + 1
+    rows = merge.series()
+    assert [r["t_s"] for r in rows] == list(range(1, 300))
+    assert rows[-1]["open"] == 15  # the dead worker's last counts still carry forward
 
 
 def test_a_sample_later_than_the_seal_still_counts_its_events() -> None:
-    merge = _Merge(1)
+    merge = SampleMerge(1)
     for sec in range(1, 20):
         merge.add(0, _worker_sample(sec, 5, [1.0]))
     merge.add(0, _worker_sample(2.0, 5, [1.0, 2.0, 3.0]))  # long after second 2 was sealed

@@ -61,27 +61,35 @@ def plan_workers(streams: int, workers: int) -> tuple[int, int]:
     return workers, soft
 
 
-class _Merge:
-    """Per-second samples of every worker, merged by second.
+class SampleMerge:
+    """Per-second samples of every worker (or other generator: a Locust process, one of its
+    dense users), merged by second. ``add(index, sample)``: ``index`` tells generators apart.
 
     A second's raw samples (each with its lag histogram, a few KiB) are kept only while a
-    late worker may still report it; then the second is sealed into its series row (a few
-    numbers). Keeping every raw sample grew the parent by ~6 KiB a second: 20 MiB an hour."""
+    generator may still report it; then the second is sealed into its series row (a few
+    numbers). Keeping every raw sample grew the parent by ~6 KiB a second: 20 MiB an hour.
+    A second is sealed once every generator has reported a later one (Locust workers report
+    in batches, seconds late), or SEAL_AFTER_S after the newest (a generator that died)."""
 
-    SEAL_AFTER_S = 5
+    SEAL_AFTER_S = 60
 
     def __init__(self, workers: int) -> None:
         self.by_sec: dict[int, dict[int, dict[str, Any]]] = {}  # open seconds
         self.rows: dict[int, dict[str, Any]] = {}  # sealed seconds: their rows
-        self.last: dict[int, dict[str, Any]] = {}  # each worker's counts up to the sealed
+        self.last: dict[int, dict[str, Any]] = {}  # each generator's counts up to the sealed
+        self.newest: dict[int, int] = {}  # each generator's newest second
         self.workers = workers
 
     def add(self, index: int, sample: dict[str, Any]) -> None:
         sec = max(0, round(sample["t_s"]))
+        self.newest[index] = max(sec, self.newest.get(index, sec))
         row = self.rows.get(sec)
-        if row is not None:  # later than SEAL_AFTER_S: its events count, its lags are late
+        if row is not None:  # its second is sealed: its events count, its lags come too late
             row["events_per_s"] += sample["items"]
             row["cpu"] = max(row["cpu"], sample["cpu"])
+            prev = self.last.get(index)
+            if prev is None or prev["t_s"] <= sample["t_s"]:
+                self.last[index] = sample
             return
         slot = self.by_sec.setdefault(sec, {})
         if index in slot:  # a final sample in the same second: add its items and lags
@@ -90,7 +98,14 @@ class _Merge:
             lag.merge(Histogram.from_wire(sample["lag"]))
             sample = {**sample, "items": sample["items"] + prev["items"], "lag": lag.to_wire()}
         slot[index] = sample
-        for old in sorted(s for s in self.by_sec if s < sec - self.SEAL_AFTER_S):
+        self._seal()
+
+    def _seal(self) -> None:
+        newest = self.newest.values()
+        upto = max(newest) - self.SEAL_AFTER_S
+        if len(self.newest) >= self.workers:
+            upto = max(upto, min(newest))
+        for old in sorted(s for s in self.by_sec if s < upto):
             slot = self.by_sec.pop(old)
             self.last.update(slot)
             self.rows[old] = self._row(old, slot, self.last)
@@ -175,7 +190,7 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
             on_second = stack.enter_context(view).update
         except KeyboardInterrupt:
             pass  # the loop below still asks the workers to stop and gathers their counts
-    merge = _Merge(workers)
+    merge = SampleMerge(workers)
     finals: dict[int, dict[str, Any]] = {}
     errors: list[str] = []
     open_conns = {c: i for i, c in enumerate(conns)}
@@ -232,18 +247,21 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
             proc.join(1.0)
     for c in conns:
         c.close()
-    return _merge_finals(target, settings, workers, merge, finals, errors,
+    return merge_finals(target, settings, workers, merge, finals, errors,
                          interrupted or any(f["interrupted"] for f in finals.values()),
                          time.perf_counter() - t0)
 
 
-def _live(merge: _Merge, settings: LoadSettings) -> dict[str, Any]:
+def _live(merge: SampleMerge, settings: LoadSettings) -> dict[str, Any]:
     return {**merge.latest(), "requested": settings.streams}
 
 
-def _merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merge: _Merge,
-                  finals: dict[int, dict[str, Any]], errors: list[str], interrupted: bool,
-                  elapsed: float) -> LoadObservation:
+def merge_finals(target: LoadTarget, settings: LoadSettings, workers: int, merge: SampleMerge,
+                 finals: dict[int, dict[str, Any]], errors: list[str], interrupted: bool,
+                 elapsed: float) -> LoadObservation:
+    """One LoadObservation from the generators' final counts (``finals``: index -> what
+    driver.Worker.run returns) and their merged samples. ``workers``: how many generators
+    the counts came from (the stream count at the first refusal is scaled by it)."""
     counts: dict[str, int] = {}
     refusals: dict[str, int] = {}
     drops: dict[str, int] = {}
