@@ -58,10 +58,11 @@ class LagReader:
     """Turns an item's text into a lag in ms (or None). ``wall_offset`` converts a
     perf_counter instant to epoch seconds for wall-clock stamps."""
 
-    __slots__ = ("kind", "prefix", "path", "wall_offset")
+    __slots__ = ("kind", "comments", "prefix", "path", "wall_offset")
 
     def __init__(self, spec: LagSpec) -> None:
         self.kind = spec.kind
+        self.comments = spec.kind in ("perf", "comment")  # stamps come in comments
         self.prefix = spec.arg.lstrip() if spec.kind == "comment" else ""
         self.path = tuple(spec.arg.split(".")) if spec.kind == "json" else ()
         self.wall_offset = time.time() - time.perf_counter()
@@ -155,7 +156,8 @@ class SseStream:
     """One SSE stream: HTTP/1.1 head and body framing, then the project's SSE parser."""
 
     __slots__ = ("rec", "lag", "reader", "parser", "state", "t_start", "t_head", "t_last",
-                 "max_silence", "got_byte", "got_event", "reconnect", "decomp", "idle_limit")
+                 "max_silence", "got_byte", "got_event", "reconnect", "decomp", "idle_limit",
+                 "want_close")
 
     def __init__(self, rec: Recorder, lag: LagReader, now: float, idle_limit: float,
                  parser: SSEParser | None = None, reconnect: bool = False,
@@ -174,12 +176,28 @@ class SseStream:
         self.reconnect = reconnect
         self.decomp = None
         self.idle_limit = idle_limit
+        self.want_close = False  # (WebSocket's flag; an SSE stream closes by its state)
         rec.connecting()
 
     # --- input -----------------------------------------------------------------------------------
     def feed(self, data: bytes, now: float) -> bytes:
         """Bytes received at ``now``; returns bytes to send (always none for SSE). After it,
         ``state`` is CLOSED when the driver must close the connection."""
+        if self.state == OPEN and self.decomp is None:
+            # The read of an open stream (nearly every read): the same steps as below, minus
+            # the opening's.
+            self.rec.bytes += len(data)
+            try:
+                body = self.reader.feed(data)
+            except HttpProtocolError:
+                self._lost("bad-response", now)
+                return b""
+            if body:
+                self._items(self.parser.feed(body, now), now)
+            if self.reader.done:
+                self._items(self.parser.close(now), now)
+                self._lost("ended", now)
+            return b""
         rec = self.rec
         rec.bytes += len(data)
         if not self.got_byte:
@@ -226,7 +244,7 @@ class SseStream:
         for it in items:
             cls = type(it)
             if cls is Comment:
-                lag_ms = lag.from_comment(it.text, now) if lag.kind != "none" else None
+                lag_ms = lag.from_comment(it.text, now) if lag.comments else None
             elif cls is Event:
                 lag_ms = lag.from_data(it.data, now) if lag.kind == "json" else None
                 if not self.got_event:

@@ -104,6 +104,8 @@ if _sse_doctor_blockscan is not None:
         _compiled = (_sse_doctor_blockscan.scan_blocks, _sse_doctor_blockscan.lf_lines)
 COMPILED = _compiled is not None
 
+_new = object.__new__
+
 DIAG_INVALID_UTF8 = "invalid-utf8"
 DIAG_IGNORED_FIELD = "ignored-field"
 DIAG_BAD_RETRY = "bad-retry"
@@ -238,6 +240,27 @@ class SSEParser:
     # ------------------------------------------------------------------ feeding
 
     def feed(self, chunk: bytes, t: float = 0.0) -> list[Event | Comment | Retry | Diagnostic]:
+        if (
+            chunk[:1] == b":"
+            and chunk.find(b"\n") == len(chunk) - 1
+            and not (self._bom_pending or self._cr or self._buf or self._skip)
+            and len(chunk) <= self.max_line
+            and b"\r" not in chunk
+            and type(chunk) is bytes
+        ):
+            # The heartbeat shape: one whole comment line and nothing else, from a clean
+            # line state. A comment changes no parser state, so this is exactly what the line
+            # loop would give, minus its framing work (the load engine reads thousands of
+            # these a second, each in its own read).
+            try:
+                text = chunk[1:-1].decode()
+            except UnicodeDecodeError:
+                pass  # the line loop reports it
+            else:
+                comment = _new(Comment)  # Comment(text, t) without its __init__'s frame
+                comment.text = text
+                comment.t = t
+                return [comment]
         out: list[Event | Comment | Retry | Diagnostic] = []
         if not chunk:
             return out
