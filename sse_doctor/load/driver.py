@@ -19,6 +19,7 @@ from typing import Any
 from sse_doctor.load.recorder import Recorder
 from sse_doctor.load.streams import (
     CLOSED,
+    OPEN,
     OPENING,
     LagReader,
     LagSpec,
@@ -27,7 +28,8 @@ from sse_doctor.load.streams import (
     WsStream,
 )
 
-TICK_S = 0.1  # deadline checks and parent messages
+_perf = time.perf_counter  # the arrival stamp of every read, looked up once
+TICK_S = 0.1  # deadline checks while connects are under way
 CLOSE_WAIT_S = 2.0  # at the end, how long closing connections may take before an abort
 
 
@@ -95,12 +97,15 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         core = self.core
-        out = core.feed(data, time.perf_counter())
+        out = core.feed(data, _perf())
         if out:
             self.transport.write(out)  # type: ignore[union-attr]
-        if core.state != OPENING:
+        state = core.state
+        if state == OPEN and not self.inflight and not core.want_close:
+            return  # an open stream's read: nothing for the shell to do
+        if state != OPENING:
             self._settled()
-        if core.state == CLOSED or getattr(core, "want_close", False):
+        if state == CLOSED or core.want_close:
             self.transport.close()  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
@@ -133,6 +138,11 @@ class Worker:
         self.sem = asyncio.Semaphore(cfg.max_inflight)
         self.stop = asyncio.Event()
         self.stopping = False
+        # The run loop's current nap (a future and when it ends): a stop, or a connect while it
+        # naps to the next second, cuts it short.
+        self._nap: asyncio.Future | None = None
+        self._nap_end = 0.0
+        self._parent_watched = False  # the parent's pipe wakes the loop (no polling)
         self.addr: tuple | None = None
         self.cpu_last = (time.perf_counter(), time.process_time())
         self.rss_base = 0
@@ -163,6 +173,8 @@ class Worker:
         proto = StreamProtocol(self, core, request)
         self.streams.add(proto)
         self.opening.add(proto)
+        if self._nap_end > now + TICK_S:
+            self._wake()  # its deadline needs the tick
         host, port = self.addr  # type: ignore[misc]
         loop = asyncio.get_running_loop()
         try:
@@ -254,23 +266,65 @@ class Worker:
         try:
             while self.conn.poll():
                 if self.conn.recv() == "stop":
-                    self.stop.set()
-        except (EOFError, OSError):
-            self.stop.set()
+                    self._stop()
+        except (EOFError, OSError):  # the parent is gone
+            self._unwatch_parent()
+            self._stop()
+
+    def _unwatch_parent(self) -> None:
+        if self._parent_watched:
+            self._parent_watched = False
+            try:
+                asyncio.get_running_loop().remove_reader(self.conn.fileno())
+            except (OSError, ValueError, RuntimeError):
+                pass
+
+    def _watch_parent(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The parent's messages as loop events, so a worker that only holds streams sleeps
+        until its next sample instead of polling the pipe ten times a second."""
+        try:
+            loop.add_reader(self.conn.fileno(), self._poll_parent)
+        except (AttributeError, NotImplementedError, OSError, ValueError):
+            return  # not a pipe (or no add_reader): the run loop polls it each tick
+        self._parent_watched = True
+
+    def _stop(self) -> None:
+        self.stop.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        nap = self._nap
+        if nap is not None and not nap.done():
+            nap.set_result(None)
+
+    async def _sleep(self, delay: float) -> None:
+        """asyncio.sleep that _wake() ends early (a plain future: wait_for makes a task)."""
+        loop = asyncio.get_running_loop()
+        nap = self._nap = loop.create_future()
+        self._nap_end = time.perf_counter() + delay
+        handle = loop.call_later(delay, _done, nap)
+        try:
+            await nap
+        finally:
+            handle.cancel()
+            self._nap = None
+            self._nap_end = 0.0
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.stop.set)
+                loop.add_signal_handler(sig, self._stop)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Windows
                 pass
         self.rss_base = _rss()
         infos = await loop.getaddrinfo(cfg.target.host, cfg.target.port,
                                        type=socket.SOCK_STREAM)
         self.addr = infos[0][4][:2]
+        self._watch_parent(loop)
         ramp = asyncio.ensure_future(self.ramp())
+        ramp.add_done_callback(lambda _: self._wake())
         ramp_done_at: float | None = None
         next_sample = cfg.t0 + 1.0
         while True:
@@ -288,7 +342,8 @@ class Worker:
                 break
             if self.opening:
                 self._deadlines(now)
-            self._poll_parent()
+            if not self._parent_watched:
+                self._poll_parent()
             if now >= next_sample:
                 self._sample(now)
                 next_sample += 1.0
@@ -296,9 +351,17 @@ class Worker:
                     next_sample = now + 1.0
                 if cfg.target.ping_interval:
                     self._pings(now)
-            await asyncio.sleep(TICK_S)  # a plain sleep: wait_for makes a task every tick
+            # Ticks only while connects are under way (their deadlines) or the parent's pipe is
+            # polled; a worker that only holds streams wakes for its next sample or the end
+            # of the hold: every wake-up of an idle process costs more than a heartbeat.
+            if self.opening or not self._parent_watched or ramp_done_at is None:
+                delay = TICK_S
+            else:
+                delay = min(next_sample, ramp_done_at + cfg.hold_s) - time.perf_counter()
+            await self._sleep(max(0.0, min(delay, 1.0)))
         interrupted = self.stop.is_set()
         self.stopping = True
+        self._unwatch_parent()
         ramp.cancel()
         for t in list(self.tasks):
             t.cancel()
@@ -338,10 +401,21 @@ class Worker:
                     p.transport.write(out)
 
 
+def _done(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _rss() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    try:  # os.open, not open(): a sample a second should not go through the io stack
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 256).split()[1]) * _PAGE
+        finally:
+            os.close(fd)
     except (OSError, ValueError, IndexError):  # not Linux
         import psutil
 
