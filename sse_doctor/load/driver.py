@@ -6,6 +6,7 @@ to the parent over a pipe. Runs on uvloop when it is installed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import os
@@ -30,6 +31,8 @@ from sse_doctor.load.streams import (
 
 _perf = time.perf_counter  # the arrival stamp of every read, looked up once
 TICK_S = 0.1  # deadline checks while connects are under way
+SOURCE_SPAN = 8000  # streams per loopback source address (see Worker._source)
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux's value
 CLOSE_WAIT_S = 2.0  # at the end, how long closing connections may take before an abort
 
 
@@ -49,6 +52,7 @@ class WorkerConfig:
     insecure: bool = False
     cacert: str | None = None
     loop: str = "auto"  # auto | asyncio
+    source_span: int = SOURCE_SPAN  # streams per loopback source address (Worker._source)
 
 
 def _ssl_context(cfg: WorkerConfig) -> ssl.SSLContext | None:
@@ -144,6 +148,7 @@ class Worker:
         self._nap_end = 0.0
         self._parent_watched = False  # the parent's pipe wakes the loop (no polling)
         self.addr: tuple | None = None
+        self.loopback4 = False  # the target is 127.x: connects may spread over source addresses
         self.cpu_last = (time.perf_counter(), time.process_time())
         self.rss_base = 0
         self.rss_peak = 0
@@ -177,11 +182,15 @@ class Worker:
             self._wake()  # its deadline needs the tick
         host, port = self.addr  # type: ignore[misc]
         loop = asyncio.get_running_loop()
+        source = self._source()
         try:
-            await asyncio.wait_for(loop.create_connection(
-                lambda: proto, host, port, ssl=self.ssl,
-                server_hostname=cfg.target.host if self.ssl else None),
-                cfg.target.timeout)
+            if source is None:
+                await asyncio.wait_for(loop.create_connection(
+                    lambda: proto, host, port, ssl=self.ssl,
+                    server_hostname=cfg.target.host if self.ssl else None),
+                    cfg.target.timeout)
+            else:
+                await asyncio.wait_for(self._connect_from(source, proto), cfg.target.timeout)
         except asyncio.CancelledError:  # the run ended while this connect was under way
             core.client_close(time.perf_counter())
             self._drop_unconnected(proto)
@@ -200,6 +209,43 @@ class Worker:
         except TimeoutError:
             core.deadline(time.perf_counter())
             self._drop_unconnected(proto)
+
+    def _source(self) -> str | None:
+        """The local address of the connect just added to ``streams``: None (the kernel's
+        choice) for the fleet's first ``source_span`` streams; past that, to a loopback
+        target, 127.0.0.2, .3, ...
+
+        Why: connect() picks a local port for the (source, destination) pair by scanning the
+        ephemeral range (28,232 ports here), even ports first. Once one destination holds
+        about half the range from one source, every connect scans thousands of taken ports in
+        the kernel (measured: both workers at ~40 % of a core in system time, the ramp down
+        from 2,000 to a few hundred connects a second at ~14,000 streams, loops blocked for
+        seconds). Each loopback source address has its own range."""
+        addr = self.addr
+        if addr is None or not self.loopback4:
+            return None
+        cfg = self.cfg
+        block = ((len(self.streams) - 1) * cfg.workers + cfg.index) // cfg.source_span
+        return f"127.0.0.{1 + block}" if 0 < block < 254 else None
+
+    async def _connect_from(self, source: str, proto: StreamProtocol) -> None:
+        """create_connection from ``source`` (port chosen at connect, for the whole 4-tuple:
+        IP_BIND_ADDRESS_NO_PORT; a plain bind would take a port exclusively)."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError):  # Linux >= 4.2
+                sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+            await loop.sock_connect(sock, self.addr)
+            await loop.create_connection(
+                lambda: proto, sock=sock, ssl=self.ssl,
+                server_hostname=self.cfg.target.host if self.ssl else None)
+        except BaseException:
+            sock.close()
+            raise
 
     def _drop_unconnected(self, proto: StreamProtocol) -> None:
         if proto.inflight:
@@ -322,20 +368,33 @@ class Worker:
         infos = await loop.getaddrinfo(cfg.target.host, cfg.target.port,
                                        type=socket.SOCK_STREAM)
         self.addr = infos[0][4][:2]
+        self.loopback4 = infos[0][0] == socket.AF_INET and self.addr[0].startswith("127.")
         self._watch_parent(loop)
         ramp = asyncio.ensure_future(self.ramp())
         ramp.add_done_callback(lambda _: self._wake())
-        ramp_done_at: float | None = None
+        ramp_done_at: float | None = None  # when the hold began
+        spawned_at: float | None = None  # when the ramp had started its last connect
+        frozen = False
         next_sample = cfg.t0 + 1.0
         while True:
             now = time.perf_counter()
             if ramp_done_at is None and ramp.done():
-                ramp_done_at = now
-                self.rec.hold()
-                # Every stream's objects now live as long as the run: a full collection would
-                # walk them all (tens of ms at 10,000 streams) and stall every read behind it.
-                gc.collect()
-                gc.freeze()
+                if spawned_at is None:
+                    spawned_at = now
+                # The hold begins once the ramp's connects have settled (or timed out): the
+                # last ones' opening is still the ramp's load, not the steady state.
+                if not self.opening or now - spawned_at > cfg.target.timeout:
+                    if not frozen:
+                        # Every stream's objects now live as long as the run: a full
+                        # collection would walk them all (tens of ms at 10,000 streams) and
+                        # stall every read behind it. Done once, here, and the reads it
+                        # delays count for the ramp (the hold begins at the next tick).
+                        gc.collect()
+                        gc.freeze()
+                        frozen = True
+                    else:
+                        ramp_done_at = now
+                        self.rec.hold()
             if self.stop.is_set():
                 break
             if ramp_done_at is not None and now >= ramp_done_at + cfg.hold_s:
