@@ -16,7 +16,6 @@ SUB = 32  # buckets per power of two: ~2.2 % relative width
 LOW_EXP = -10  # values below 2**-10 ms (~1 µs) share bucket 0
 HIGH_EXP = 22  # values from 2**22 ms (~70 min) up share the last bucket
 SIZE = (HIGH_EXP - LOW_EXP) * SUB + 2  # + the underflow and overflow buckets
-_frexp = math.frexp
 
 
 def bucket_of(ms: float) -> int:
@@ -54,14 +53,7 @@ class Histogram:
         self.total = 0.0
 
     def record(self, ms: float) -> None:
-        # bucket_of(ms), inline: a heartbeat records two values, and a call costs as much
-        if ms <= 0.0:
-            i = 0
-        else:
-            m, e = _frexp(ms)
-            i = 0 if e <= LOW_EXP else SIZE - 1 if e > HIGH_EXP else \
-                (e - 1 - LOW_EXP) * SUB + int((m - 0.5) * 2 * SUB) + 1
-        self.counts[i] += 1
+        self.counts[bucket_of(ms)] += 1
         self.count += 1
         self.total += ms
         if ms > self.max:

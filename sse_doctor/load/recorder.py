@@ -4,9 +4,10 @@ call it, the driver snapshots it once a second and hands it to the parent as pla
 
 from __future__ import annotations
 
+from math import frexp as _frexp
 from typing import Any
 
-from sse_doctor.load.histogram import Histogram
+from sse_doctor.load.histogram import HIGH_EXP, LOW_EXP, SIZE, SUB, Histogram
 
 HISTOGRAMS = ("headers_ms", "first_byte_ms", "first_event_ms", "gap_ms", "lag_ms")
 BANDS = 10  # load bands: the share of this generator's streams open when a value was recorded
@@ -142,12 +143,37 @@ class Recorder:
         self.first_event_bands[self._band()].record(ms)
 
     def item(self, gap_ms: float | None, lag_ms: float | None) -> None:
+        """An event or comment (SSE) or message (WS) arrived: its gap since the previous item
+        of its stream and its lag, when stamped. Called for every heartbeat of every stream,
+        so Histogram.record is written out here (bucket_of inline: tests check they agree)."""
         self.items += 1
         self.sec_items += 1
         if gap_ms is not None:
-            self._gap.record(gap_ms)
+            h, ms = self._gap, gap_ms
+            if ms <= 0.0:
+                i = 0
+            else:
+                m, e = _frexp(ms)
+                i = 0 if e <= LOW_EXP else SIZE - 1 if e > HIGH_EXP else \
+                    (e - 1 - LOW_EXP) * SUB + int((m - 0.5) * 2 * SUB) + 1
+            h.counts[i] += 1
+            h.count += 1
+            h.total += ms
+            if ms > h.max:
+                h.max = ms
         if lag_ms is not None:
-            self._pend.record(lag_ms)
+            h, ms = self._pend, lag_ms
+            if ms <= 0.0:
+                i = 0
+            else:
+                m, e = _frexp(ms)
+                i = 0 if e <= LOW_EXP else SIZE - 1 if e > HIGH_EXP else \
+                    (e - 1 - LOW_EXP) * SUB + int((m - 0.5) * 2 * SUB) + 1
+            h.counts[i] += 1
+            h.count += 1
+            h.total += ms
+            if ms > h.max:
+                h.max = ms
 
     def closed(self, how: str, now: float, stalled: bool) -> None:
         """An open stream ended: "client" (we closed it at the end of the run), or a drop:
