@@ -1,7 +1,8 @@
 """`sse-doctor load` against an httpx + httpx-sse client, N streams at one heartbeat a second.
 
     python bench/load_bench.py [--n 1000 5000 10000] [--duration 60] [--baseline-n 1000 ...]
-                               [--workers W] [--server-processes 1] [--ramp 1000] [--json PATH]
+                               [--floor-n N ...] [--workers W] [--server-processes 1]
+                               [--ramp 1000] [--json PATH]
 
 For each N a fresh stamping server (bench/stamp_server.py, asyncio: `: t=<perf_counter>` every
 --interval s per stream at a random phase) runs in its own process(es) on 127.0.0.1, and
@@ -9,7 +10,10 @@ For each N a fresh stamping server (bench/stamp_server.py, asyncio: `: t=<perf_c
 streams; its JSON gives opened streams, the hold phase's lag percentiles and the generator's
 memory per stream. The baseline (httpx AsyncClient, 250 connections per client, httpx-sse's
 aconnect_sse, lines via aiter_lines because aiter_sse drops comments) runs in its own process
-at --baseline-n (the N it can still hold; 5,000 saturates a core, README Scale).
+at --baseline-n (the N it can still hold; 5,000 saturates a core, README Scale). The floor
+(--floor-n, default the baseline's N) is what the same streams cost a bare asyncio.Protocol on
+uvloop that only counts its reads, in as many processes as sse-doctor has workers: the loop
+wake-ups and recv calls no client can avoid.
 
 Client CPU is the client process tree's user+sys time while it only holds streams (from 2 s
 after the ramp to 2 s before the end), divided by the heartbeats received meanwhile: µs per
@@ -221,6 +225,79 @@ async def baseline_client(url: str, n: int, duration: float, ramp: float) -> dic
             "kib_per_stream": round((rss1 - rss0) / 1024 / max(1, stats["opened"]), 2)}
 
 
+def run_floor(url: str, n: int, args: argparse.Namespace) -> dict:
+    """The floor: what holding the streams costs before any work per heartbeat. As many
+    processes as sse-doctor's workers, each a bare asyncio.Protocol on uvloop that sends the
+    same request and only counts its reads (no HTTP, no SSE, no clock): one loop wake-up and
+    one recv per heartbeat, or fewer when reads batch."""
+    procs = args.workers or os.cpu_count() or 1
+    shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+    popens = [subprocess.Popen([PY, __file__, "--floor-client", url, "--n", str(share),
+                                "--duration", str(args.duration),
+                                "--ramp", str(args.ramp / procs)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for share in shares if share]
+    results = []
+    for p in popens:
+        out, err = p.communicate()
+        try:
+            results.append(json.loads(out))
+        except ValueError:
+            return {"client": "bare uvloop", "n": n, "error": err.strip()[-300:]}
+    beats = sum(r["beats"] for r in results)
+    cpu = sum(r["cpu_s"] for r in results)
+    wall = max(r["wall_s"] for r in results)
+    return {"client": f"bare uvloop x{len(results)}", "n": n,
+            "opened": sum(r["opened"] for r in results), "failed": n - sum(
+                r["opened"] for r in results), "dropped": 0, "lag_p50": None, "lag_p99": None,
+            "lag_max": None, "beats_per_s": beats / wall if wall else None,
+            "cpu_pct": 100 * cpu / wall if wall else None,
+            "us_per_beat": 1e6 * cpu / beats if beats else None,
+            "kib_per_stream": round(sum(r["kib"] for r in results) / max(1, n), 2)}
+
+
+async def floor_client(url: str, n: int, duration: float, ramp: float) -> dict:
+    from urllib.parse import urlsplit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    parts = urlsplit(url)
+    request = (f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+               "Accept: text/event-stream\r\n\r\n").encode()
+    reads = [0]
+
+    class Bare(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transport.write(request)  # type: ignore[attr-defined]
+
+        def data_received(self, data: bytes) -> None:
+            reads[0] += 1
+
+    loop = asyncio.get_running_loop()
+    rss0 = _rss()
+    transports = []
+    start = time.perf_counter()
+    for i in range(n):
+        delay = start + i / ramp - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            t, _ = await asyncio.wait_for(
+                loop.create_connection(Bare, parts.hostname, parts.port), 10)
+            transports.append(t)
+        except (OSError, asyncio.TimeoutError):
+            pass
+    await asyncio.sleep(min(2.0, duration / 2))
+    c0, m0, r0 = time.process_time(), time.perf_counter(), reads[0]
+    await asyncio.sleep(max(1.0, duration - 4.0))
+    c1, m1, r1 = time.process_time(), time.perf_counter(), reads[0]
+    kib = (_rss() - rss0) / 1024
+    for t in transports:
+        t.close()
+    return {"opened": len(transports), "beats": r1 - r0, "cpu_s": c1 - c0, "wall_s": m1 - m0,
+            "kib": kib}
+
+
 # --- the table ----------------------------------------------------------------------------------
 def _f(v: object, fmt: str = ".1f") -> str:
     return "-" if v is None else format(v, fmt) if isinstance(v, float) else str(v)
@@ -253,8 +330,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=0, help="sse-doctor load --workers")
     ap.add_argument("--server-processes", type=int, default=1)
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--floor-n", type=int, nargs="+", default=None,
+                    help="N for the bare-protocol floor (default: the baseline's; 0: none)")
     ap.add_argument("--baseline-client", metavar="URL", help=argparse.SUPPRESS)
+    ap.add_argument("--floor-client", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.floor_client:
+        import uvloop
+
+        print(json.dumps(uvloop.run(floor_client(args.floor_client, args.n[0], args.duration,
+                                                 args.ramp))))
+        return 0
     if args.baseline_client:
         res = asyncio.run(baseline_client(args.baseline_client, args.n[0], args.duration,
                                           args.ramp))
@@ -262,14 +348,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     runs = []
+    floor_n = args.baseline_n if args.floor_n is None else args.floor_n
     for n in sorted(set(args.n) | {b for b in args.baseline_n if b}):
         if n in args.baseline_n:
             runs.append(("httpx-sse", n))
+        if n in floor_n:
+            runs.append(("floor", n))
         runs.append(("sse-doctor", n))
     for client, n in runs:
         server = StampServer(args.interval, args.server_processes)
         try:
-            run = run_doctor if client == "sse-doctor" else run_baseline
+            run = {"sse-doctor": run_doctor, "httpx-sse": run_baseline,
+                   "floor": run_floor}[client]
             print(f"{client} N={n} ...", file=sys.stderr, flush=True)
             rows.append({**run(server.url, n, args), "cpu_pressure": cpu_pressure()})
         finally:
@@ -287,6 +377,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{ours['us_per_beat'] / base['us_per_beat']:.2f}x, memory per stream "
                   f"{(ours['kib_per_stream'] or 0) / max(0.01, base['kib_per_stream']):.2f}x, "
                   f"lag p99 {_f(ours['lag_p99'], '.1f')} vs {_f(base['lag_p99'], '.1f')} ms")
+            floor = next((r for r in rows if r["client"].startswith("bare") and "error" not in r
+                          and r["n"] == base["n"] and r["us_per_beat"]), None)
+            if floor:
+                print(f"  the bare-protocol floor at N={base['n']}: {floor['us_per_beat']:.1f} µs "
+                      f"= {floor['us_per_beat'] / base['us_per_beat']:.2f}x httpx-sse; "
+                      f"sse-doctor's work above it: "
+                      f"{ours['us_per_beat'] - floor['us_per_beat']:.1f} µs per heartbeat")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

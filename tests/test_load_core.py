@@ -430,3 +430,36 @@ def test_malformed_streams_make_a_fleet_finding_above_the_share() -> None:
     assert f.evidence["by_kind"] == {"invalid-utf8": 40, "ignored-field": 900}
     assert "load-malformed" not in {f.code for f in run_load_checks(
         observation(counts={"malformed": 5}, diagnostics={"invalid-utf8": 5}))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=-10.0, max_value=1e9, allow_nan=False),
+       st.floats(min_value=-10.0, max_value=1e9, allow_nan=False))
+def test_a_recorded_items_values_land_in_their_buckets(gap, lag) -> None:
+    # Recorder.item writes Histogram.record out by hand (the hot path): same buckets
+    rec = Recorder(10, 0.0)
+    rec.item(gap, lag)
+    for name, ms in (("gap_ms", gap), ("lag_ms", lag)):
+        h = rec.hist[name]
+        assert h.count == 1 and h.counts[bucket_of(ms)] == 1 and h.max == max(0.0, ms)
+
+
+def test_a_heartbeat_line_is_read_as_the_line_loop_reads_it() -> None:
+    # SSEParser.comment_line is the parser's one-comment-line path that the load engine takes
+    # without feed(): it must give exactly what feed gives, and None where feed has more to do
+    from sse_doctor.sse.parser import SSEParser
+
+    shapes = {b": t=1.5\n": " t=1.5", b":\n": "", b": ping\n": " ping"}
+    for raw in (*shapes, b":x\r\n", b": a\n: b\n", b": t\n\n", b": \xff\n", b"data: x\n",
+                b": no end", b"\xef\xbb\xbf: bom\n"):
+        for warm in (False, True):
+            p, q = SSEParser(), SSEParser()
+            if warm:  # the stream's first bytes (a possible BOM) already read
+                p.feed(b": hello\n")
+                q.feed(b": hello\n")
+            text = p.comment_line(raw)
+            assert text == (shapes.get(raw) if warm else None)
+            items = q.feed(raw, 1.0)
+            if text is not None:
+                assert [(type(i).__name__, i.text) for i in items] == [("Comment", text)]
+                assert p.feed(b"data: after\n\n", 2.0)[0].data == "after"

@@ -6,6 +6,7 @@ to the parent over a pipe. Runs on uvloop when it is installed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import os
@@ -19,6 +20,7 @@ from typing import Any
 from sse_doctor.load.recorder import Recorder
 from sse_doctor.load.streams import (
     CLOSED,
+    OPEN,
     OPENING,
     LagReader,
     LagSpec,
@@ -27,7 +29,10 @@ from sse_doctor.load.streams import (
     WsStream,
 )
 
-TICK_S = 0.1  # deadline checks and parent messages
+_perf = time.perf_counter  # the arrival stamp of every read, looked up once
+TICK_S = 0.1  # deadline checks while connects are under way
+SOURCE_SPAN = 8000  # streams per loopback source address (see Worker._source)
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux's value
 CLOSE_WAIT_S = 2.0  # at the end, how long closing connections may take before an abort
 
 
@@ -47,6 +52,7 @@ class WorkerConfig:
     insecure: bool = False
     cacert: str | None = None
     loop: str = "auto"  # auto | asyncio
+    source_span: int = SOURCE_SPAN  # streams per loopback source address (Worker._source)
 
 
 def _ssl_context(cfg: WorkerConfig) -> ssl.SSLContext | None:
@@ -95,12 +101,15 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         core = self.core
-        out = core.feed(data, time.perf_counter())
+        out = core.feed(data, _perf())
         if out:
             self.transport.write(out)  # type: ignore[union-attr]
-        if core.state != OPENING:
+        state = core.state
+        if state == OPEN and not self.inflight and not core.want_close:
+            return  # an open stream's read: nothing for the shell to do
+        if state != OPENING:
             self._settled()
-        if core.state == CLOSED or getattr(core, "want_close", False):
+        if state == CLOSED or core.want_close:
             self.transport.close()  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
@@ -136,7 +145,13 @@ class Worker:
         self.sem = asyncio.Semaphore(cfg.max_inflight)
         self.stop = asyncio.Event()
         self.stopping = False
+        # The run loop's current nap (a future and when it ends): a stop, or a connect while it
+        # naps to the next second, cuts it short.
+        self._nap: asyncio.Future | None = None
+        self._nap_end = 0.0
+        self._parent_watched = False  # the parent's pipe wakes the loop (no polling)
         self.addr: tuple | None = None
+        self.loopback4 = False  # the target is 127.x: connects may spread over source addresses
         self.cpu_last = (time.perf_counter(), time.process_time())
         self.rss_base = 0
         self.rss_peak = 0
@@ -166,13 +181,19 @@ class Worker:
         proto = StreamProtocol(self, core, request)
         self.streams.add(proto)
         self.opening.add(proto)
+        if self._nap_end > now + TICK_S:
+            self._wake()  # its deadline needs the tick
         host, port = self.addr  # type: ignore[misc]
         loop = asyncio.get_running_loop()
+        source = self._source()
         try:
-            await asyncio.wait_for(loop.create_connection(
-                lambda: proto, host, port, ssl=self.ssl,
-                server_hostname=cfg.target.host if self.ssl else None),
-                cfg.target.timeout)
+            if source is None:
+                await asyncio.wait_for(loop.create_connection(
+                    lambda: proto, host, port, ssl=self.ssl,
+                    server_hostname=cfg.target.host if self.ssl else None),
+                    cfg.target.timeout)
+            else:
+                await asyncio.wait_for(self._connect_from(source, proto), cfg.target.timeout)
         except asyncio.CancelledError:  # the run ended while this connect was under way
             core.client_close(time.perf_counter())
             self._drop_unconnected(proto)
@@ -191,6 +212,43 @@ class Worker:
         except TimeoutError:
             core.deadline(time.perf_counter())
             self._drop_unconnected(proto)
+
+    def _source(self) -> str | None:
+        """The local address of the connect just added to ``streams``: None (the kernel's
+        choice) for the fleet's first ``source_span`` streams; past that, to a loopback
+        target, 127.0.0.2, .3, ...
+
+        Why: connect() picks a local port for the (source, destination) pair by scanning the
+        ephemeral range (28,232 ports here), even ports first. Once one destination holds
+        about half the range from one source, every connect scans thousands of taken ports in
+        the kernel (measured: both workers at ~40 % of a core in system time, the ramp down
+        from 2,000 to a few hundred connects a second at ~14,000 streams, loops blocked for
+        seconds). Each loopback source address has its own range."""
+        addr = self.addr
+        if addr is None or not self.loopback4:
+            return None
+        cfg = self.cfg
+        block = ((len(self.streams) - 1) * cfg.workers + cfg.index) // cfg.source_span
+        return f"127.0.0.{1 + block}" if 0 < block < 254 else None
+
+    async def _connect_from(self, source: str, proto: StreamProtocol) -> None:
+        """create_connection from ``source`` (port chosen at connect, for the whole 4-tuple:
+        IP_BIND_ADDRESS_NO_PORT; a plain bind would take a port exclusively)."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError):  # Linux >= 4.2
+                sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+            await loop.sock_connect(sock, self.addr)
+            await loop.create_connection(
+                lambda: proto, sock=sock, ssl=self.ssl,
+                server_hostname=self.cfg.target.host if self.ssl else None)
+        except BaseException:
+            sock.close()
+            raise
 
     def _drop_unconnected(self, proto: StreamProtocol) -> None:
         if proto.inflight:
@@ -239,7 +297,8 @@ class Worker:
             p.transport.close()  # type: ignore[union-attr]
 
     def _sample(self, now: float) -> None:
-        if self.orphaned:
+        if self.orphaned:  # checked each second: the pipe never reports a dead parent
+            self._stop()
             return
         wall, cpu = time.perf_counter(), time.process_time()
         w0, c0 = self.cpu_last
@@ -261,46 +320,102 @@ class Worker:
 
     def _poll_parent(self) -> None:
         if self.orphaned:  # nobody reads the pipe any more: a send would block when it fills
-            self.stop.set()
+            self._stop()
             return
         try:
             while self.conn.poll():
                 if self.conn.recv() == "stop":
-                    self.stop.set()
-        except (EOFError, OSError):
-            self.stop.set()
+                    self._stop()
+        except (EOFError, OSError):  # the parent is gone
+            self._unwatch_parent()
+            self._stop()
+
+    def _unwatch_parent(self) -> None:
+        if self._parent_watched:
+            self._parent_watched = False
+            try:
+                asyncio.get_running_loop().remove_reader(self.conn.fileno())
+            except (OSError, ValueError, RuntimeError):
+                pass
+
+    def _watch_parent(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The parent's messages as loop events, so a worker that only holds streams sleeps
+        until its next sample instead of polling the pipe ten times a second."""
+        try:
+            loop.add_reader(self.conn.fileno(), self._poll_parent)
+        except (AttributeError, NotImplementedError, OSError, ValueError):
+            return  # not a pipe (or no add_reader): the run loop polls it each tick
+        self._parent_watched = True
+
+    def _stop(self) -> None:
+        self.stop.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        nap = self._nap
+        if nap is not None and not nap.done():
+            nap.set_result(None)
+
+    async def _sleep(self, delay: float) -> None:
+        """asyncio.sleep that _wake() ends early (a plain future: wait_for makes a task)."""
+        loop = asyncio.get_running_loop()
+        nap = self._nap = loop.create_future()
+        self._nap_end = time.perf_counter() + delay
+        handle = loop.call_later(delay, _done, nap)
+        try:
+            await nap
+        finally:
+            handle.cancel()
+            self._nap = None
+            self._nap_end = 0.0
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.stop.set)
+                loop.add_signal_handler(sig, self._stop)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Windows
                 pass
         self.rss_base = _rss()
         infos = await loop.getaddrinfo(cfg.target.host, cfg.target.port,
                                        type=socket.SOCK_STREAM)
         self.addr = infos[0][4][:2]
+        self.loopback4 = infos[0][0] == socket.AF_INET and self.addr[0].startswith("127.")
+        self._watch_parent(loop)
         ramp = asyncio.ensure_future(self.ramp())
-        ramp_done_at: float | None = None
+        ramp.add_done_callback(lambda _: self._wake())
+        ramp_done_at: float | None = None  # when the hold began
+        spawned_at: float | None = None  # when the ramp had started its last connect
+        frozen = False
         next_sample = cfg.t0 + 1.0
         while True:
             now = time.perf_counter()
             if ramp_done_at is None and ramp.done():
-                ramp_done_at = now
-                self.rec.hold()
-                # Every stream's objects now live as long as the run: a full collection would
-                # walk them all (tens of ms at 10,000 streams) and stall every read behind it.
-                gc.collect()
-                gc.freeze()
+                if spawned_at is None:
+                    spawned_at = now
+                # The hold begins once the ramp's connects have settled (or timed out): the
+                # last ones' opening is still the ramp's load, not the steady state.
+                if not self.opening or now - spawned_at > cfg.target.timeout:
+                    if not frozen:
+                        # Every stream's objects now live as long as the run: a full
+                        # collection would walk them all (tens of ms at 10,000 streams) and
+                        # stall every read behind it. Done once, here, and the reads it
+                        # delays count for the ramp (the hold begins at the next tick).
+                        gc.collect()
+                        gc.freeze()
+                        frozen = True
+                    else:
+                        ramp_done_at = now
+                        self.rec.hold()
             if self.stop.is_set():
                 break
             if ramp_done_at is not None and now >= ramp_done_at + cfg.hold_s:
                 break
             if self.opening:
                 self._deadlines(now)
-            self._poll_parent()
+            if not self._parent_watched:
+                self._poll_parent()
             if now >= next_sample:
                 self._sample(now)
                 next_sample += 1.0
@@ -308,9 +423,17 @@ class Worker:
                     next_sample = now + 1.0
                 if cfg.target.ping_interval:
                     self._pings(now)
-            await asyncio.sleep(TICK_S)  # a plain sleep: wait_for makes a task every tick
+            # Ticks only while connects are under way (their deadlines) or the parent's pipe is
+            # polled; a worker that only holds streams wakes for its next sample or the end
+            # of the hold: every wake-up of an idle process costs more than a heartbeat.
+            if self.opening or not self._parent_watched or ramp_done_at is None:
+                delay = TICK_S
+            else:
+                delay = min(next_sample, ramp_done_at + cfg.hold_s) - time.perf_counter()
+            await self._sleep(max(0.0, min(delay, 1.0)))
         interrupted = self.stop.is_set()
         self.stopping = True
+        self._unwatch_parent()
         ramp.cancel()
         for t in list(self.tasks):
             t.cancel()
@@ -350,10 +473,21 @@ class Worker:
                     p.transport.write(out)
 
 
+def _done(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _rss() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    try:  # os.open, not open(): a sample a second should not go through the io stack
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 256).split()[1]) * _PAGE
+        finally:
+            os.close(fd)
     except (OSError, ValueError, IndexError):  # not Linux
         import psutil
 

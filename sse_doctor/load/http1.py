@@ -74,6 +74,15 @@ class ResponseReader:
 
     def feed(self, data: bytes) -> bytes:
         state = self._state
+        if state == _SIZE and not self._buf:
+            # The common read of a stream: exactly one whole chunk (an event or heartbeat),
+            # taken here without the general loop.
+            j = data.find(b"\r\n", 0, MAX_SIZE_LINE)
+            if j > 0 and not data[:j].strip(_HEX):
+                end = j + 2 + int(data[:j], 16)
+                if end > j + 2 and len(data) == end + 2 and data.endswith(b"\r\n"):
+                    return data[j + 2:end]
+            return self._chunked(data)
         if state == _CLOSE:
             return data
         if state == _DONE:
@@ -143,13 +152,6 @@ class ResponseReader:
 
     # --- chunked transfer coding ---------------------------------------------------------------
     def _chunked(self, data: bytes) -> bytes:
-        if self._state == _SIZE and not self._buf:
-            # The common read of a stream: exactly one whole chunk (an event or heartbeat).
-            j = data.find(b"\r\n", 0, MAX_SIZE_LINE)
-            if j > 0 and not data[:j].strip(_HEX):
-                end = j + 2 + int(data[:j], 16)
-                if end > j + 2 and len(data) == end + 2 and data.endswith(b"\r\n"):
-                    return data[j + 2:end]
         buf = self._buf + data if self._buf else data
         n = len(buf)
         i = 0

@@ -4,9 +4,10 @@ call it, the driver snapshots it once a second and hands it to the parent as pla
 
 from __future__ import annotations
 
+from math import frexp as _frexp
 from typing import Any
 
-from sse_doctor.load.histogram import Histogram, bucket_of
+from sse_doctor.load.histogram import HIGH_EXP, LOW_EXP, SIZE, SUB, Histogram
 
 HISTOGRAMS = ("headers_ms", "first_byte_ms", "first_event_ms", "gap_ms", "lag_ms")
 BANDS = 10  # load bands: the share of this generator's streams open when a value was recorded
@@ -43,7 +44,8 @@ class Recorder:
         self.bytes = 0
         self.refusals: dict[str, int] = {}
         self.drops: dict[str, int] = {}  # how streams were lost: "ended" | "broken" | ...
-        self.hist = {name: Histogram() for name in HISTOGRAMS}
+        self._hist = {name: Histogram() for name in HISTOGRAMS}
+        self._gap = self._hist["gap_ms"]
         self.phases = {name: PhaseStats() for name in PHASES}
         self.phase = self.phases["ramp"]
         self.phase_name = "ramp"
@@ -56,12 +58,46 @@ class Recorder:
         # the current second, for the series
         self.sec_items = 0
         self.sec_lag = Histogram()
+        # Lags since the last fold: a heartbeat's lag is recorded once, here, and added to the
+        # four histograms it belongs to (all, phase, second, load band) when a second ends,
+        # the phase or the load band changes, or a reader looks: one histogram update per
+        # heartbeat instead of four.
+        self._pend = Histogram()
+        self._pend_band = 0
+
+    @property
+    def hist(self) -> dict[str, Histogram]:
+        self._fold()
+        return self._hist
 
     def _band(self) -> int:
         return min(BANDS - 1, self.open * BANDS // self.share)
 
+    def _fold(self) -> None:
+        pend = self._pend
+        if not pend.count:
+            return
+        filled = [(i, n) for i, n in enumerate(pend.counts) if n]
+        for h in (self._hist["lag_ms"], self.phase.lag_ms, self.sec_lag,
+                  self.lag_bands[self._pend_band]):
+            counts = h.counts
+            for i, n in filled:
+                counts[i] += n
+            h.count += pend.count
+            h.total += pend.total
+            if pend.max > h.max:
+                h.max = pend.max
+        pend.clear()
+
+    def _open_changed(self) -> None:
+        band = self._band()
+        if band != self._pend_band:
+            self._fold()  # the pending lags were recorded in the band that ends here
+            self._pend_band = band
+
     def hold(self) -> None:
         """The ramp is over: from now on values count for the hold phase."""
+        self._fold()
         self.phase = self.phases["hold"]
         self.phase_name = "hold"
 
@@ -93,38 +129,60 @@ class Recorder:
         self.opened += 1
         self.phase.opened += 1
         self.open += 1
+        self._open_changed()
         if reconnect:
             self.reconnected += 1
         if self.open > self.peak_open:
             self.peak_open = self.open
-        self.hist["headers_ms"].record(headers_ms)
+        self._hist["headers_ms"].record(headers_ms)
 
     def first_byte(self, ms: float) -> None:
-        self.hist["first_byte_ms"].record(ms)
+        self._hist["first_byte_ms"].record(ms)
 
     def first_event(self, ms: float) -> None:
-        self.hist["first_event_ms"].record(ms)
+        self._hist["first_event_ms"].record(ms)
         self.phase.first_event_ms.record(ms)
         self.first_event_bands[self._band()].record(ms)
 
     def item(self, gap_ms: float | None, lag_ms: float | None) -> None:
+        """An event or comment (SSE) or message (WS) arrived: its gap since the previous item
+        of its stream and its lag, when stamped. Called for every heartbeat of every stream,
+        so Histogram.record is written out here (bucket_of inline: tests check they agree)."""
         self.items += 1
         self.sec_items += 1
         if gap_ms is not None:
-            self.hist["gap_ms"].record(gap_ms)
+            h, ms = self._gap, gap_ms
+            if ms <= 0.0:
+                i = 0
+            else:
+                m, e = _frexp(ms)
+                i = 0 if e <= LOW_EXP else SIZE - 1 if e > HIGH_EXP else \
+                    (e - 1 - LOW_EXP) * SUB + int((m - 0.5) * 2 * SUB) + 1
+            h.counts[i] += 1
+            h.count += 1
+            h.total += ms
+            if ms > h.max:
+                h.max = ms
         if lag_ms is not None:
-            # one bucket lookup for the four histograms a lag goes into
-            i = bucket_of(lag_ms)
-            self.hist["lag_ms"].add(i, lag_ms)
-            self.phase.lag_ms.add(i, lag_ms)
-            self.sec_lag.add(i, lag_ms)
-            self.lag_bands[min(BANDS - 1, self.open * BANDS // self.share)].add(i, lag_ms)
+            h, ms = self._pend, lag_ms
+            if ms <= 0.0:
+                i = 0
+            else:
+                m, e = _frexp(ms)
+                i = 0 if e <= LOW_EXP else SIZE - 1 if e > HIGH_EXP else \
+                    (e - 1 - LOW_EXP) * SUB + int((m - 0.5) * 2 * SUB) + 1
+            h.counts[i] += 1
+            h.count += 1
+            h.total += ms
+            if ms > h.max:
+                h.max = ms
 
     def closed(self, how: str, now: float, stalled: bool) -> None:
         """An open stream ended: "client" (we closed it at the end of the run), or a drop:
         "ended" (the server ended it cleanly), "broken" (reset, incomplete body), "closed"
         (a WebSocket close frame)."""
         self.open -= 1
+        self._open_changed()
         if stalled:
             self.stalled += 1
         if how == "client":
@@ -146,6 +204,7 @@ class Recorder:
     # --- snapshots -------------------------------------------------------------------------------
     def second(self, now: float, cpu_percent: float) -> dict[str, Any]:
         """This second's sample (then the per-second counters restart)."""
+        self._fold()
         sample = {"t_s": round(now - self.t0, 3), "open": self.open, "opening": self.opening,
                   "failed": self.failed, "dropped": self.dropped, "items": self.sec_items,
                   "lag": self.sec_lag.to_wire(), "cpu": cpu_percent}
@@ -155,13 +214,14 @@ class Recorder:
 
     def to_wire(self) -> dict[str, Any]:
         """Everything, as plain data for the parent process."""
+        self._fold()
         return {
             "counts": {k: getattr(self, k) for k in (
                 "started", "opened", "failed", "ended", "dropped", "reconnected", "open",
                 "opening", "peak_open", "stalled", "malformed", "items", "bytes")},
             "refusals": dict(self.refusals), "drops": dict(self.drops),
             "local_errors": dict(self.local_errors), "diagnostics": dict(self.diagnostics),
-            "hist": {k: h.to_wire() for k, h in self.hist.items()},
+            "hist": {k: h.to_wire() for k, h in self._hist.items()},
             "phases": {k: p.to_wire() for k, p in self.phases.items()},
             "lag_bands": [h.to_wire() for h in self.lag_bands],
             "first_event_bands": [h.to_wire() for h in self.first_event_bands],

@@ -58,10 +58,12 @@ class LagReader:
     """Turns an item's text into a lag in ms (or None). ``wall_offset`` converts a
     perf_counter instant to epoch seconds for wall-clock stamps."""
 
-    __slots__ = ("kind", "prefix", "path", "wall_offset")
+    __slots__ = ("kind", "comments", "perf", "prefix", "path", "wall_offset")
 
     def __init__(self, spec: LagSpec) -> None:
         self.kind = spec.kind
+        self.comments = spec.kind in ("perf", "comment")  # stamps come in comments
+        self.perf = spec.kind == "perf"
         self.prefix = spec.arg.lstrip() if spec.kind == "comment" else ""
         self.path = tuple(spec.arg.split(".")) if spec.kind == "json" else ()
         self.wall_offset = time.time() - time.perf_counter()
@@ -156,7 +158,7 @@ class SseStream:
 
     __slots__ = ("rec", "lag", "reader", "parser", "state", "t_start", "t_head", "t_last",
                  "max_silence", "got_byte", "got_event", "reconnect", "decomp", "idle_limit",
-                 "malformed")
+                 "malformed", "want_close")
 
     def __init__(self, rec: Recorder, lag: LagReader, now: float, idle_limit: float,
                  parser: SSEParser | None = None, reconnect: bool = False,
@@ -176,12 +178,32 @@ class SseStream:
         self.reconnect = reconnect
         self.decomp = None
         self.idle_limit = idle_limit
+        self.want_close = False  # (WebSocket's flag; an SSE stream closes by its state)
         rec.connecting()
 
     # --- input -----------------------------------------------------------------------------------
     def feed(self, data: bytes, now: float) -> bytes:
         """Bytes received at ``now``; returns bytes to send (always none for SSE). After it,
         ``state`` is CLOSED when the driver must close the connection."""
+        if self.state == OPEN and self.decomp is None:
+            # The read of an open stream (nearly every read): the same steps as below, minus
+            # the opening's.
+            self.rec.bytes += len(data)
+            try:
+                body = self.reader.feed(data)
+            except HttpProtocolError:
+                self._lost("bad-response", now)
+                return b""
+            if body:
+                text = self.parser.comment_line(body)
+                if text is not None:
+                    self._comment(text, now)  # a heartbeat: its parser items, without them
+                else:
+                    self._items(self.parser.feed(body, now), now)
+            if self.reader.done:
+                self._items(self.parser.close(now), now)
+                self._lost("ended", now)
+            return b""
         rec = self.rec
         rec.bytes += len(data)
         if not self.got_byte:
@@ -222,14 +244,33 @@ class SseStream:
             self._lost("ended", now)
         return b""
 
+    def _comment(self, text: str, now: float) -> None:
+        """A comment (the usual heartbeat): its lag when stamped, its gap, the silence."""
+        lag = self.lag
+        if lag.perf and text[:3] == " t=":
+            # from_comment's lab-stamp case, inline: the load engine's commonest item
+            try:
+                lag_ms: float | None = (now - float(text[3:])) * 1000.0
+            except ValueError:
+                lag_ms = None
+        else:
+            lag_ms = lag.from_comment(text, now) if lag.comments else None
+        last = self.t_last
+        silence = now - (last or self.t_head)
+        if silence > self.max_silence:
+            self.max_silence = silence
+        self.t_last = now
+        self.rec.item((now - last) * 1000.0 if last else None, lag_ms)
+
     def _items(self, items: list, now: float) -> None:
         rec = self.rec
         lag = self.lag
         for it in items:
             cls = type(it)
             if cls is Comment:
-                lag_ms = lag.from_comment(it.text, now) if lag.kind != "none" else None
-            elif cls is Event:
+                self._comment(it.text, now)
+                continue
+            if cls is Event:
                 lag_ms = lag.from_data(it.data, now) if lag.kind == "json" else None
                 if not self.got_event:
                     self.got_event = True

@@ -104,6 +104,8 @@ if _sse_doctor_blockscan is not None:
         _compiled = (_sse_doctor_blockscan.scan_blocks, _sse_doctor_blockscan.lf_lines)
 COMPILED = _compiled is not None
 
+_new = object.__new__
+
 DIAG_INVALID_UTF8 = "invalid-utf8"
 DIAG_IGNORED_FIELD = "ignored-field"
 DIAG_BAD_RETRY = "bad-retry"
@@ -238,6 +240,13 @@ class SSEParser:
     # ------------------------------------------------------------------ feeding
 
     def feed(self, chunk: bytes, t: float = 0.0) -> list[Event | Comment | Retry | Diagnostic]:
+        if chunk[:1] == b":":
+            text = self.comment_line(chunk)
+            if text is not None:
+                comment = _new(Comment)  # Comment(text, t) without its __init__'s frame
+                comment.text = text
+                comment.t = t
+                return [comment]
         out: list[Event | Comment | Retry | Diagnostic] = []
         if not chunk:
             return out
@@ -316,6 +325,27 @@ class SSEParser:
             else:
                 buf += tail
         return out
+
+    def comment_line(self, chunk: bytes) -> str | None:
+        """The comment's text when ``chunk`` is exactly one whole comment line (the heartbeat
+        shape) read from a clean line state: then ``feed(chunk)`` gives exactly
+        ``[Comment(text)]`` and changes no state, so a caller may take the text and skip
+        feed. None otherwise (feed it)."""
+        if (
+            chunk[:1] == b":"
+            and chunk.find(b"\n") == len(chunk) - 1
+            and not (self._bom_pending or self._cr or self._buf or self._skip)
+            and len(chunk) <= self.max_line
+            and b"\r" not in chunk
+            and type(chunk) is bytes
+        ):
+            # A comment changes no parser state: this is what the line loop would give,
+            # minus its framing work (a load run reads thousands of these a second).
+            try:
+                return chunk[1:-1].decode()
+            except UnicodeDecodeError:
+                return None  # the line loop reports it
+        return None
 
     def close(self, t: float = 0.0) -> list[Event | Comment | Retry | Diagnostic]:
         """End of stream: discard an unterminated event and any partial line."""
