@@ -20,6 +20,17 @@ def lab() -> Iterator[LabServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def own_lab() -> Iterator[LabServer]:
+    """A lab of the module's own, for counts a shared lab would mix up: the load-limit route
+    counts its open streams per app, and the session's lab may still hold another test's."""
+    server = LabServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "sse_doctor", *args], capture_output=True,

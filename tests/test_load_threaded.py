@@ -8,27 +8,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 
 import psutil
-import pytest
 
-from sse_doctor.lab import LabServer
 from sse_doctor.load.driver import WorkerConfig
 from sse_doctor.load.recorder import Recorder
 from sse_doctor.load.streams import LagSpec, LoadTarget
 from sse_doctor.load.threaded import ThreadLink, run_in_this_thread
-
-
-@pytest.fixture(scope="module")
-def own_lab() -> Iterator[LabServer]:
-    """A lab of this module's own: the load-limit route counts its open streams per app, and
-    the session's lab may still hold another test's streams."""
-    server = LabServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _to_lab(port: int) -> int:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
 
-from .conftest import free_port
+from .locust_runs import run_master_with_workers
 
 # Not importorskip: importing locust monkey-patches this process with gevent (the lab's
 # uvicorn thread would then hang); Locust runs in its own processes below.
@@ -28,29 +26,12 @@ class Capped(SseUser):
 '''
 
 
-def test_a_master_with_two_workers_aggregates_one_load_report(lab, tmp_path) -> None:
-    locustfile = tmp_path / "locustfile.py"
-    locustfile.write_text(LOCUSTFILE)
+def test_a_master_with_two_workers_aggregates_one_load_report(own_lab, tmp_path) -> None:
     out, xml = tmp_path / "load.json", tmp_path / "load.xml"
-    port = free_port()
-    base = [sys.executable, "-m", "locust", "-f", str(locustfile)]
-    workers = [subprocess.Popen([*base, "--worker", "--master-port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                cwd=tmp_path) for _ in range(2)]
-    try:
-        master = subprocess.run(
-            [*base, "--headless", "--master", "--master-bind-port", str(port),
-             "--expect-workers", "2", "-u", "40", "-r", "40", "-t", "4s", "--host",
-             lab.base_url, "--sse-doctor-json", str(out), "--sse-doctor-junit", str(xml),
-             "--only-summary"],
-            capture_output=True, text=True, timeout=90, cwd=tmp_path)
-        for w in workers:
-            w.wait(30)
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.terminate()  # our own child, by its handle
-                w.wait(10)
+    master, errs = run_master_with_workers(
+        LOCUSTFILE, tmp_path, ["-u", "40", "-r", "40", "-t", "4s", "--host", own_lab.base_url,
+                               "--sse-doctor-json", str(out), "--sse-doctor-junit", str(xml),
+                               "--only-summary"])
     assert out.exists(), master.stderr[-2000:]
     report = json.loads(out.read_text())
     load = report["load"]
@@ -61,5 +42,4 @@ def test_a_master_with_two_workers_aggregates_one_load_report(lab, tmp_path) -> 
     assert [f["code"] for f in report["findings"]] == ["load-refused"]
     assert load["histograms"]["lag_ms"]["count"] >= 20
     assert 'name="load-refused"' in xml.read_text()
-    for w in workers:
-        assert "Traceback" not in w.stderr.read()
+    assert not [e for e in errs if "Traceback" in e]

@@ -18,14 +18,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import psutil
 import pytest
 
-from sse_doctor.lab import LabServer
-
-from .conftest import free_port
+from .locust_runs import run_master_with_workers
 
 # Not importorskip: importing locust monkey-patches this process with gevent (the lab's
 # uvicorn thread would then hang); Locust runs in its own processes below.
@@ -47,17 +44,6 @@ class Capped(DenseSseUser):
 '''
 
 
-@pytest.fixture(scope="module")
-def own_lab() -> Iterator[LabServer]:
-    """A lab of this module's own: the load-limit route counts its open streams per app, and
-    the session's lab may still hold another test's streams."""
-    server = LabServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _to_lab(pid: int, port: int) -> int:
     """Connections of process ``pid`` to the lab."""
     return sum(1 for c in psutil.Process(pid).net_connections("tcp")
@@ -72,24 +58,10 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def test_two_dense_workers_aggregate_their_streams_into_one_report(own_lab, tmp_path) -> None:
-    locustfile = tmp_path / "locustfile.py"
-    locustfile.write_text(LOCUSTFILE)
     out = tmp_path / "load.json"
-    port = free_port()
-    base = [sys.executable, "-m", "locust", "-f", str(locustfile)]
-    workers = [subprocess.Popen([*base, "--worker", "--master-port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                cwd=tmp_path) for _ in range(2)]
-    try:
-        master = subprocess.run(
-            [*base, "--headless", "--master", "--master-bind-port", str(port),
-             "--expect-workers", "2", "-u", "2", "-r", "2", "-t", "3s", "--host",
-             own_lab.base_url, "--sse-doctor-json", str(out), "--json"],
-            capture_output=True, text=True, timeout=90, cwd=tmp_path)
-        for w in workers:
-            w.wait(30)
-    finally:
-        _stop(workers)
+    master, errs = run_master_with_workers(
+        LOCUSTFILE, tmp_path, ["-u", "2", "-r", "2", "-t", "3s", "--host", own_lab.base_url,
+                               "--sse-doctor-json", str(out), "--json"])
     assert out.exists(), master.stderr[-2000:]
     report = json.loads(out.read_text())
     load = report["load"]
@@ -112,8 +84,7 @@ def test_two_dense_workers_aggregate_their_streams_into_one_report(own_lab, tmp_
     assert stats["connect"]["num_requests"] == requested
     assert stats["connect"]["num_failures"] == requested - CAP
     assert stats["stream"]["num_requests"] == CAP and stats["stream"]["num_failures"] == 0
-    for w in workers:
-        assert "Traceback" not in w.stderr.read()
+    assert not [e for e in errs if "Traceback" in e]
 
 
 def test_ctrl_c_stops_a_dense_user_on_the_stock_loop_and_keeps_its_counts(own_lab,

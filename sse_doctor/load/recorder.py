@@ -150,21 +150,9 @@ class Recorder:
         so Histogram.record is written out here (bucket_of inline: tests check they agree)."""
         self.items += 1
         self.sec_items += 1
-        if gap_ms is not None:
-            h, ms = self._gap, gap_ms
-            if ms <= 0.0:
-                i = 0
-            else:
-                m, e = _frexp(ms)
-                i = 0 if e <= LOW_EXP else SIZE - 1 if e > HIGH_EXP else \
-                    (e - 1 - LOW_EXP) * SUB + int((m - 0.5) * 2 * SUB) + 1
-            h.counts[i] += 1
-            h.count += 1
-            h.total += ms
-            if ms > h.max:
-                h.max = ms
-        if lag_ms is not None:
-            h, ms = self._pend, lag_ms
+        for h, ms in ((self._gap, gap_ms), (self._pend, lag_ms)):
+            if ms is None:
+                continue
             if ms <= 0.0:
                 i = 0
             else:
