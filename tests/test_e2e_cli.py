@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from sse_doctor.checks.registry import REGISTRY
-from tests.conftest import cli
+from tests.conftest import cli, cli_fresh
 
 QUICK = ("--duration", "1.5", "--idle-limit", "2")
 STALL = ("--duration", "3", "--idle-limit", "2")  # a stall needs 2 s of data silence
@@ -247,7 +247,7 @@ def test_a_timeout_says_how_far_the_request_got() -> None:
 def test_version_and_module_entry_point() -> None:
     from sse_doctor.sse.parser import COMPILED
 
-    proc = cli("--version")
+    proc = cli_fresh("--version")  # a new interpreter: `python -m sse_doctor` itself
     assert proc.returncode == 0 and proc.stdout.startswith("sse-doctor ")
     assert ("(SSE parser: compiled)" in proc.stdout) == COMPILED
 
