@@ -4,6 +4,7 @@ a scripted httpx client, headless Chromium), and `sse-doctor har` on its --har-o
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -11,9 +12,11 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -418,6 +421,10 @@ def test_on_a_terminal_the_live_view_is_a_table_per_client(lab, mitmdump, tmp_pa
     out = tmp_path / "report.json"
     pid, fd = pty.fork()
     if pid == 0:  # the child: sse-doctor proxy on a terminal
+        # Wide enough for every column on one line: at 80 columns rich wraps "reconnect gaps
+        # (ms)" once a finding fills its column, so what the screen shows would depend on
+        # whether the first refresh came before or after both streams were open.
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
         os.execvp(sys.executable, [sys.executable, "-m", "sse_doctor", "proxy", "--listen",
                                    f"127.0.0.1:{port}", "--upstream", lab.base_url,
                                    "--duration", "60", "--json", str(out)])
