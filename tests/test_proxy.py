@@ -27,7 +27,7 @@ import pytest
 from sse_doctor.lab import LabServer
 from sse_doctor.lab.browser_routes import PAGES
 from sse_doctor.proxy import mitm_env
-from tests.conftest import cli, free_port
+from tests.conftest import cli, free_port, start_cli_together
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "tok-5e4d3c2b1a09"
@@ -122,18 +122,23 @@ def scenario(report: dict, path: str) -> dict:
 # --- passing streams through ----------------------------------------------------------------
 def test_a_steady_stream_through_the_proxy_is_not_buffered(proxy_of):
     p = proxy_of("--json", "-")
-    probe = cli("probe", f"{p.url}/sse/steady", "--duration", "3", "--json", "-")
-    report = json.loads(probe.stdout)
-    assert probe.returncode == 0, probe.stdout
+    # Three streams through the proxy at once, each to its own route.
+    runs = start_cli_together({
+        "steady": ("probe", f"{p.url}/sse/steady", "--duration", "3", "--json", "-"),
+        # The check can fail through it: a buffering server is still seen as one.
+        "buffered": ("probe", f"{p.url}/sse/buffered", "--duration", "5", "--json", "-"),
+        # A POST stream (LLM APIs): its body goes upstream unchanged.
+        "echo": ("probe", f"{p.url}/sse/echo", "-X", "POST", "-d", '{"q": "hi"}',
+                 "--duration", "1", "--json", "-"),
+    })
+    out, _ = runs["steady"].communicate(timeout=60)
+    report = json.loads(out)
+    assert runs["steady"].returncode == 0, out
     assert report["stats"]["events"] >= 5
     assert "buffered-delivery" not in {f["code"] for f in report["findings"]}
-    # The check can fail through it: a buffering server is still seen as one.
-    buffered = json.loads(cli("probe", f"{p.url}/sse/buffered", "--duration", "5",
-                              "--json", "-").stdout)
+    buffered = json.loads(runs["buffered"].communicate(timeout=60)[0])
     assert "buffered-delivery" in {f["code"] for f in buffered["findings"]}
-    # A POST stream (LLM APIs): its body goes upstream unchanged.
-    echo = json.loads(cli("probe", f"{p.url}/sse/echo", "-X", "POST", "-d", '{"q": "hi"}',
-                          "--duration", "1", "--json", "-").stdout)
+    echo = json.loads(runs["echo"].communicate(timeout=60)[0])
     first = json.loads(echo["events"][0]["data"])
     assert first["method"] == "POST" and json.loads(first["body"]) == {"q": "hi"}
     rc, out, err = p.stop()
