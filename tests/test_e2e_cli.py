@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import socket
+import subprocess
 import threading
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from sse_doctor.checks.registry import REGISTRY
-from tests.conftest import cli, cli_fresh
+from tests.conftest import cli, cli_fresh, start_cli_together
 
 QUICK = ("--duration", "1.5", "--idle-limit", "2")
 STALL = ("--duration", "3", "--idle-limit", "2")  # a stall needs 2 s of data silence
@@ -44,9 +46,16 @@ def test_demo_json_diagnoses_every_scenario() -> None:
     assert sse_codes <= found
 
 
-def test_json_report_follows_the_schema(lab, tmp_path) -> None:
-    out = tmp_path / "r.json"
-    proc = cli("probe", lab.url("/sse/stalled"), *STALL, "--json", str(out), "-q")
+@pytest.fixture(scope="module")
+def stalled(lab, tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], pathlib.Path]:
+    """One probe of the stalled route, shared by the tests of its JSON file and of the
+    terminal report it prints on stdout beside it."""
+    out = tmp_path_factory.mktemp("stalled") / "r.json"
+    return cli("probe", lab.url("/sse/stalled"), *STALL, "--json", str(out)), out
+
+
+def test_json_report_follows_the_schema(lab, stalled) -> None:
+    proc, out = stalled
     assert proc.returncode == 1
     report = json.loads(out.read_text())
     assert set(report) == {"schema", "tool_version", "command", "target", "started_at",
@@ -68,8 +77,8 @@ def test_json_report_follows_the_schema(lab, tmp_path) -> None:
     assert report["stats"]["gap_ms"]["max"] < 1000
 
 
-def test_terminal_report_puts_the_verdict_and_advice_first(lab) -> None:
-    proc = cli("probe", lab.url("/sse/stalled"), *STALL)
+def test_terminal_report_puts_the_verdict_and_advice_first(stalled) -> None:
+    proc, _ = stalled
     out = proc.stdout
     assert proc.returncode == 1
     assert out.index("ERROR") < out.index("What to do") < out.index("Connection")
@@ -99,8 +108,12 @@ def test_junit_has_one_testcase_per_check_and_fails_on_findings(lab, tmp_path) -
 
 def test_fail_on_never_and_error(lab) -> None:
     url = lab.url("/sse/stale")
-    assert cli("probe", url, *QUICK, "-q", "--fail-on", "never").returncode == 0
-    assert cli("probe", url, *QUICK, "-q").returncode == 0  # only a warning
+    runs = start_cli_together({"never": ("probe", url, *QUICK, "-q", "--fail-on", "never"),
+                               "error": ("probe", url, *QUICK, "-q")})
+    for run in runs.values():
+        run.communicate(timeout=60)
+    assert runs["never"].returncode == 0
+    assert runs["error"].returncode == 0  # only a warning
 
 
 def test_max_events_ends_the_stream_early(lab) -> None:
@@ -125,14 +138,15 @@ def test_secrets_are_redacted_everywhere(lab, tmp_path) -> None:
     junit_path = tmp_path / "j.xml"
     args = ("probe", url, "--bearer", secret, "--cookie", "sid=cookie-secret-9",
             "-H", "X-Trace: plain-visible", "-H", "X-Api-Key: api-key-secret-7", *QUICK, "-v")
-    for extra in (("--json", "-"), ("--junit", str(junit_path))):
-        proc = cli(*args, *extra)
-        text = proc.stdout + proc.stderr + (junit_path.read_text() if junit_path.exists()
-                                            else "")
+    runs = start_cli_together({"json": (*args, "--json", "-"),
+                               "junit": (*args, "--junit", str(junit_path))})
+    outputs = {name: run.communicate(timeout=60) for name, run in runs.items()}
+    for name, (out, err) in outputs.items():
+        text = out + err + (junit_path.read_text() if name == "junit" else "")
         assert secret not in text and qsecret not in text and "cookie-secret-9" not in text
         assert "api-key-secret-7" not in text  # x-api-key is masked like Authorization
         assert "[REDACTED]" in text
-    report = json.loads(cli(*args, "--json", "-").stdout)
+    report = json.loads(outputs["json"][0])
     echoed = report["events"][0]["data"]
     assert "plain-visible" in echoed  # the echo really carried our headers
     assert "page=2" in report["target"]["url"]
