@@ -1,14 +1,31 @@
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from sse_doctor.lab import LabServer
 from sse_doctor.sse import parser as parser_module
+
+# A test run started in the background of a non-interactive shell (`bench/contention.sh &`,
+# `nohup`, some CI runners) inherits SIGINT ignored, and every process it starts would too: the
+# command lines the tests Ctrl-C on purpose would never see it (POSIX keeps an ignored signal
+# ignored across exec). The tests' own children must get Ctrl-C as a terminal delivers it, so
+# this process takes Python's usual handler, which its children start without.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +48,23 @@ def own_lab() -> Iterator[LabServer]:
         server.stop()
 
 
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the real command line in a subprocess, as a user would."""
+def cli_fresh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a new interpreter, `python -m sse_doctor ...`."""
     return subprocess.run([sys.executable, "-m", "sse_doctor", *args], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a process of its own, as a user would: forked from a
+    warmed interpreter (see _FORK_SERVER), or a new one when this process's environment or
+    working directory has changed since that interpreter started."""
+    server = _fork_server()
+    if server is None:
+        return cli_fresh(*args, timeout=timeout)
+    [run] = server.start([args])
+    out, err = run.communicate(timeout=timeout)
+    assert run.returncode is not None
+    return subprocess.CompletedProcess(run.args, run.returncode, out, err)
 
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
@@ -42,48 +72,251 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-# A CLI run that warms up first, says "ready" on stderr, and starts its real command line only
-# when a line arrives on stdin. The warm-up runs commands against port 1 of this machine
-# (refused at once), so Typer builds its parameter types and everything a request imports
-# (httpcore, anyio, h2, websockets) is loaded. Output of the warm-up is thrown away.
-_WARM_THEN_WAIT = """
-import contextlib, io, sys
+# Most end-to-end tests run a short command line, and a new interpreter spends most of such a
+# run starting up (imports, Typer's parameter types): ~0.8 s of CPU each, hundreds of times,
+# and all the more on a busy machine. One interpreter per test session does that once: it
+# imports the CLI and runs commands against port 1 of this machine (refused at once), so Typer
+# builds its parameter types and everything a request imports (httpcore, anyio, h2,
+# websockets) is loaded, with the garbage collector set as `python -m sse_doctor` sets it.
+# Then, for each run asked on stdin, it forks a child (it has no threads: a fork is safe) that
+# points stdin at /dev/null and stdout and stderr at files of its own and runs the real command
+# line, `main(argv)`, as `python -m sse_doctor` does; it answers each run's pid when forked and
+# its exit code when it ends. Tests of start-up itself (the module entry point) use cli_fresh.
+_FORK_SERVER = """
+import contextlib, gc, io, json, os, select, signal, sys, threading, traceback
+from sse_doctor.__main__ import GC_THRESHOLD
+gc.set_threshold(max(GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
 from sse_doctor.cli import main
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     for warm in (["probe", "http://127.0.0.1:1/", "--timeout", "1", "--json", "-"],
                  ["probe", "ws://127.0.0.1:1/", "--timeout", "1", "--json", "-"],
                  ["disconnect", "http://127.0.0.1:1/", "--timeout", "1", "--json", "-"]):
         main(warm)
-sys.stderr.write("ready\\n")
-sys.stderr.flush()
-sys.stdin.readline()
-raise SystemExit(main(sys.argv[1:]))
+gc.freeze()
+assert threading.active_count() == 1, threading.enumerate()
+
+
+def reply(**fields):
+    sys.stdout.write(json.dumps(fields) + "\\n")
+    sys.stdout.flush()
+
+
+def child(argv, out_path, err_path):
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.close(wake_r)
+        os.close(wake_w)
+        for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+                                (1, out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                                (2, err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+            opened = os.open(path, flags, 0o600)
+            os.dup2(opened, fd)
+            os.close(opened)
+        sys.argv = ["sse-doctor", *argv]
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # as the interpreter ends on SystemExit
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            if not isinstance(exc.code, (int, type(None))):
+                print(exc.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_r, False)
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+children = {}
+pending = b""
+reply(ready=True)
+while True:
+    readable = select.select([0, wake_r], [], [])[0]
+    if wake_r in readable:
+        with contextlib.suppress(BlockingIOError):
+            os.read(wake_r, 4096)
+    if 0 in readable:
+        data = os.read(0, 65536)
+        if not data:  # the test session ended: nothing may outlive it
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            break
+        pending += data
+        while b"\\n" in pending:
+            line, pending = pending.split(b"\\n", 1)
+            for run_id, argv, out_path, err_path in json.loads(line):
+                pid = os.fork()
+                if pid == 0:
+                    child(argv, out_path, err_path)
+                children[pid] = run_id
+                reply(id=run_id, pid=pid)
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        reply(id=children.pop(pid), code=os.waitstatus_to_exitcode(status))
 """
 
 
-def start_cli_together(runs: dict[str, tuple[str, ...]]) -> dict[str, subprocess.Popen[str]]:
-    """Start several CLI runs so that their work begins at one moment, after every process
-    has done its start-up (imports, Typer's parameter types: most of a short run's CPU).
+class ForkedRun:
+    """One run forked by the fork server: `communicate(timeout)`, `returncode` and `pid`, as
+    a Popen offers them. Its output goes to files (no pipe fills up while nobody reads)."""
 
-    Started plainly, twenty processes importing at once kept both cores busy for seconds
-    while the first ones were already measuring: the lab's answers came late enough for a
-    healthy stream to read as delayed-headers. Each process here says "ready" when warm and
-    waits for a line on stdin; all get it once all are ready (pytest-timeout bounds the wait).
-    The "ready" line is consumed, so stderr holds only the real run's output."""
-    procs = {name: subprocess.Popen([sys.executable, "-c", _WARM_THEN_WAIT, *argv],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-             for name, argv in runs.items()}
-    for name, proc in procs.items():
-        assert proc.stderr is not None and proc.stdin is not None
-        line = proc.stderr.readline()  # blocks until this one is warm (or died)
-        assert line == "ready\n", (name, line + proc.stderr.read())
-    for proc in procs.values():
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.close()
-        proc.stdin = None  # so communicate() does not flush the closed pipe
-    return procs
+    def __init__(self, server: _ForkServer, run_id: int, argv: tuple[str, ...],
+                 folder: str) -> None:
+        self._server, self._id = server, run_id
+        self.args = [sys.executable, "-m", "sse_doctor", *argv]
+        self.paths = (os.path.join(folder, f"{run_id}.out"), os.path.join(folder, f"{run_id}.err"))
+        self._out: tuple[str, str] | None = None
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._server.pid_of(self._id)
+
+    def _read(self) -> tuple[str, str]:
+        out, err = (pathlib.Path(p).read_text(errors="replace") for p in self.paths)
+        for path in self.paths:
+            os.unlink(path)
+        return out, err
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        if self._out is None:
+            try:
+                self.returncode = self._server.exit_code(self._id, timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                self.returncode = self._server.exit_code(self._id, 30)
+                out, err = self._read()
+                raise subprocess.TimeoutExpired(self.args, timeout, out, err) from None
+            self._out = self._read()
+        return self._out
+
+
+class _ForkServer:
+    """The warmed interpreter and what it answers, read by a thread as it comes."""
+
+    def __init__(self) -> None:
+        self.env, self.cwd = _environment(), os.getcwd()
+        self.folder = tempfile.mkdtemp(prefix="sse-doctor-runs-")
+        self._log = open(os.path.join(self.folder, "server.err"), "w+")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, text=True)
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline()  # pytest-timeout bounds the warm-up
+        if not ready.strip():
+            self._log.seek(0)
+            raise RuntimeError(f"the fork server did not start: {self._log.read()}")
+        self._lock = threading.Lock()
+        self._next = 0
+        self._answers: dict[int, dict[str, int]] = {}
+        self._changed = threading.Condition()
+        self._ended = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def usable(self) -> bool:
+        return (self.proc.poll() is None and not self._ended and _environment() == self.env
+                and os.getcwd() == self.cwd)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            answer = json.loads(line)
+            with self._changed:
+                self._answers.setdefault(answer.pop("id"), {}).update(answer)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _wait(self, run_id: int, key: str, timeout: float) -> int:
+        with self._changed:
+            if not self._changed.wait_for(
+                    lambda: key in self._answers.get(run_id, {}) or self._ended, timeout):
+                raise subprocess.TimeoutExpired(f"run {run_id}", timeout)
+            if key not in self._answers.get(run_id, {}):
+                self._log.seek(0)
+                raise RuntimeError(f"the fork server ended: {self._log.read()}")
+            return self._answers[run_id][key]
+
+    def pid_of(self, run_id: int) -> int:
+        return self._wait(run_id, "pid", 30)
+
+    def exit_code(self, run_id: int, timeout: float) -> int:
+        return self._wait(run_id, "code", timeout)
+
+    def start(self, runs: list[tuple[str, ...]]) -> list[ForkedRun]:
+        """Fork one child per argv, all in one go."""
+        with self._lock:
+            started = [ForkedRun(self, self._next + i, argv, self.folder)
+                       for i, argv in enumerate(runs)]
+            self._next += len(runs)
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps([[r._id, list(argv), *r.paths]
+                                              for r, argv in zip(started, runs)]) + "\n")
+            self.proc.stdin.flush()
+        return started
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _environment() -> dict[str, str]:
+    """os.environ, less the variable pytest changes for every test."""
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+_server: _ForkServer | None = None
+_server_lock = threading.Lock()
+
+
+def _fork_server() -> _ForkServer | None:
+    """This test process's fork server, started on first use; None when it cannot serve a run
+    as a new interpreter would (the environment or working directory changed)."""
+    global _server
+    with _server_lock:
+        if _server is None:
+            _server = _ForkServer()
+            atexit.register(_server.close)
+        return _server if _server.usable() else None
+
+
+def start_cli_together(runs: dict[str, tuple[str, ...]]) -> dict[str, ForkedRun]:
+    """Start several CLI runs so that their work begins at one moment, with no start-up
+    (imports, Typer's parameter types: most of a short run's CPU) inside any of them.
+
+    Started as new interpreters, twenty processes importing at once kept both cores busy for
+    seconds while the first ones were already measuring: the lab's answers came late enough
+    for a healthy stream to read as delayed-headers. The fork server forks them all in one go
+    from its warmed interpreter instead."""
+    server = _fork_server()
+    assert server is not None, "start_cli_together needs the environment the session began with"
+    names = list(runs)
+    return dict(zip(names, server.start([runs[n] for n in names])))
 
 
 def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,

@@ -30,7 +30,7 @@ from sse_doctor.lab import LabServer
 from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.scenarios.observe import window_for
 from sse_doctor.scenarios.replay import record
-from tests.conftest import cli, free_port
+from tests.conftest import ForkedRun, free_port, start_cli_together
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TEMPLATE = FIXTURES / "proxy" / "nginx-gzip-buffering.conf"
@@ -126,10 +126,25 @@ def proxy(lab: LabServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         _stop(started.proc)
 
 
-def _probe(url: str, window: str) -> tuple[int, dict[str, Any]]:
-    done = cli("probe", url, "--duration", window, "--json", "-")
-    assert done.stdout, done.stderr
-    return done.returncode, json.loads(done.stdout)
+@pytest.fixture(scope="module")
+def probes(proxy: Proxy, lab: LabServer) -> dict[str, ForkedRun]:
+    """The three probes of the module, started together (the module takes the longest
+    window, not the sum): each has its own stream and connection."""
+    return start_cli_together({
+        "buffering": ("probe", f"{proxy.base_url}/buffering/{STEADY}",
+                      "--duration", BUFFERED_WINDOW_S, "--json", "-"),
+        "honoring": ("probe", f"{proxy.base_url}/honoring/{STEADY}",
+                     "--duration", CONTROL_WINDOW_S, "--json", "-"),
+        "direct": ("probe", lab.url(STEADY), "--duration", CONTROL_WINDOW_S, "--json", "-"),
+    })
+
+
+def _probe(probes: dict[str, ForkedRun], name: str) -> tuple[int, dict[str, Any]]:
+    run = probes[name]
+    out, err = run.communicate(timeout=60)
+    assert out, err
+    assert run.returncode is not None
+    return run.returncode, json.loads(out)
 
 
 def _codes(report: dict[str, Any]) -> set[str]:
@@ -144,8 +159,8 @@ def _through_nginx(report: dict[str, Any]) -> None:
     assert "compressed-stream" in _codes(report)
 
 
-def test_buffering_proxy_trips_buffered_delivery(proxy: Proxy) -> None:
-    code, report = _probe(f"{proxy.base_url}/buffering/{STEADY}", BUFFERED_WINDOW_S)
+def test_buffering_proxy_trips_buffered_delivery(probes: dict[str, ForkedRun]) -> None:
+    code, report = _probe(probes, "buffering")
     _through_nginx(report)
     assert "buffered-delivery" in _codes(report), report["findings"]
     assert code == 1  # buffered-delivery is an error
@@ -155,15 +170,16 @@ def test_buffering_proxy_trips_buffered_delivery(proxy: Proxy) -> None:
     assert report["stats"]["chunks"] < report["stats"]["events"]
 
 
-def test_same_proxy_honouring_x_accel_buffering_is_not_buffered(proxy: Proxy) -> None:
-    _, report = _probe(f"{proxy.base_url}/honoring/{STEADY}", CONTROL_WINDOW_S)
+def test_same_proxy_honouring_x_accel_buffering_is_not_buffered(
+        probes: dict[str, ForkedRun]) -> None:
+    _, report = _probe(probes, "honoring")
     _through_nginx(report)
     assert report["stats"]["events"] >= 3  # enough for the check to have judged the timing
     assert "buffered-delivery" not in _codes(report), report["findings"]
 
 
-def test_lab_stream_direct_is_not_buffered(lab: LabServer) -> None:
-    code, report = _probe(lab.url(STEADY), CONTROL_WINDOW_S)
+def test_lab_stream_direct_is_not_buffered(probes: dict[str, ForkedRun]) -> None:
+    code, report = _probe(probes, "direct")
     assert report["stats"]["events"] >= 3
     assert "buffered-delivery" not in _codes(report), report["findings"]
     assert code == 0, report["findings"]

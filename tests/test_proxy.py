@@ -4,6 +4,7 @@ a scripted httpx client, headless Chromium), and `sse-doctor har` on its --har-o
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -11,9 +12,11 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +27,7 @@ import pytest
 from sse_doctor.lab import LabServer
 from sse_doctor.lab.browser_routes import PAGES
 from sse_doctor.proxy import mitm_env
-from tests.conftest import cli, free_port
+from tests.conftest import cli, free_port, start_cli_together
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "tok-5e4d3c2b1a09"
@@ -119,18 +122,23 @@ def scenario(report: dict, path: str) -> dict:
 # --- passing streams through ----------------------------------------------------------------
 def test_a_steady_stream_through_the_proxy_is_not_buffered(proxy_of):
     p = proxy_of("--json", "-")
-    probe = cli("probe", f"{p.url}/sse/steady", "--duration", "3", "--json", "-")
-    report = json.loads(probe.stdout)
-    assert probe.returncode == 0, probe.stdout
+    # Three streams through the proxy at once, each to its own route.
+    runs = start_cli_together({
+        "steady": ("probe", f"{p.url}/sse/steady", "--duration", "3", "--json", "-"),
+        # The check can fail through it: a buffering server is still seen as one.
+        "buffered": ("probe", f"{p.url}/sse/buffered", "--duration", "5", "--json", "-"),
+        # A POST stream (LLM APIs): its body goes upstream unchanged.
+        "echo": ("probe", f"{p.url}/sse/echo", "-X", "POST", "-d", '{"q": "hi"}',
+                 "--duration", "1", "--json", "-"),
+    })
+    out, _ = runs["steady"].communicate(timeout=60)
+    report = json.loads(out)
+    assert runs["steady"].returncode == 0, out
     assert report["stats"]["events"] >= 5
     assert "buffered-delivery" not in {f["code"] for f in report["findings"]}
-    # The check can fail through it: a buffering server is still seen as one.
-    buffered = json.loads(cli("probe", f"{p.url}/sse/buffered", "--duration", "5",
-                              "--json", "-").stdout)
+    buffered = json.loads(runs["buffered"].communicate(timeout=60)[0])
     assert "buffered-delivery" in {f["code"] for f in buffered["findings"]}
-    # A POST stream (LLM APIs): its body goes upstream unchanged.
-    echo = json.loads(cli("probe", f"{p.url}/sse/echo", "-X", "POST", "-d", '{"q": "hi"}',
-                          "--duration", "1", "--json", "-").stdout)
+    echo = json.loads(runs["echo"].communicate(timeout=60)[0])
     first = json.loads(echo["events"][0]["data"])
     assert first["method"] == "POST" and json.loads(first["body"]) == {"q": "hi"}
     rc, out, err = p.stop()
@@ -418,6 +426,10 @@ def test_on_a_terminal_the_live_view_is_a_table_per_client(lab, mitmdump, tmp_pa
     out = tmp_path / "report.json"
     pid, fd = pty.fork()
     if pid == 0:  # the child: sse-doctor proxy on a terminal
+        # Wide enough for every column on one line: at 80 columns rich wraps "reconnect gaps
+        # (ms)" once a finding fills its column, so what the screen shows would depend on
+        # whether the first refresh came before or after both streams were open.
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
         os.execvp(sys.executable, [sys.executable, "-m", "sse_doctor", "proxy", "--listen",
                                    f"127.0.0.1:{port}", "--upstream", lab.base_url,
                                    "--duration", "60", "--json", str(out)])
