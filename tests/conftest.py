@@ -339,6 +339,18 @@ def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
     return out, err
 
 
+def stop_with_ctrl_c(proc: subprocess.Popen[str], wait_s: float = 20) -> None:
+    """Ctrl-C our own child and wait for it; killed (by its handle) when it does not end in
+    time, so a failing test never leaves a server running."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now (bound, then released)."""
     with socket.socket() as s:

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from sse_doctor.checks.registry import REGISTRY
-from tests.conftest import cli, cli_fresh, start_cli_together
+from tests.conftest import cli, cli_fresh, start_cli_together, stop_with_ctrl_c
 
 QUICK = ("--duration", "1.5", "--idle-limit", "2")
 STALL = ("--duration", "3", "--idle-limit", "2")  # a stall needs 2 s of data silence
@@ -274,7 +274,6 @@ def test_version_and_module_entry_point() -> None:
 
 
 def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
-    import signal
     import subprocess
     import sys
 
@@ -298,8 +297,7 @@ def test_lab_command_lists_routes_serves_them_and_stops_on_ctrl_c() -> None:
         probe = cli("probe", f"http://127.0.0.1:{port}/sse/stale", *QUICK, "--json", "-")
         assert {f["code"] for f in json.loads(probe.stdout)["findings"]} == {"repeated-payload"}
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        stop_with_ctrl_c(proc)
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr.read()
 

@@ -22,6 +22,7 @@ from sse_doctor.lab.llm_routes import LLM_HANDLERS
 from sse_doctor.lab.mcp_routes import VARIANTS as MCP_VARIANTS
 from sse_doctor.lab.sse_routes import DELAYED_HEADERS_SECONDS, HANDLERS, ShutdownSignal
 from sse_doctor.lab.ws_routes import WS_HANDLERS
+from tests.conftest import stop_with_ctrl_c
 
 TIMEOUT = httpx.Timeout(5.0)
 
@@ -580,7 +581,6 @@ def test_browser_pages_serve_their_client_code_and_streams(client: httpx.Client)
 
 def test_lab_command_lists_the_browser_pages() -> None:
     import os
-    import signal
     import subprocess
     import sys
 
@@ -596,7 +596,7 @@ def test_lab_command_lists_the_browser_pages() -> None:
         text = "".join(lines)
         assert "/browser/leaky-tab" in text and "sse-doctor har" in text
     finally:
-        proc.send_signal(signal.SIGINT)
+        stop_with_ctrl_c(proc)
         proc.communicate(timeout=20)
 
 
