@@ -319,9 +319,6 @@ class Worker:
         return os.getppid() != self.parent_pid
 
     def _poll_parent(self) -> None:
-        if self.orphaned:  # nobody reads the pipe any more: a send would block when it fills
-            self._stop()
-            return
         try:
             while self.conn.poll():
                 if self.conn.recv() == "stop":

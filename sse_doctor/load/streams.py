@@ -194,15 +194,7 @@ class SseStream:
             except HttpProtocolError:
                 self._lost("bad-response", now)
                 return b""
-            if body:
-                text = self.parser.comment_line(body)
-                if text is not None:
-                    self._comment(text, now)  # a heartbeat: its parser items, without them
-                else:
-                    self._items(self.parser.feed(body, now), now)
-            if self.reader.done:
-                self._items(self.parser.close(now), now)
-                self._lost("ended", now)
+            self._body(body, now)
             return b""
         rec = self.rec
         rec.bytes += len(data)
@@ -231,18 +223,26 @@ class SseStream:
             self.state = OPEN
             self.t_head = now
             rec.opened_stream((now - self.t_start) * 1000.0, self.reconnect)
+        if body and self.decomp is not None:
+            try:
+                body = self.decomp.decompress(body, 1 << 20)
+            except zlib.error:
+                self._lost("broken", now)
+                return b""
+        self._body(body, now)
+        return b""
+
+    def _body(self, body: bytes, now: float) -> None:
+        """One read's body bytes (decoded), then the stream's end when the server ended it."""
         if body:
-            if self.decomp is not None:
-                try:
-                    body = self.decomp.decompress(body, 1 << 20)
-                except zlib.error:
-                    self._lost("broken", now)
-                    return b""
-            self._items(self.parser.feed(body, now), now)
+            text = self.parser.comment_line(body)
+            if text is not None:
+                self._comment(text, now)  # a heartbeat: what feed would give, without items
+            else:
+                self._items(self.parser.feed(body, now), now)
         if self.reader.done and self.state == OPEN:
             self._items(self.parser.close(now), now)
             self._lost("ended", now)
-        return b""
 
     def _comment(self, text: str, now: float) -> None:
         """A comment (the usual heartbeat): its lag when stamped, its gap, the silence."""

@@ -104,8 +104,6 @@ if _sse_doctor_blockscan is not None:
         _compiled = (_sse_doctor_blockscan.scan_blocks, _sse_doctor_blockscan.lf_lines)
 COMPILED = _compiled is not None
 
-_new = object.__new__
-
 DIAG_INVALID_UTF8 = "invalid-utf8"
 DIAG_IGNORED_FIELD = "ignored-field"
 DIAG_BAD_RETRY = "bad-retry"
@@ -243,10 +241,7 @@ class SSEParser:
         if chunk[:1] == b":":
             text = self.comment_line(chunk)
             if text is not None:
-                comment = _new(Comment)  # Comment(text, t) without its __init__'s frame
-                comment.text = text
-                comment.t = t
-                return [comment]
+                return [Comment(text, t)]
         out: list[Event | Comment | Retry | Diagnostic] = []
         if not chunk:
             return out
