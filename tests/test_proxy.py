@@ -430,6 +430,9 @@ def test_on_a_terminal_the_live_view_is_a_table_per_client(lab, mitmdump, tmp_pa
         # (ms)" once a finding fills its column, so what the screen shows would depend on
         # whether the first refresh came before or after both streams were open.
         fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+        # rich reads COLUMNS before the terminal's size: once (a CI run) the screen still
+        # came out 80 columns wide with the ioctl alone.
+        os.environ["COLUMNS"], os.environ["LINES"] = "200", "40"
         os.execvp(sys.executable, [sys.executable, "-m", "sse_doctor", "proxy", "--listen",
                                    f"127.0.0.1:{port}", "--upstream", lab.base_url,
                                    "--duration", "60", "--json", str(out)])
