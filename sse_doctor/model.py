@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sse_doctor.checks.registry import SEVERITY_RANK, fails, get
+from sse_doctor.codes import SEVERITY_RANK, fails, get
 from sse_doctor.units import header_value
 
 # Bounds that keep memory flat on endless or huge streams. Counters keep counting past them.

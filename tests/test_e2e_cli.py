@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from sse_doctor.checks.registry import REGISTRY
+from sse_doctor.codes import REGISTRY
 from tests.conftest import cli, cli_fresh, start_cli_together, stop_with_ctrl_c
 
 QUICK = ("--duration", "1.5", "--idle-limit", "2")

@@ -26,7 +26,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response as WsResponse
 from websockets.uri import parse_uri
 
-from sse_doctor.checks.registry import REGISTRY
+from sse_doctor.codes import REGISTRY
 from sse_doctor.lab import LabServer, create_app
 from sse_doctor.lab.experiment_routes import (
     ROUTE_NAMES,

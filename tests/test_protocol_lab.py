@@ -45,7 +45,7 @@ def probes(lab) -> dict[str, subprocess.Popen[str]]:
 
 
 def test_every_profile_code_has_a_lab_route() -> None:
-    from sse_doctor.checks.registry import REGISTRY
+    from sse_doctor.codes import REGISTRY
 
     codes = {c for c in REGISTRY if c.startswith(("socketio-", "graphql-"))}
     assert codes == {c for s in PROFILED for c in s.expect}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import re
 
-from sse_doctor.checks.registry import REGISTRY
+from sse_doctor.codes import REGISTRY
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

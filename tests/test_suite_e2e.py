@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from junitparser import Failure, JUnitXml
 
-from sse_doctor.checks.registry import REGISTRY
+from sse_doctor.codes import REGISTRY
 from sse_doctor.lab import SCENARIOS
 from sse_doctor.lab.experiments import EXPERIMENTS
 from sse_doctor.suite.loader import load_suite

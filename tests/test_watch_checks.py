@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sse_doctor.checks.registry import get
 from sse_doctor.checks.watch_checks import close_wait_findings, leak_findings
+from sse_doctor.codes import get
 from sse_doctor.watchers import Series
 
 END_MS = 1000.0

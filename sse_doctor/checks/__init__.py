@@ -1,1 +1,2 @@
-"""Pure checks from observations to findings. `plan` says which run; `registry` holds the codes."""
+"""Pure checks from observations to findings. `checks.plan` says which run; the codes
+they emit are registered in `sse_doctor.codes`."""

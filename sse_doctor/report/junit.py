@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sse_doctor.checks.registry import fails, get
+from sse_doctor.codes import fails, get
 from sse_doctor.model import Finding, Report
 from sse_doctor.redact import Redactor
 

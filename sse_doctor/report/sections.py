@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from markupsafe import Markup
 
-from sse_doctor.checks.registry import SEVERITY_RANK
+from sse_doctor.codes import SEVERITY_RANK
 from sse_doctor.model import Finding, ScenarioResult, SseObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report.svg import TimelineChart, watch_chart

@@ -7,8 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from sse_doctor.checks.registry import SEVERITY_RANK
 from sse_doctor.checks.timing_checks import silences
+from sse_doctor.codes import SEVERITY_RANK
 from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
 from sse_doctor.profiles.base import ProfileResult
 from sse_doctor.redact import Redactor

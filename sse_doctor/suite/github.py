@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from sse_doctor.checks.registry import get
+from sse_doctor.codes import get
 from sse_doctor.model import Finding
 from sse_doctor.redact import Redactor
 from sse_doctor.suite.runner import CheckOutcome, SuiteRun

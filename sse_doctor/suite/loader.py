@@ -23,7 +23,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 
-from sse_doctor.checks.registry import REGISTRY
+from sse_doctor.codes import REGISTRY
 from sse_doctor.commandline import ConversionError, click, parse_args
 from sse_doctor.errors import UsageError
 from sse_doctor.options import COMMANDS

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sse_doctor import interrupt
-from sse_doctor.checks.registry import SEVERITY_RANK
+from sse_doctor.codes import SEVERITY_RANK
 from sse_doctor.model import Finding, Report, ScenarioResult, finding, protocol_of
 from sse_doctor.report.junit import fails
 from sse_doctor.suite.loader import CheckSpec, Suite
