@@ -1,5 +1,5 @@
 """WebSocket checks without a network: lab recordings from fixtures/ws (re-record with
-`python -m sse_doctor.ws.recording`) and hand-built frame sequences for the edge cases."""
+`python tests/make_ws_recordings.py`) and hand-built frame sequences for the edge cases."""
 
 from __future__ import annotations
 
@@ -22,10 +22,17 @@ from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import PingRec, WsFrame, WsObservation
 from sse_doctor.ws.probe import WsOptions, pong_deadline_s
 from sse_doctor.ws.recorder import dechunk, parse_head, payload_text
-from sse_doctor.ws.recording import load
 from sse_doctor.ws.render import build_steps, render
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ws"
+
+
+def load(path: pathlib.Path) -> tuple[dict[str, Any], WsObservation]:
+    """A recorded fixture: its probe arguments and expected codes, and the observation."""
+    raw = json.loads(path.read_text())
+    return raw, WsObservation.from_dict(raw["observation"])
+
+
 RECORDINGS = sorted(FIXTURES.glob("*.json"))
 # the plain WebSocket scenarios (the GraphQL profile's are tested in test_graphql_profile.py)
 WS_SCENARIOS = {s.name: s for s in SCENARIOS if s.protocol == "ws" and s.in_demo

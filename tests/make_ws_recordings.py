@@ -1,7 +1,7 @@
 """Record WsObservations from the lab's WebSocket scenarios as JSON fixtures (run by hand when
 a scenario changes):
 
-    python -m sse_doctor.ws.recording [fixtures/ws] [scenario ...]
+    python tests/make_ws_recordings.py [fixtures/ws] [scenario ...]
 
 Each fixture holds the probe arguments the demo uses, the expected codes and the observation
 (handshake, every frame with its time, pings, close); tests/test_ws_checks.py replays them
@@ -18,7 +18,7 @@ from typing import Any
 
 from sse_doctor.ws.observation import WsObservation
 
-DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "ws"
+DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "ws"
 LAB_URL = "ws://lab.invalid"
 _VOLATILE_HEADERS = {"date", "sec-websocket-accept"}
 
@@ -42,11 +42,6 @@ def fixture(name: str, path: str, probe_args: list[str], expect: list[str],
                        for k, v in data["headers"]]
     return {"name": name, "url": LAB_URL + path, "probe_args": probe_args, "expect": expect,
             "observation": _rounded(data)}
-
-
-def load(path: pathlib.Path) -> tuple[dict[str, Any], WsObservation]:
-    raw = json.loads(path.read_text())
-    return raw, WsObservation.from_dict(raw["observation"])
 
 
 async def _record(out: pathlib.Path, names: set[str]) -> None:
