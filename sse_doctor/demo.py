@@ -111,7 +111,8 @@ async def _load_all(base_url: str, progress: Progress | None,
     """The lab's load rows, one after another (they share the machine's CPU, and one of them
     measures latency), each a `sse-doctor load` child process: its workers fork, and must not
     inherit this process's lab server threads."""
-    from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS, run_load_scenario
+    from sse_doctor.demo_load import run_load_scenario
+    from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS
 
     task_id = progress.add_task("loading the lab", total=len(LOAD_SCENARIOS)) \
         if progress else None

@@ -13,7 +13,8 @@ import time
 import psutil
 import pytest
 
-from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS, load_argv, run_load_scenario
+from sse_doctor.demo_load import run_load_scenario
+from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS, load_argv
 
 from .conftest import cli, free_port, start_cli
 
