@@ -60,7 +60,7 @@ from httpx_sse import aconnect_sse  # noqa: E402
 
 from sse_doctor.model import ProbeOptions  # noqa: E402
 from sse_doctor.report.json_report import percentile  # noqa: E402
-from sse_doctor.scenarios.observe import observe_sse  # noqa: E402
+from sse_doctor.sse.observe import observe_sse  # noqa: E402
 from sse_doctor.sse.transport import make_client  # noqa: E402
 from sse_doctor.target import build_target  # noqa: E402
 

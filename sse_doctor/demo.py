@@ -52,8 +52,8 @@ async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | N
     # Parse and validate every probe before the first one starts: the probes time their
     # connections, and CPU work on the shared event loop would show up as their delays.
     plans = [(s, _plan_one(s, url)) for s, url in plan]
-    import sse_doctor.scenarios.probe  # noqa: F401 - imported now, not inside a timed probe
-    import sse_doctor.ws.probe  # noqa: F401
+    import sse_doctor.conclude.probe  # noqa: F401 - imported now, not inside a timed probe
+    import sse_doctor.ws.client  # noqa: F401
 
     sem = asyncio.Semaphore(CONCURRENCY)
     task_id = progress.add_task("diagnosing lab scenarios", total=len(plan)) \

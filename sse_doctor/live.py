@@ -1,7 +1,7 @@
 """What a running probe hands to the shell while it runs: the observations in progress, every
 item the moment it is recorded, and the stop that ends them early (Ctrl-C, SIGTERM).
 
-The recorders (scenarios.observe.Recorder, ws.recorder.Recorder) look the session up once
+The recorders (sse.observe.Recorder, ws.recorder.Recorder) look the session up once
 when they start and call its listener with each batch of items; the transports end their
 connection when `stop` is set. A context variable rather than a parameter: protocol profiles
 drive their own conversations through the same observe functions, and every one of them

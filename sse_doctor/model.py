@@ -99,7 +99,7 @@ class Close:
 
 @dataclass
 class SseObservation:
-    """What one SSE connection delivered, as recorded by scenarios.observe."""
+    """What one SSE connection delivered, as recorded by sse.observe."""
 
     url: str
     method: str = "GET"

@@ -16,8 +16,8 @@ import sys
 from sse_doctor.lab import DEMO_ARGS, LabServer
 from sse_doctor.lab.scenarios import LLM_SCENARIOS
 from sse_doctor.plan.probe import plan_probe, probe_values
-from sse_doctor.scenarios.observe import window_for
-from sse_doctor.scenarios.replay import record
+from sse_doctor.sse.observe import window_for
+from sse_doctor.sse.replay import record
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "llm"
 

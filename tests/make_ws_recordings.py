@@ -47,7 +47,7 @@ def fixture(name: str, path: str, probe_args: list[str], expect: list[str],
 async def _record(out: pathlib.Path, names: set[str]) -> None:
     from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabServer
     from sse_doctor.plan.probe import plan_probe, probe_values
-    from sse_doctor.ws.probe import observe_ws
+    from sse_doctor.ws.client import observe_ws
 
     with LabServer() as lab:
         base = lab.base_url.replace("http://", "ws://", 1)

@@ -120,7 +120,7 @@ def test_the_core_does_not_import_renderers_or_the_cli() -> None:
         shell = {d for d in deps if d.startswith("sse_doctor.cli")}
         assert not shell, f"{mod} imports the CLI: {shell}"
     for observation in ("sse_doctor.model", "sse_doctor.ws.observation", "sse_doctor.har",
-                        "sse_doctor.scenarios.experiment"):
+                        "sse_doctor.experiments.observation"):
         renderers = {d for d in graph[observation]
                      if d.startswith("sse_doctor.report") or d.endswith((".render", ".stats"))}
         assert not renderers, f"{observation} imports its renderers: {renderers}"

@@ -28,8 +28,8 @@ import pytest
 
 from sse_doctor.lab import LabServer
 from sse_doctor.plan.probe import plan_probe, probe_values
-from sse_doctor.scenarios.observe import window_for
-from sse_doctor.scenarios.replay import record
+from sse_doctor.sse.observe import window_for
+from sse_doctor.sse.replay import record
 from tests.conftest import ForkedRun, free_port, start_cli_together
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

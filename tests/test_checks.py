@@ -12,7 +12,7 @@ import pytest
 from sse_doctor.checks.plan import run_sse_checks
 from sse_doctor.model import ProbeOptions
 from sse_doctor.plan.probe import plan_probe, probe_values
-from sse_doctor.scenarios.replay import replay
+from sse_doctor.sse.replay import replay
 
 RECORDINGS = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
 SSE_HEADERS = [["content-type", "text/event-stream"], ["cache-control", "no-cache"]]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sse_doctor.checks.experiment_checks import check_duplicates, check_reconnect, check_resume
+from sse_doctor.experiments.observation import Leg
 from sse_doctor.model import Close, EventRec, SseObservation
-from sse_doctor.scenarios.legs import Leg
 
 SSE_HEADERS = [("content-type", "text/event-stream")]
 

@@ -347,9 +347,9 @@ def test_hostile_bytes_and_long_data_keep_the_page_well_formed() -> None:
 
 
 def test_a_real_experiment_renders_from_its_json_parts(lab) -> None:  # noqa: ANN001
-    from sse_doctor.scenarios.disconnect import DisconnectSettings, run_disconnect
-    from sse_doctor.scenarios.experiment import ExperimentObservation
-    from sse_doctor.scenarios.runner import ExperimentOptions
+    from sse_doctor.experiments.disconnect import DisconnectSettings, run_disconnect
+    from sse_doctor.experiments.observation import ExperimentObservation
+    from sse_doctor.experiments.runner import ExperimentOptions
 
     target = plan_probe(probe_values([f"{lab.base_url}/sse/healthy"]))[0]
     opts = ExperimentOptions(duration=2.0, grace=0.5)

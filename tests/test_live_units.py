@@ -101,7 +101,7 @@ def test_a_stall_is_provisional_until_the_stream_ended() -> None:
 
 def test_the_live_panel_waits_for_a_websocket_handshake() -> None:
     from sse_doctor.ws.observation import WsObservation
-    from sse_doctor.ws.probe import WsOptions
+    from sse_doctor.ws.options import WsOptions
 
     assert live_findings(WsObservation(url="ws://x"), WsOptions(), now_ms=50.0) == []
 

@@ -9,11 +9,11 @@ import pathlib
 
 import pytest
 
+from sse_doctor.conclude.probe import sse_result
 from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.profiles import finish
 from sse_doctor.profiles.llm.interpreter import MAX_GAPS, LlmInterpreter
-from sse_doctor.scenarios.probe import conclude
-from sse_doctor.scenarios.replay import replay
+from sse_doctor.sse.replay import replay
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "llm"
 SSE_HEADERS = [["content-type", "text/event-stream"], ["cache-control", "no-cache"]]
@@ -32,7 +32,7 @@ def diagnose(rec: dict, args: list[str] | tuple[str, ...] = ()):  # noqa: ANN201
         return finish(choice.profile, "probe", target, opts, choice.popts, obs,
                       interp.result(obs))
     tap = choice.tap(target)
-    return conclude(target, opts, replay(rec, opts, tap), tap)
+    return sse_result(target, opts, replay(rec, opts, tap), tap)
 
 
 def codes(rec: dict, args: tuple[str, ...] = ()) -> set[str]:

@@ -1,4 +1,4 @@
-"""The SSE Recorder's bookkeeping (sse_doctor/scenarios/observe.py), fed parser output directly:
+"""The SSE Recorder's bookkeeping (sse_doctor/sse/observe.py), fed parser output directly:
 every item counted, records kept up to the timeline bound, data only for the first --keep
 events, the rare items (retry, diagnostics) never lost among the common ones."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from sse_doctor.model import ProbeOptions, SseObservation
-from sse_doctor.scenarios import observe
-from sse_doctor.scenarios.observe import Recorder
+from sse_doctor.sse import observe
+from sse_doctor.sse.observe import Recorder
 from sse_doctor.sse.parser import SSEParser
 
 

@@ -20,7 +20,7 @@ from sse_doctor.redact import Redactor
 from sse_doctor.report import views
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import PingRec, WsFrame, WsObservation
-from sse_doctor.ws.probe import WsOptions, pong_deadline_s
+from sse_doctor.ws.options import WsOptions, pong_deadline_s
 from sse_doctor.ws.recorder import dechunk, parse_head, payload_text
 from sse_doctor.ws.render import build_steps, render
 

@@ -1,11 +1,13 @@
 """Pure checks on what an experiment's connections (legs) saw: reconnects after a drop,
-duplicate streams of one identity, resume with Last-Event-ID. Watched-resource checks live in
-watch_checks."""
+duplicate streams of one identity, resume with Last-Event-ID; and each experiment's checks
+on its whole observation (conclude.experiments makes the result). Watched-resource checks live
+in watch_checks."""
 
 from __future__ import annotations
 
-from sse_doctor.model import Finding, finding, when
-from sse_doctor.scenarios.legs import Leg
+from sse_doctor.checks.watch_checks import close_wait_findings, leak_findings
+from sse_doctor.experiments.observation import ExperimentObservation, Leg
+from sse_doctor.model import Finding, ProbeOptions, finding, when
 
 
 def check_reconnect(leg: Leg | None, attempts: int, after: str,
@@ -109,3 +111,80 @@ def check_resume(first: Leg, second: Leg) -> list[Finding]:
             "the first connection had already received.",
             **evidence)]
     return []
+
+
+# --- each experiment's checks, on what its engine recorded -------------------------------------
+Checked = tuple[list[Finding], list[str]]  # findings, codes checked
+
+
+def start_failure(leg: Leg) -> Checked:
+    """The first connection was not served: the experiment cannot run; say why the way
+    the probe would."""
+    if leg.protocol == "ws":
+        from sse_doctor.checks.ws_checks import run_ws_checks
+        from sse_doctor.ws.options import WsOptions
+
+        return run_ws_checks(leg.obs, WsOptions())
+    from sse_doctor.checks.plan import run_sse_checks
+
+    return run_sse_checks(leg.obs, ProbeOptions())
+
+
+def disconnect_checks(obs: ExperimentObservation, mode: str, grace: float) -> Checked:
+    if obs.stats.get("started") is False:
+        return start_failure(obs.legs[0])
+    drops = obs.stats.get("drops", 0)
+    findings = check_reconnect(obs.reconnect, obs.reconnect_attempts,
+                               f"{drops} abrupt disconnect{'s' if drops != 1 else ''} "
+                               f"({mode.upper()})", obs.reconnect_wants_items)
+    run = ["reconnect-rejected"]
+    if obs.series:
+        findings += leak_findings(obs.series, "cleanup-leak", grace, "the disconnects")
+        run.append("cleanup-leak")
+    if any(s.kind == "port" for s in obs.series):
+        findings += close_wait_findings(obs.series, grace)
+        run.append("close-wait-leak")
+    return findings, run
+
+
+def duplicates_checks(obs: ExperimentObservation, policy: str, held_s: float,
+                      grace: float) -> Checked:
+    if obs.stats.get("started") is False:
+        return start_failure(obs.legs[0])
+    findings = check_duplicates(obs.legs, policy, held_s)
+    run = ["duplicate-streams-allowed"]
+    if obs.series:
+        findings += leak_findings(obs.series, "cleanup-leak", grace,
+                                  "the duplicate streams closed")
+        run.append("cleanup-leak")
+    return findings, run
+
+
+def storm_checks(obs: ExperimentObservation, cycles: int, grace: float) -> Checked:
+    if obs.stats.get("started") is False and obs.legs:
+        return start_failure(obs.legs[0])
+    findings = check_reconnect(obs.reconnect, obs.reconnect_attempts,
+                               f"a storm of {cycles} connect/reset cycles",
+                               obs.reconnect_wants_items)
+    run = ["reconnect-rejected"]
+    if obs.series:
+        findings += leak_findings(obs.series, "storm-leak", grace, "the storm")
+        run.append("storm-leak")
+    return findings, run
+
+
+def resume_checks(obs: ExperimentObservation) -> Checked:
+    run = ["no-event-ids", "resume-replay", "resume-gap", "reconnect-rejected"]
+    findings: list[Finding] = []
+    if obs.stats.get("started") is False:
+        return start_failure(obs.legs[0])
+    if obs.legs and obs.reconnect is not None:
+        first = obs.legs[0]
+        findings = check_resume(first, obs.reconnect)
+        findings += check_reconnect(obs.reconnect, 1, "a drop, reconnecting with Last-Event-ID")
+        for f in findings:
+            if f.code in ("resume-replay", "resume-gap"):
+                f.evidence["resumed"] = obs.reconnect.summary()
+    elif obs.legs and not any(e.id for e in obs.legs[0].obs.events) and obs.legs[0].items:
+        findings = check_resume(obs.legs[0], obs.legs[0])  # no ids: nothing to resume from
+    return findings, run

@@ -16,9 +16,10 @@ from rich.console import Console
 from sse_doctor import interrupt, live
 from sse_doctor.checks.incomplete import interrupted_result
 from sse_doctor.cli.output import check_outputs, emit_and_exit, emit_values
+from sse_doctor.conclude.probe import salvage
 from sse_doctor.errors import EXIT_OK
 from sse_doctor.model import Report, ScenarioResult
-from sse_doctor.plan.probe import plan_probe, run_probe, salvage
+from sse_doctor.plan.probe import plan_probe, run_probe
 
 
 def probe(values: dict[str, Any]) -> int:

@@ -11,13 +11,20 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sse_doctor import live
+from sse_doctor.conclude.experiments import (
+    disconnect_result,
+    duplicates_result,
+    resume_result,
+    storm_result,
+)
+from sse_doctor.conclude.probe import salvage
 from sse_doctor.errors import UsageError
+from sse_doctor.experiments.observation import ExperimentObservation
+from sse_doctor.experiments.runner import ExperimentOptions
 from sse_doctor.model import ScenarioResult
 from sse_doctor.options import validate
 from sse_doctor.plan.base import Plan, target_of
-from sse_doctor.plan.probe import plan_probe, run_probe, salvage
-from sse_doctor.scenarios.experiment import ExperimentObservation
-from sse_doctor.scenarios.runner import ExperimentOptions
+from sse_doctor.plan.probe import plan_probe, run_probe
 from sse_doctor.target import Target, is_loopback
 
 
@@ -96,9 +103,8 @@ def _settings_json(settings: Any, opts: ExperimentOptions) -> dict[str, Any]:
 
 # --- disconnect ---------------------------------------------------------------------------------
 def plan_disconnect(p: dict[str, Any]) -> Plan:
-    from sse_doctor.scenarios.disconnect import (
+    from sse_doctor.experiments.disconnect import (
         DisconnectSettings,
-        disconnect_result,
         run_disconnect,
     )
 
@@ -120,10 +126,9 @@ def plan_disconnect(p: dict[str, Any]) -> Plan:
 
 # --- duplicates ---------------------------------------------------------------------------------
 def plan_duplicates(p: dict[str, Any]) -> Plan:
-    from sse_doctor.scenarios.duplicates import (
+    from sse_doctor.experiments.duplicates import (
         STAGGER_S,
         DuplicateSettings,
-        duplicates_result,
         run_duplicates,
     )
 
@@ -138,11 +143,10 @@ def plan_duplicates(p: dict[str, Any]) -> Plan:
 
 # --- storm ----------------------------------------------------------------------------------------
 def plan_storm(p: dict[str, Any]) -> Plan:
-    from sse_doctor.scenarios.storm import (
+    from sse_doctor.experiments.storm import (
         MAX_REMOTE_CONCURRENCY,
         StormSettings,
         run_storm,
-        storm_result,
     )
 
     validate("storm", p)
@@ -164,7 +168,7 @@ def plan_storm(p: dict[str, Any]) -> Plan:
 
 # --- resume ---------------------------------------------------------------------------------------
 def plan_resume(p: dict[str, Any]) -> Plan:
-    from sse_doctor.scenarios.resume import ResumeSettings, resume_result, run_resume
+    from sse_doctor.experiments.resume import ResumeSettings, run_resume
 
     validate("resume", p)
     target = target_of(p)
@@ -183,19 +187,17 @@ NOT_SERVED = {"target-unreachable", "http-error", "not-event-stream", "ws-handsh
 
 
 def plan_checkup(p: dict[str, Any]) -> Plan:
-    from sse_doctor.options import COMMANDS
-    from sse_doctor.scenarios.disconnect import (
+    from sse_doctor.experiments.disconnect import (
         DisconnectSettings,
-        disconnect_result,
         run_disconnect,
     )
-    from sse_doctor.scenarios.duplicates import (
+    from sse_doctor.experiments.duplicates import (
         DuplicateSettings,
-        duplicates_result,
         run_duplicates,
     )
-    from sse_doctor.scenarios.resume import ResumeSettings, resume_result, run_resume
-    from sse_doctor.scenarios.storm import StormSettings, run_storm, storm_result
+    from sse_doctor.experiments.resume import ResumeSettings, run_resume
+    from sse_doctor.experiments.storm import StormSettings, run_storm
+    from sse_doctor.options import COMMANDS
 
     validate("checkup", p)
     # The probe runs with its defaults for everything checkup does not take.

@@ -38,7 +38,7 @@ def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
     )
     ws_opts = None
     if target.protocol == "ws":
-        from sse_doctor.ws.probe import WsOptions
+        from sse_doctor.ws.options import WsOptions
 
         ws_opts = WsOptions.from_cli(
             opts,
@@ -60,6 +60,7 @@ def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
 
 async def run_probe(target: Target, opts: ProbeOptions, ws_opts: Any = None,
                     name: str = "probe") -> ScenarioResult:
+    """Observe the stream (or let the chosen profile drive its conversation), then conclude."""
     choice = opts.profile
     if choice is not None and choice.profile is not None:
         from sse_doctor.profiles import ProfileContext
@@ -67,16 +68,17 @@ async def run_probe(target: Target, opts: ProbeOptions, ws_opts: Any = None,
         return await choice.profile.run(ProfileContext(target, opts, ws_opts, choice.popts,
                                                        name, choice.detected))
     if target.protocol == "ws":
-        from sse_doctor.scenarios.probe import add_hints
-        from sse_doctor.ws.probe import probe_ws
+        from sse_doctor.conclude.probe import ws_result
+        from sse_doctor.ws.client import observe_ws
 
-        result = await probe_ws(target, ws_opts, name=name)
-        if choice is not None:
-            add_hints(result)
-        return result
-    from sse_doctor.scenarios.probe import probe_sse
+        obs = await observe_ws(target, ws_opts)
+        return ws_result(target, ws_opts, obs, name, hints=choice is not None)
+    from sse_doctor.conclude.probe import sse_result
+    from sse_doctor.sse.observe import observe_sse
 
-    return await probe_sse(target, opts, name=name)
+    tap = choice.tap(target) if choice is not None else None
+    obs = await observe_sse(target, opts, tap=tap)
+    return sse_result(target, opts, obs, tap, name)
 
 
 def plan(values: dict[str, Any]) -> Plan:
@@ -85,7 +87,7 @@ def plan(values: dict[str, Any]) -> Plan:
     async def run(name: str) -> list[ScenarioResult]:
         return [await run_probe(target, opts, ws_opts, name=name)]
 
-    from sse_doctor.scenarios.observe import window_for
+    from sse_doctor.sse.observe import window_for
 
     # A profile that drives a conversation (MCP: several requests) may need more timeouts.
     choice = opts.profile
@@ -99,32 +101,3 @@ def probe_values(argv: list[str]) -> dict[str, Any]:
     from sse_doctor.commandline import parse_args
 
     return parse_args("probe", argv)
-
-
-def salvage(session: Any, target: Target, opts: ProbeOptions, ws_opts: Any,
-            reason: str, name: str = "probe") -> ScenarioResult:
-    """The result of a probe cancelled before its connection ended (a live.Session saw it
-    start): the observation as far as it got, closed now, with every check run on it."""
-    import time
-
-    from sse_doctor.model import Close, SseObservation
-
-    obs = session.observations[-1] if session.observations else None
-    if obs is None:
-        return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
-                              findings=[], checks_run=[], options=opts)
-    start = session.started.get(id(obs), time.perf_counter())
-    obs.end_ms = max(obs.end_ms, (time.perf_counter() - start) * 1000)
-    if obs.close is None:
-        obs.close = Close("client", obs.end_ms, None, reason)
-    if isinstance(obs, SseObservation):
-        from sse_doctor.checks.plan import run_sse_checks
-
-        findings, checks_run = run_sse_checks(obs, opts)
-        return ScenarioResult(name=name, protocol="sse", url=target.url, findings=findings,
-                              checks_run=checks_run, observation=obs, options=opts)
-    from sse_doctor.checks.ws_checks import run_ws_checks
-
-    findings, checks_run = run_ws_checks(obs, ws_opts)
-    return ScenarioResult(name=name, protocol="ws", url=target.url, findings=findings,
-                          checks_run=checks_run, observation=obs, options=ws_opts)

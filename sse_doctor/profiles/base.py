@@ -24,8 +24,8 @@ How to plug a profile in
    profile's interpreter tapped onto the parser, then the generic checks and the profile's
    checks run. A profile that drives its own conversation overrides ``run(ctx)``: MCP sends
    several HTTP requests and holds a GET stream (``sse.transport.stream`` with its
-   ``extra_headers`` hook and a Target copy carrying method/body, ``scenarios.observe`` with
-   ``tap=``); GraphQL and Socket.IO open a WebSocket, send and answer messages (``ws.probe``).
+   ``extra_headers`` hook and a Target copy carrying method/body, ``sse.observe`` with
+   ``tap=``); GraphQL and Socket.IO open a WebSocket, send and answer messages (``ws.client``).
    Either way it records each step as a :class:`Step` and returns a ScenarioResult whose
    ``observation`` is the main stream's (so the generic checks and renderers still apply) and
    whose ``profile`` is its :class:`ProfileResult`; :func:`finish` does that bookkeeping.
@@ -103,7 +103,7 @@ class ProfileContext:
 
     target: Target
     opts: ProbeOptions
-    ws_opts: Any  # ws.probe.WsOptions for ws:// URLs, else None
+    ws_opts: Any  # ws.options.WsOptions for ws:// URLs, else None
     popts: Any  # the profile's own options (Profile.options)
     name: str = "probe"
     detected: str = "flag"
@@ -147,7 +147,7 @@ class Profile:
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:
         """Default conversation: the user's own request, read with the interpreter tapped."""
-        from sse_doctor.scenarios.observe import observe_sse
+        from sse_doctor.sse.observe import observe_sse
 
         target = self.prepare(ctx.target, ctx.popts)
         interp = self.interpreter(target, ctx.popts)

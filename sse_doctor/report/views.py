@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sse_doctor.checks.client_checks import capture_summary
+from sse_doctor.experiments.observation import ExperimentObservation
 from sse_doctor.har import HarObservation
 from sse_doctor.load.observation import LoadObservation
 from sse_doctor.load.terminal import render_load
@@ -24,7 +25,6 @@ from sse_doctor.model import SseObservation
 from sse_doctor.profiles.socketio.observation import SioObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report.parts import empty_parts, sse_parts
-from sse_doctor.scenarios.experiment import ExperimentObservation
 from sse_doctor.units import ms_text
 from sse_doctor.ws import render as ws_render
 from sse_doctor.ws import stats as ws_stats

@@ -19,16 +19,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from sse_doctor.target import Target
-from sse_doctor.ws.observation import WsObservation
-from sse_doctor.ws.probe import (
+from sse_doctor.ws.client import (
     CLOSE_TIMEOUT_S,
     WsOptions,
-    _check_target,
-    _open,
-    _record_failure,
+    check_target,
     end_session,
+    open_connection,
+    record_failure,
     wait_closed,
 )
+from sse_doctor.ws.observation import WsObservation
 from sse_doctor.ws.recorder import Recorder
 
 # on_message(t, is_text, payload): t is a perf_counter() time
@@ -37,7 +37,7 @@ Listener = Callable[[float, bool, bytes], None]
 
 class WsLink:
     def __init__(self, target: Target, opts: WsOptions, listener: Listener) -> None:
-        _check_target(target)
+        check_target(target)
         self.target = target
         self.opts = opts
         self.obs = WsObservation(url=target.url, started_at=datetime.now(timezone.utc),
@@ -67,9 +67,9 @@ class WsLink:
     async def open(self) -> bool:
         """Connect and handshake; False (recorded in obs) when it did not open."""
         try:
-            self.ws = await _open(self.target, self.opts, self.rec, self.close_timeout)
+            self.ws = await open_connection(self.target, self.opts, self.rec, self.close_timeout)
         except Exception as exc:  # noqa: BLE001 - classified there; anything else re-raised
-            _record_failure(self.obs, self.rec, exc, self.target)
+            record_failure(self.obs, self.rec, exc, self.target)
             self.obs.end_ms = self.rec.ms(time.perf_counter())
             return False
         self.rec.on_open(self.ws)

@@ -16,7 +16,7 @@ from sse_doctor.sse.parser import Comment, Event
 from sse_doctor.target import Target
 from sse_doctor.ws.conversation import WsLink
 from sse_doctor.ws.observation import WsObservation
-from sse_doctor.ws.probe import WsOptions
+from sse_doctor.ws.options import WsOptions
 
 
 async def over_websocket(target: Target, ws_opts: WsOptions, session: GqlSession) -> WsObservation:
@@ -83,7 +83,7 @@ class SseTap(Interpreter):
 
 async def over_sse(target: Target, opts: ProbeOptions, session: GqlSession
                    ) -> tuple[SseObservation, SseTap, Target]:
-    from sse_doctor.scenarios.observe import observe_sse
+    from sse_doctor.sse.observe import observe_sse
 
     post = replace(target, method="POST", body=session.sse_request(), body_is_json=True)
     session.subscribe_ms = 0.0  # the request is the subscription

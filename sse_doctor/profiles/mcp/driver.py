@@ -18,8 +18,8 @@ import httpx
 from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, SseObservation
 from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.session import McpRecord, McpSession, Reply, Request, SseItem
-from sse_doctor.scenarios.observe import Recorder, observe_sse
 from sse_doctor.sse import transport
+from sse_doctor.sse.observe import Recorder, observe_sse
 from sse_doctor.sse.parser import Event, SSEParser
 from sse_doctor.target import Target
 

@@ -91,7 +91,7 @@ class SocketIoProfile(Profile):
         from dataclasses import replace
 
         from sse_doctor.profiles.socketio.driver import Driver
-        from sse_doctor.ws.probe import WsOptions
+        from sse_doctor.ws.options import WsOptions
 
         ws_opts = ctx.ws_opts or WsOptions(duration=ctx.opts.duration,
                                            idle_limit=ctx.opts.idle_limit, keep=ctx.opts.keep)

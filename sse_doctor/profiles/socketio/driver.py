@@ -26,7 +26,7 @@ from sse_doctor.sse.transport import describe_connect_error, make_client
 from sse_doctor.target import Target
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.conversation import WsLink
-from sse_doctor.ws.probe import WsOptions
+from sse_doctor.ws.options import WsOptions
 
 MAX_BODY = 1 << 20  # a polling response read up to this (python-engineio's maxPayload default)
 _DROP_PARAMS = {"eio", "transport", "sid", "t", "j", "b64"}

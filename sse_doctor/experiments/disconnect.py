@@ -11,16 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sse_doctor.checks.experiment_checks import check_reconnect
-from sse_doctor.model import ScenarioResult
-from sse_doctor.scenarios.experiment import ExperimentObservation
-from sse_doctor.scenarios.legs import Leg, open_leg
-from sse_doctor.scenarios.runner import (
+from sse_doctor.experiments.legs import open_leg
+from sse_doctor.experiments.observation import ExperimentObservation, Leg
+from sse_doctor.experiments.runner import (
     Clock,
     ExperimentOptions,
     reconnect,
     settle,
-    start_failure,
     watching,
 )
 from sse_doctor.target import Target
@@ -81,25 +78,3 @@ async def run_disconnect(target: Target, opts: ExperimentOptions, d: DisconnectS
         if "refused_at" not in obs.stats:
             await reconnect(target, obs, clock, opts, first, grace_deadline)
     obs.end_ms = clock.ms()
-
-
-def disconnect_result(target: Target, opts: ExperimentOptions, d: DisconnectSettings,
-                      obs: ExperimentObservation, name: str) -> ScenarioResult:
-    from sse_doctor.checks.watch_checks import close_wait_findings, leak_findings
-
-    if obs.stats.get("started") is False:
-        findings, run = start_failure(obs.legs[0], target)
-    else:
-        drops = obs.stats.get("drops", 0)
-        findings = check_reconnect(obs.reconnect, obs.reconnect_attempts,
-                                   f"{drops} abrupt disconnect{'s' if drops != 1 else ''} "
-                                   f"({d.mode.upper()})", obs.reconnect_wants_items)
-        run = ["reconnect-rejected"]
-        if obs.series:
-            findings += leak_findings(obs.series, "cleanup-leak", opts.grace, "the disconnects")
-            run.append("cleanup-leak")
-        if any(s.kind == "port" for s in obs.series):
-            findings += close_wait_findings(obs.series, opts.grace)
-            run.append("close-wait-leak")
-    return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
-                          findings=findings, checks_run=run, observation=obs, options=opts)

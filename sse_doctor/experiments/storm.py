@@ -8,16 +8,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sse_doctor.checks.experiment_checks import check_reconnect
-from sse_doctor.model import ScenarioResult
-from sse_doctor.scenarios.experiment import ExperimentObservation
-from sse_doctor.scenarios.legs import Leg, open_leg
-from sse_doctor.scenarios.runner import (
+from sse_doctor.experiments.legs import open_leg
+from sse_doctor.experiments.observation import ExperimentObservation, Leg
+from sse_doctor.experiments.runner import (
     Clock,
     ExperimentOptions,
     reconnect,
     settle,
-    start_failure,
     watching,
 )
 from sse_doctor.sse.transport import make_client
@@ -102,21 +99,3 @@ def _outcome(leg: Leg) -> str:
     if leg.accepted:
         return "accepted"
     return f"refused {leg.status}" if leg.status else "refused"
-
-
-def storm_result(target: Target, opts: ExperimentOptions, s: StormSettings,
-                 obs: ExperimentObservation, name: str) -> ScenarioResult:
-    from sse_doctor.checks.watch_checks import leak_findings
-
-    if obs.stats.get("started") is False and obs.legs:
-        findings, run = start_failure(obs.legs[0], target)
-    else:
-        findings = check_reconnect(obs.reconnect, obs.reconnect_attempts,
-                                   f"a storm of {s.cycles} connect/reset cycles",
-                                   obs.reconnect_wants_items)
-        run = ["reconnect-rejected"]
-        if obs.series:
-            findings += leak_findings(obs.series, "storm-leak", opts.grace, "the storm")
-            run.append("storm-leak")
-    return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
-                          findings=findings, checks_run=run, observation=obs, options=opts)

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sse_doctor.errors import UsageError
-from sse_doctor.model import Finding, ProbeOptions
-from sse_doctor.scenarios.experiment import ExperimentObservation
-from sse_doctor.scenarios.legs import Leg, open_leg
+from sse_doctor.experiments.legs import open_leg
+from sse_doctor.experiments.observation import ExperimentObservation, Leg
 from sse_doctor.target import Target
 
 # How often a refused reconnect is retried while the server still has its grace to clean up.
@@ -120,16 +119,3 @@ async def reconnect(target: Target, obs: ExperimentObservation, clock: Clock,
         obs.step(clock.ms(), f"{role}: {leg.refusal() if not leg.accepted else 'nothing arrived'}"
                  f" ({attempts} attempt{'s' if attempts > 1 else ''})", False)
     return leg, attempts
-
-
-def start_failure(leg: Leg, target: Target) -> tuple[list[Finding], list[str]]:
-    """The first connection was not served: the experiment cannot run; say why the way
-    the probe would."""
-    if leg.protocol == "ws":
-        from sse_doctor.checks.ws_checks import run_ws_checks
-        from sse_doctor.ws.probe import WsOptions
-
-        return run_ws_checks(leg.obs, WsOptions())
-    from sse_doctor.checks.plan import run_sse_checks
-
-    return run_sse_checks(leg.obs, ProbeOptions())

@@ -7,15 +7,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from sse_doctor.checks.experiment_checks import check_duplicates
-from sse_doctor.model import ScenarioResult
-from sse_doctor.scenarios.experiment import ExperimentObservation
-from sse_doctor.scenarios.legs import Leg, open_leg
-from sse_doctor.scenarios.runner import (
+from sse_doctor.experiments.legs import open_leg
+from sse_doctor.experiments.observation import ExperimentObservation, Leg
+from sse_doctor.experiments.runner import (
     Clock,
     ExperimentOptions,
     settle,
-    start_failure,
     watching,
 )
 from sse_doctor.target import Target
@@ -72,20 +69,3 @@ async def run_duplicates(target: Target, opts: ExperimentOptions, d: DuplicateSe
                     (peak - base) / len(accepted), 3)
         await settle(watchers, obs, clock, opts.grace)
     obs.end_ms = clock.ms()
-
-
-def duplicates_result(target: Target, opts: ExperimentOptions, d: DuplicateSettings,
-                      obs: ExperimentObservation, name: str) -> ScenarioResult:
-    from sse_doctor.checks.watch_checks import leak_findings
-
-    if obs.stats.get("started") is False:
-        findings, run = start_failure(obs.legs[0], target)
-    else:
-        findings = check_duplicates(obs.legs, d.policy, opts.duration)
-        run = ["duplicate-streams-allowed"]
-        if obs.series:
-            findings += leak_findings(obs.series, "cleanup-leak", opts.grace,
-                                      "the duplicate streams closed")
-            run.append("cleanup-leak")
-    return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
-                          findings=findings, checks_run=run, observation=obs, options=opts)

@@ -1,22 +1,13 @@
-"""One connection of an experiment (a "leg"), SSE or WebSocket, behind one small interface.
-
-An experiment opens legs with the client's identity (same URL, headers, cookies), holds each
-until enough events arrived or its window ended, and may end it abruptly (RST or FIN, no
-close frame). Each leg keeps its full observation; times inside it count from its own
-request, and ``start_ms`` places it on the experiment's clock.
-"""
+"""What an experiment recorded: its steps, its connections (legs), the watched series and a
+few counters. Data only: the engines (experiments.*) fill it, the checks read it."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-import httpx
-
-from sse_doctor.model import Close, ProbeOptions
-from sse_doctor.scenarios.observe import observe_sse
-from sse_doctor.target import Target
+from sse_doctor.model import Close
 from sse_doctor.units import ms_text
 
 # Kept per leg for reports: enough to compare streams, bounded on long holds.
@@ -118,42 +109,54 @@ class Leg:
                 + how)
 
 
-async def open_leg(
-    target: Target,
-    role: str,
-    t0: float,
-    *,
-    window_s: float,
-    max_items: int | None = None,
-    abort: str | None = None,
-    last_event_id: str | None = None,
-    client: httpx.AsyncClient | None = None,
-    keep: int = 200,
-) -> Leg:
-    """Open one connection with the target's identity and hold it until `max_items` arrived,
-    `window_s` passed, or the server ended it; then end it (abruptly when
-    `abort` is "rst" or "fin")."""
-    start_ms = (time.perf_counter() - t0) * 1000
-    if target.protocol == "ws":
-        obs = await _ws_leg(target, window_s, max_items, abort, keep)
-    else:
-        opts = ProbeOptions(duration=window_s, idle_limit=window_s, max_events=max_items,
-                            keep=keep)
-        extra = [("Last-Event-ID", last_event_id)] if last_event_id is not None else None
-        obs = await observe_sse(target, opts, client=client, extra_headers=extra,
-                                abort=abort or "fin")
-    dropped = abort if obs.close is not None and obs.close.by in ("client", "deadline") else None
-    if dropped and target.protocol == "sse":
-        how = "reset (RST)" if dropped == "rst" else "closed (FIN)"
-        obs.close.by = "client"
-        obs.close.reason = f"sse-doctor {how} the connection after {obs.n_events} events"
-    return Leg(role, target.protocol, start_ms, obs, dropped)
+MAX_LEGS_KEPT = 50  # storms make thousands; the rest are counted in `stats`
+MAX_STEPS = 200
 
 
-async def _ws_leg(target: Target, window_s: float, max_items: int | None, abort: str | None,
-                  keep: int) -> Any:
-    from sse_doctor.ws.probe import WsOptions, observe_ws
+@dataclass
+class Step:
+    t_ms: float
+    text: str
+    ok: bool | None = None  # None: neutral; True/False: this step passed/failed
 
-    opts = WsOptions(duration=window_s, idle_limit=window_s, max_events=max_items, keep=keep,
-                     abort=abort)
-    return await observe_ws(target, opts)
+
+@dataclass
+class ExperimentObservation:
+    kind: str  # disconnect | duplicates | storm | resume
+    protocol: str
+    url: str
+    settings: dict[str, Any]
+    started_at: datetime | None = None
+    steps: list[Step] = field(default_factory=list)
+    legs: list[Leg] = field(default_factory=list)
+    legs_dropped: int = 0
+    series: list[Any] = field(default_factory=list)  # watchers.Series
+    stats: dict[str, Any] = field(default_factory=dict)
+    end_ms: float = 0.0
+    interrupted: bool = False
+    # the connection that shows whether the server still serves this client afterwards
+    reconnect: Leg | None = None
+    reconnect_attempts: int = 0
+    reconnect_wants_items: bool = True  # the connections before it got items
+
+    def __repr__(self) -> str:
+        return (f"ExperimentObservation(kind={self.kind!r}, url={self.url!r}, "
+                f"legs={len(self.legs) + self.legs_dropped})")
+
+    def step(self, t_ms: float, text: str, ok: bool | None = None) -> None:
+        if len(self.steps) < MAX_STEPS:
+            self.steps.append(Step(t_ms, text, ok))
+
+    def add_leg(self, leg: Leg) -> None:
+        if len(self.legs) < MAX_LEGS_KEPT:
+            self.legs.append(leg)
+        else:
+            self.legs_dropped += 1
+
+    @property
+    def unreachable(self) -> str | None:
+        """The experiment could not start: its first connection got no response."""
+        if self.legs and self.legs[0].unreachable:
+            return self.legs[0].unreachable
+        return None
+

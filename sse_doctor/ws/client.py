@@ -1,6 +1,6 @@
-"""`probe ws://...`: open one WebSocket, send the --send messages in order, ping every
---ping-interval, record everything until the server closes or the window ends, then run the
-WebSocket checks.
+"""The WebSocket engine: open one WebSocket, send the --send messages in order, ping every
+--ping-interval, and record everything until the server closes or the window ends
+(conclude.probe runs the checks on the observation).
 
 Every wait is bounded: connecting and the opening handshake by --timeout, the session by
 --duration (counted from the handshake), the closing handshake by CLOSE_TIMEOUT_S.
@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import re
 import socket
 import struct
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,76 +28,20 @@ from websockets.exceptions import (
 from websockets.protocol import State
 
 from sse_doctor import live
-from sse_doctor.checks.ws_checks import run_ws_checks
 from sse_doctor.errors import UsageError
 from sse_doctor.interrupt import Stopped, unless_stopped
-from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, ScenarioResult
+from sse_doctor.model import MAX_BODY_EXCERPT, Close
 from sse_doctor.sse.transport import describe_connect_error
-from sse_doctor.target import Target, read_text_arg
+from sse_doctor.target import Target
 from sse_doctor.ws.observation import WsObservation
+from sse_doctor.ws.options import WsOptions, pong_deadline_s
 from sse_doctor.ws.recorder import Recorder, RecordingConnection, parse_head
 
 CLOSE_TIMEOUT_S = 2.0  # the closing handshake (at most --timeout)
-MIN_PONG_DEADLINE_S = 1.0
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 7230 token (a subprotocol name)
 _HAS_PROXY_ARG = "proxy" in inspect.signature(connect).parameters  # websockets >= 15
 
 
-@dataclass
-class WsOptions:
-    duration: float = 30.0
-    idle_limit: float = 30.0
-    max_events: int | None = None
-    keep: int = 1000
-    send: tuple[bytes, ...] = ()
-    expect_messages: tuple[str, ...] = ()
-    ping_interval: float | None = None
-    subprotocols: tuple[str, ...] = ()
-    origin: str | None = None
-    max_message_size: int = 1 << 20
-    # Experiments: end our side by dropping TCP without a close frame ("rst" or "fin").
-    abort: str | None = None
-
-    @classmethod
-    def from_cli(cls, opts: ProbeOptions, *, send: list[str], expect_message: list[str],
-                 ping_interval: float | None, subprotocols: list[str], origin: str | None,
-                 max_message_size: int) -> WsOptions:
-        if opts.expect_events:
-            raise UsageError("--expect-event is for SSE streams; for WebSocket messages use "
-                             "--expect-message TEXT")
-        if opts.expect_close is not None:
-            raise UsageError("--expect-close is for SSE streams; it does not apply to ws:// URLs")
-        if max_message_size < 1:
-            raise UsageError("--max-message-size must be at least 1")
-        for name in subprotocols:
-            if not _TOKEN.match(name):
-                raise UsageError(f"invalid --subprotocol {name!r}: expected a token such as "
-                                 "'graphql-transport-ws'")
-        if origin is not None and (not origin.strip() or any(c in origin for c in "\r\n")):
-            raise UsageError(f"invalid --origin {origin!r}")
-        if any(not m for m in expect_message):
-            raise UsageError("--expect-message must not be empty")
-        return cls(
-            duration=opts.duration,
-            idle_limit=opts.idle_limit,
-            max_events=opts.max_events,
-            keep=opts.keep,
-            send=tuple(read_text_arg(v, "--send") for v in send),
-            expect_messages=tuple(expect_message),
-            ping_interval=ping_interval,
-            subprotocols=tuple(subprotocols),
-            origin=origin,
-            max_message_size=max_message_size,
-        )
-
-
-def pong_deadline_s(ping_interval: float, timeout: float) -> float:
-    """How long a pong may take: the ping interval or --timeout, whichever is shorter (at least
-    1 s, so a fast ping interval does not turn ordinary latency into timeouts)."""
-    return max(MIN_PONG_DEADLINE_S, min(ping_interval, timeout))
-
-
-def _check_target(target: Target) -> None:
+def check_target(target: Target) -> None:
     if target.method != "GET":
         raise UsageError("-X/--method does not apply to WebSocket URLs: the opening handshake "
                          "is a GET")
@@ -110,8 +52,8 @@ def _check_target(target: Target) -> None:
 # --- connecting ------------------------------------------------------------------------------
 
 
-def _record_failure(obs: WsObservation, rec: Recorder, exc: BaseException,
-                    target: Target) -> None:
+def record_failure(obs: WsObservation, rec: Recorder, exc: BaseException,
+                   target: Target) -> None:
     """Classify why the socket did not open: an HTTP answer that was not an upgrade
     (ws-handshake-failed) or no HTTP answer at all (target-unreachable)."""
     head = parse_head(bytes(rec.raw_head)) if rec.raw_head else None
@@ -174,7 +116,8 @@ def unopened_close(obs: WsObservation) -> Close:
     return Close("transport", obs.end_ms, None, f"no WebSocket connection: {obs.unreachable}")
 
 
-async def _open(target: Target, opts: WsOptions, rec: Recorder, close_timeout: float) -> Any:
+async def open_connection(target: Target, opts: WsOptions, rec: Recorder,
+                          close_timeout: float) -> Any:
     kwargs: dict[str, Any] = {}
     if target.url.lower().startswith("wss:"):
         kwargs["ssl"] = target.ssl_context()
@@ -310,7 +253,7 @@ def _drop(conn: RecordingConnection, rec: Recorder, mode: str) -> None:
 
 
 async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
-    _check_target(target)
+    check_target(target)
     obs = WsObservation(
         url=target.url,
         started_at=datetime.now(timezone.utc),
@@ -326,7 +269,7 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
     close_timeout = min(CLOSE_TIMEOUT_S, target.timeout)
     live.on_stop(rec.stop.set)  # Ctrl-C in a probe session: close now, as --max-events does
     try:
-        opening = _open(target, opts, rec, close_timeout)
+        opening = open_connection(target, opts, rec, close_timeout)
         if live.stop_event() is None:
             ws = await opening
         else:  # Ctrl-C in a probe session abandons the handshake and closes its socket
@@ -337,7 +280,7 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
                           f"{live.stop_reason()} before the opening handshake finished")
         return obs
     except Exception as exc:  # noqa: BLE001 - classified below; anything else re-raised
-        _record_failure(obs, rec, exc, target)
+        record_failure(obs, rec, exc, target)
         obs.end_ms = rec.ms(time.perf_counter())
         obs.close = unopened_close(obs)
         return obs
@@ -351,10 +294,3 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
     if rec.listen is not None and obs.close is not None:
         rec.listen((obs.close,))
     return obs
-
-
-async def probe_ws(target: Target, opts: WsOptions, name: str = "probe") -> ScenarioResult:
-    obs = await observe_ws(target, opts)
-    findings, checks_run = run_ws_checks(obs, opts)
-    return ScenarioResult(name=name, protocol="ws", url=target.url, findings=findings,
-                          checks_run=checks_run, observation=obs, options=opts)

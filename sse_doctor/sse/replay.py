@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from sse_doctor.model import Close, ProbeOptions, SseObservation
-from sse_doctor.scenarios.observe import Recorder, window_for
 from sse_doctor.sse import transport
+from sse_doctor.sse.observe import Recorder, window_for
 from sse_doctor.target import Target
 
 

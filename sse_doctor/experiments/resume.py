@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sse_doctor.checks.experiment_checks import check_reconnect, check_resume
-from sse_doctor.model import ScenarioResult
-from sse_doctor.scenarios.experiment import ExperimentObservation
-from sse_doctor.scenarios.legs import open_leg
-from sse_doctor.scenarios.runner import Clock, ExperimentOptions, reconnect_window, start_failure
+from sse_doctor.experiments.legs import open_leg
+from sse_doctor.experiments.observation import ExperimentObservation
+from sse_doctor.experiments.runner import Clock, ExperimentOptions, reconnect_window
 from sse_doctor.target import Target
 
 
@@ -46,22 +44,3 @@ async def run_resume(target: Target, opts: ExperimentOptions, r: ResumeSettings,
              + (f"ids {', '.join(map(repr, ids2))}" if second.accepted and ids2
                 else second.refusal() if not second.accepted else "no events"))
     obs.end_ms = clock.ms()
-
-
-def resume_result(target: Target, opts: ExperimentOptions, r: ResumeSettings,
-                  obs: ExperimentObservation, name: str) -> ScenarioResult:
-    run = ["no-event-ids", "resume-replay", "resume-gap", "reconnect-rejected"]
-    findings: list = []
-    if obs.stats.get("started") is False:
-        findings, run = start_failure(obs.legs[0], target)
-    elif obs.legs and obs.reconnect is not None:
-        first = obs.legs[0]
-        findings = check_resume(first, obs.reconnect)
-        findings += check_reconnect(obs.reconnect, 1, "a drop, reconnecting with Last-Event-ID")
-        for f in findings:
-            if f.code in ("resume-replay", "resume-gap"):
-                f.evidence["resumed"] = obs.reconnect.summary()
-    elif obs.legs and not any(e.id for e in obs.legs[0].obs.events) and obs.legs[0].items:
-        findings = check_resume(obs.legs[0], obs.legs[0])  # no ids: nothing to resume from
-    return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
-                          findings=findings, checks_run=run, observation=obs, options=opts)
