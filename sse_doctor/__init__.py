@@ -1,3 +1,5 @@
 """sse-doctor: a command-line doctor for Server-Sent Events and WebSocket endpoints."""
 
-__version__ = "0.1.0"
+from sse_doctor.version import __version__
+
+__all__ = ["__version__"]

@@ -23,7 +23,7 @@ One-stream users (SseUser, WebSocketUser) hold one stream each with the same san
 a read of N bytes that would sit on heartbeats (geventhttpclient's ``read(n)`` does).
 
 Dense users (DenseSseUser, DenseWebSocketUser) hold ``streams_per_user`` streams each with the
-`sse-doctor load` engine itself (load/driver.py's asyncio.Protocol streams, Recorder and
+`sse-doctor load` engine itself (load/driver.py's asyncio.Protocol streams, LoadRecorder and
 histograms, through load/threaded.py) on an event loop in an OS thread of the Locust process:
 uvloop when installed, else the stock loop on the original (unpatched) epoll selector. Locust
 workers are gevent-monkey-patched: the thread comes from gevent's ThreadPool, and only the
@@ -73,7 +73,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 from sse_doctor.load.driver import CLOSE_WAIT_S, WorkerConfig
 from sse_doctor.load.fleet import SampleMerge, merge_finals
 from sse_doctor.load.observation import LoadSettings
-from sse_doctor.load.recorder import Recorder
+from sse_doctor.load.recorder import LoadRecorder
 from sse_doctor.load.streams import (
     CLOSED,
     OPEN,
@@ -105,12 +105,12 @@ def _rss() -> int:
 
 
 class _Local:
-    """What this Locust process's users counted: the one-stream users share one Recorder
+    """What this Locust process's users counted: the one-stream users share one LoadRecorder
     (source "g"), each dense user has its own (source "d1", "d2", ...)."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
-        self.rec: Recorder | None = None
+        self.rec: LoadRecorder | None = None
         self.lag: LagReader | None = None
         self.samples: list[list[Any]] = []  # [source, sample] not yet sent to the master
         self.rss_base = _rss()
@@ -129,10 +129,10 @@ class _Local:
             self.rss_base = self.rss_peak = _rss()
             self.sampler = gevent.spawn(self._sample_forever)
 
-    def recorder(self, env: Any, user: Any) -> tuple[Recorder, LagReader]:
+    def recorder(self, env: Any, user: Any) -> tuple[LoadRecorder, LagReader]:
         if self.rec is None:
             share = getattr(env.runner, "target_user_count", 0) or 1
-            self.rec = Recorder(share, self.t0)
+            self.rec = LoadRecorder(share, self.t0)
             self.lag = LagReader(user._lag_spec())
             self.start_sampling()
         return self.rec, self.lag  # type: ignore[return-value]
@@ -294,13 +294,13 @@ def _run_engine(cfg: WorkerConfig, link: ThreadLink,
 
 
 class _Dense:
-    """One dense user's engine: a Recorder its runs share (one after another), the current
+    """One dense user's engine: a LoadRecorder its runs share (one after another), the current
     run's thread and link, and the counts it last reported. Only the hub thread touches it."""
 
     def __init__(self, user: _DenseUser, source: str) -> None:
         self.user = user
         self.source = source
-        self.rec = Recorder(user.streams_per_user, _LOCAL.t0)
+        self.rec = LoadRecorder(user.streams_per_user, _LOCAL.t0)
         self.link: ThreadLink | None = None
         self.result: Any = None
         self.idle = gevent.event.Event()

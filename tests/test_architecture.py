@@ -4,6 +4,7 @@ options that are declared once and reach --help, suites and the README alike."""
 from __future__ import annotations
 
 import ast
+import fnmatch
 import pathlib
 import re
 import subprocess
@@ -126,6 +127,108 @@ def test_the_core_does_not_import_renderers_or_the_cli() -> None:
         assert not renderers, f"{observation} imports its renderers: {renderers}"
     for mod in ("sse_doctor.demo", "sse_doctor.suite.loader", "sse_doctor.plan"):
         assert not any(d.startswith("sse_doctor.cli") for d in graph[mod]), mod
+
+
+# --- layers ---------------------------------------------------------------------------------
+# One direction of travel: options -> plan -> engine (observes, records) -> checks (pure, judge)
+# -> one place per command that concludes -> report -> CLI. As imports: a module may import
+# only from its own layer and the layers this table allows it; every module is in one layer
+# (the first pattern that names it, exact names before wildcards). docs/architecture.md draws
+# the same map.
+LAYERS: dict[str, tuple[str, ...]] = {
+    # below everything: no import from the package at all
+    "data": ("sse_doctor.codes", "sse_doctor.errors", "sse_doctor.units", "sse_doctor.version"),
+    # pure values and sans-I/O cores: parsers, protocol state machines, observations
+    "core": ("sse_doctor.redact", "sse_doctor.model", "sse_doctor.options", "sse_doctor.target",
+             "sse_doctor.*.observation", "sse_doctor.ws.options", "sse_doctor.ws.closecodes",
+             "sse_doctor.ws.stats", "sse_doctor.sse.parser", "sse_doctor.har",
+             "sse_doctor.load.http1", "sse_doctor.load.histogram", "sse_doctor.load.recorder",
+             "sse_doctor.load.streams", "sse_doctor.profiles.core",
+             "sse_doctor.profiles.*.protocol", "sse_doctor.profiles.*.messages",
+             "sse_doctor.profiles.*.codec", "sse_doctor.profiles.*.sdk",
+             "sse_doctor.watchers.spec", "sse_doctor.watchers.series"),
+    # pure judges: observations in, findings out
+    "checks": ("sse_doctor.checks", "sse_doctor.checks.*", "sse_doctor.profiles.*.checks",
+               "sse_doctor.profiles.hints"),
+    # the imperative shell that observes and records: sockets, processes, clocks
+    "engine": ("sse_doctor.interrupt", "sse_doctor.feed", "sse_doctor.sse", "sse_doctor.sse.*",
+               "sse_doctor.ws", "sse_doctor.ws.*", "sse_doctor.watchers", "sse_doctor.watchers.*",
+               "sse_doctor.experiments", "sse_doctor.experiments.*", "sse_doctor.load",
+               "sse_doctor.load.driver", "sse_doctor.load.fleet", "sse_doctor.load.threaded",
+               "sse_doctor.profiles.*.driver"),
+    # observations + checks -> a command's result (the profiles conclude their conversations)
+    "conclude": ("sse_doctor.conclude", "sse_doctor.conclude.*", "sse_doctor.profiles",
+                 "sse_doctor.profiles.*", "sse_doctor.proxy.streams"),
+    # option values -> a validated Plan that runs engines and concludes
+    "plan": ("sse_doctor.plan", "sse_doctor.plan.*", "sse_doctor.commandline"),
+    # one report model -> terminal, JSON, JUnit, HTML
+    "report": ("sse_doctor.report.*", "sse_doctor.load.terminal", "sse_doctor.ws.render"),
+    # the misbehaving servers: they know only data, never the doctor's judgement
+    "lab": ("sse_doctor.lab", "sse_doctor.lab.*"),
+    # what users run: the CLI, suites, demo, proxy, Locust users, the package's public face
+    "command": ("sse_doctor", "sse_doctor.__main__", "sse_doctor.cli", "sse_doctor.cli.*",
+                "sse_doctor.suite", "sse_doctor.suite.*", "sse_doctor.demo",
+                "sse_doctor.demo_load", "sse_doctor.proxy", "sse_doctor.proxy.*",
+                "sse_doctor.locust"),
+}
+MAY_IMPORT: dict[str, set[str]] = {
+    "data": set(),
+    "core": {"data"},
+    "checks": {"data", "core"},
+    "engine": {"data", "core"},
+    "conclude": {"data", "core", "checks", "engine"},
+    "plan": {"data", "core", "checks", "engine", "conclude"},
+    "report": {"data", "core", "checks"},
+    "lab": {"data", "core"},
+    "command": {"data", "core", "checks", "engine", "conclude", "plan", "report", "lab"},
+}
+
+
+def layer_of(module: str) -> str | None:
+    for layer, patterns in LAYERS.items():
+        if module in patterns:
+            return layer
+    for layer, patterns in LAYERS.items():
+        if any(fnmatch.fnmatchcase(module, p) for p in patterns):
+            return layer
+    return None
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    out = []
+    for mod, deps in sorted(graph.items()):
+        layer = layer_of(mod)
+        if layer is None:
+            out.append(f"{mod} is in no layer: add it to LAYERS")
+            continue
+        for dep in sorted(deps):
+            dep_layer = layer_of(dep)
+            if dep_layer != layer and dep_layer not in MAY_IMPORT[layer]:
+                out.append(f"{mod} ({layer}) imports {dep} ({dep_layer})")
+    return out
+
+
+def test_the_layering_check_finds_an_upward_import() -> None:
+    graph = {"sse_doctor.codes": set(), "sse_doctor.model": {"sse_doctor.codes"},
+             "sse_doctor.checks.http_checks": {"sse_doctor.model", "sse_doctor.sse.transport"},
+             "sse_doctor.sse.transport": set(), "sse_doctor.nowhere": set()}
+    assert layer_violations(graph) == [
+        "sse_doctor.checks.http_checks (checks) imports sse_doctor.sse.transport (engine)",
+        "sse_doctor.nowhere is in no layer: add it to LAYERS"]
+
+
+def test_no_module_imports_a_layer_above_it() -> None:
+    assert layer_violations(import_graph()) == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = []
+    for mod, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sse_doctor"):
+                found += [f"{mod}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

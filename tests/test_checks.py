@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from sse_doctor.checks.plan import run_sse_checks
+from sse_doctor.checks.selection import run_sse_checks
 from sse_doctor.model import ProbeOptions
 from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.sse.replay import replay

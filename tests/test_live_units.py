@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from sse_doctor import interrupt
-from sse_doctor.checks.incomplete import interrupted_experiment, settle
-from sse_doctor.checks.live import live_findings
+from sse_doctor.checks.incomplete import interrupted_experiment, settle_incomplete
+from sse_doctor.checks.provisional import live_findings
 from sse_doctor.model import (
     Chunk,
     Close,
@@ -49,7 +49,7 @@ def stream(*, events: list[float], comments: list[float], headers=HEADERS,  # no
 # --- checks that an interruption leaves undecided ------------------------------------------
 def test_nothing_is_decided_before_the_response_head() -> None:
     obs = stream(events=[], comments=[], status=None)
-    kept, incomplete = settle([], ["http-error", "not-event-stream"], obs)
+    kept, incomplete = settle_incomplete([], ["http-error", "not-event-stream"], obs)
     assert kept == [] and incomplete == ["http-error", "not-event-stream"]
 
 
@@ -58,7 +58,7 @@ def test_a_silence_already_over_the_limit_stands_an_expected_event_does_not() ->
     run = ["no-heartbeat", "stalled-stream", "missing-expected-event", "missing-no-cache",
            "buffered-delivery"]
     found = [finding("no-heartbeat", "silent"), finding("missing-expected-event", "none")]
-    kept, incomplete = settle(found, run, obs)
+    kept, incomplete = settle_incomplete(found, run, obs)
     assert [f.code for f in kept] == ["no-heartbeat"]
     assert incomplete == ["stalled-stream", "missing-expected-event"]
 
@@ -66,7 +66,7 @@ def test_a_silence_already_over_the_limit_stands_an_expected_event_does_not() ->
 def test_a_profiles_codes_are_incomplete_unless_they_stand_on_a_partial_stream() -> None:
     obs = stream(events=[10.0], comments=[])
     found = [finding("http-error", "x")]
-    kept, incomplete = settle(found, ["a-terminal", "a-error"], obs,
+    kept, incomplete = settle_incomplete(found, ["a-terminal", "a-error"], obs,
                               profile_codes=frozenset({"a-terminal", "a-error"}),
                               profile_stands=frozenset({"a-error"}))
     assert incomplete == ["a-terminal"] and kept == found

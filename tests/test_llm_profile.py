@@ -12,7 +12,7 @@ import pytest
 from sse_doctor.conclude.probe import sse_result
 from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.profiles import finish
-from sse_doctor.profiles.llm.interpreter import MAX_GAPS, LlmInterpreter
+from sse_doctor.profiles.llm.protocol import MAX_GAPS, LlmInterpreter
 from sse_doctor.sse.replay import replay
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "llm"

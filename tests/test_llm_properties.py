@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sse_doctor.model import Close, SseObservation
 from sse_doctor.profiles.llm import PROFILE
 from sse_doctor.profiles.llm.checks import CODES, check
-from sse_doctor.profiles.llm.interpreter import MAX_EXAMPLES, LlmInterpreter
+from sse_doctor.profiles.llm.protocol import MAX_EXAMPLES, LlmInterpreter
 from sse_doctor.sse.parser import Event
 
 KEYS = ["type", "object", "choices", "delta", "content", "finish_reason", "index", "usage",

@@ -16,7 +16,7 @@ from sse_doctor.load.fleet import SampleMerge
 from sse_doctor.load.histogram import SIZE, Histogram, bucket_bounds, bucket_of
 from sse_doctor.load.http1 import HttpProtocolError, ResponseReader, parse_head
 from sse_doctor.load.observation import LoadObservation, LoadSettings
-from sse_doctor.load.recorder import BANDS, HISTOGRAMS, Recorder
+from sse_doctor.load.recorder import BANDS, HISTOGRAMS, LoadRecorder
 from sse_doctor.load.streams import (
     CLOSED,
     OPEN,
@@ -163,8 +163,8 @@ def test_out_of_range_values_land_in_the_edge_buckets() -> None:
 
 
 # --- the SSE stream core -------------------------------------------------------------------------
-def make_stream(now: float = 100.0, idle_limit: float = 30.0) -> tuple[Recorder, SseStream]:
-    rec = Recorder(share=10, t0=now)
+def make_stream(now: float = 100.0, idle_limit: float = 30.0) -> tuple[LoadRecorder, SseStream]:
+    rec = LoadRecorder(share=10, t0=now)
     return rec, SseStream(rec, LagReader(LagSpec("perf")), now, idle_limit)
 
 
@@ -318,7 +318,7 @@ def test_a_busy_generator_or_local_errors_are_reported() -> None:
 def ws_pair(send: tuple[bytes, ...] = ()):
     from websockets.server import ServerProtocol
 
-    rec = Recorder(share=10, t0=0.0)
+    rec = LoadRecorder(share=10, t0=0.0)
     target = LoadTarget(url="ws://127.0.0.1:9/ws", protocol="ws", host="127.0.0.1", port=9,
                         tls=False, send=send)
     client = WsStream(rec, LagReader(LagSpec.parse("json:t", loopback=True)), 0.0, target)
@@ -436,8 +436,8 @@ def test_malformed_streams_make_a_fleet_finding_above_the_share() -> None:
 @given(st.floats(min_value=-10.0, max_value=1e9, allow_nan=False),
        st.floats(min_value=-10.0, max_value=1e9, allow_nan=False))
 def test_a_recorded_items_values_land_in_their_buckets(gap, lag) -> None:
-    # Recorder.item writes Histogram.record out by hand (the hot path): same buckets
-    rec = Recorder(10, 0.0)
+    # LoadRecorder.item writes Histogram.record out by hand (the hot path): same buckets
+    rec = LoadRecorder(10, 0.0)
     rec.item(gap, lag)
     for name, ms in (("gap_ms", gap), ("lag_ms", lag)):
         h = rec.hist[name]

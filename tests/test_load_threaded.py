@@ -12,7 +12,7 @@ import time
 import psutil
 
 from sse_doctor.load.driver import WorkerConfig
-from sse_doctor.load.recorder import Recorder
+from sse_doctor.load.recorder import LoadRecorder
 from sse_doctor.load.streams import LagSpec, LoadTarget
 from sse_doctor.load.threaded import ThreadLink, run_in_this_thread
 
@@ -32,7 +32,7 @@ def test_an_engine_thread_counts_streams_and_stops_when_asked(own_lab) -> None:
     cfg = WorkerConfig(index=0, workers=1, target=target, share=share, ramp=300.0, hold_s=60.0,
                        t0=t0, start_s=0.0, reconnect=False, lag=LagSpec("perf"),
                        max_inflight=64)
-    link = ThreadLink(Recorder(share, t0))
+    link = ThreadLink(LoadRecorder(share, t0))
     result: dict = {}
     # The stock loop: in a thread that is not the main one it refuses signal handlers itself.
     thread = threading.Thread(

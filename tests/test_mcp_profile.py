@@ -12,7 +12,7 @@ import pytest
 
 from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.checks import run_mcp_checks
-from sse_doctor.profiles.mcp.session import (
+from sse_doctor.profiles.mcp.protocol import (
     McpRecord,
     McpSession,
     Reply,

@@ -21,7 +21,7 @@ from sse_doctor.profiles.graphql.protocol import (
 from sse_doctor.profiles.socketio import codec
 from sse_doctor.profiles.socketio.checks import check_session as sio_checks
 from sse_doctor.profiles.socketio.observation import SioObservation
-from sse_doctor.profiles.socketio.session import MAX_EVENT_NAMES, MAX_SAMPLES, SioSession
+from sse_doctor.profiles.socketio.protocol import MAX_EVENT_NAMES, MAX_SAMPLES, SioSession
 from sse_doctor.ws.observation import WsObservation
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"

@@ -374,7 +374,7 @@ def test_an_upstream_that_goes_away_is_a_note_per_request(proxy_of):
 # --- the addon on its own, for people who already run mitmproxy --------------------------------
 @pytest.mark.parametrize("tool", ["mitmdump", "mitmweb"])
 def test_the_addon_loads_in_mitmdump_and_mitmweb_and_logs_findings(lab, mitmdump, tool):
-    from sse_doctor.proxy.session import ADDON
+    from sse_doctor.proxy.run import ADDON
 
     exe = os.path.join(os.path.dirname(mitmdump), tool)
     port = free_port()

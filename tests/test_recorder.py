@@ -1,4 +1,4 @@
-"""The SSE Recorder's bookkeeping (sse_doctor/sse/observe.py), fed parser output directly:
+"""The SseRecorder's bookkeeping (sse_doctor/sse/observe.py), fed parser output directly:
 every item counted, records kept up to the timeline bound, data only for the first --keep
 events, the rare items (retry, diagnostics) never lost among the common ones."""
 
@@ -8,7 +8,7 @@ import pytest
 
 from sse_doctor.model import ProbeOptions, SseObservation
 from sse_doctor.sse import observe
-from sse_doctor.sse.observe import Recorder
+from sse_doctor.sse.observe import SseRecorder
 from sse_doctor.sse.parser import SSEParser
 
 
@@ -25,7 +25,7 @@ def stream(n: int, comment_every: int = 0) -> bytes:
 
 def record(body: bytes, *, keep: int, chunk: int) -> SseObservation:
     obs = SseObservation(url="http://x.invalid/")
-    rec = Recorder(obs, 0.0, ProbeOptions(keep=keep))
+    rec = SseRecorder(obs, 0.0, ProbeOptions(keep=keep))
     parser = SSEParser()
     for i in range(0, len(body), chunk):
         rec._take(parser.feed(body[i:i + chunk], float(i)))

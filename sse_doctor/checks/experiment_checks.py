@@ -125,7 +125,7 @@ def start_failure(leg: Leg) -> Checked:
         from sse_doctor.ws.options import WsOptions
 
         return run_ws_checks(leg.obs, WsOptions())
-    from sse_doctor.checks.plan import run_sse_checks
+    from sse_doctor.checks.selection import run_sse_checks
 
     return run_sse_checks(leg.obs, ProbeOptions())
 

@@ -36,7 +36,7 @@ def _head_seen(obs: Any) -> bool:
     return getattr(obs, "status", None) is not None
 
 
-def settle(findings: list[Finding], checks_run: list[str], obs: Any,
+def settle_incomplete(findings: list[Finding], checks_run: list[str], obs: Any,
            profile_codes: frozenset[str] = frozenset(),
            profile_stands: frozenset[str] = frozenset()) -> tuple[list[Finding], list[str]]:
     """(findings that stand, checks incomplete) for an observation cut short by a signal.
@@ -53,20 +53,12 @@ def settle(findings: list[Finding], checks_run: list[str], obs: Any,
     return kept, incomplete
 
 
-def interrupted_result(result: Any) -> Any:
-    """Settle a ScenarioResult whose observation a signal cut short (in place; returned)."""
-    codes: frozenset[str] = frozenset()
-    stands: frozenset[str] = frozenset()
-    if result.profile is not None:
-        from sse_doctor.profiles import get
-
-        try:
-            profile = get(result.profile.name)
-        except Exception:  # noqa: BLE001 - an unknown profile: all its codes are undecided
-            profile = None
-        codes = frozenset(getattr(profile, "codes", ()) or ())
-        stands = frozenset(getattr(profile, "partial_stands", ()) or ())
-    result.findings, incomplete = settle(result.findings, result.checks_run,
+def interrupted_result(result: Any, codes: frozenset[str] = frozenset(),
+                       stands: frozenset[str] = frozenset()) -> Any:
+    """Settle a ScenarioResult whose observation a signal cut short (in place; returned).
+    `codes`: its profile's codes, undecided unless in `stands` (conclude.interrupted passes
+    them)."""
+    result.findings, incomplete = settle_incomplete(result.findings, result.checks_run,
                                          result.observation, codes, stands)
     result.checks_incomplete = incomplete
     return result

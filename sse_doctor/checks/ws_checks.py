@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sse_doctor.checks.plan import run_plan
+from sse_doctor.checks.selection import run_plan
 from sse_doctor.model import Finding, finding, when
 from sse_doctor.units import ms_text, size_text
 from sse_doctor.ws import closecodes

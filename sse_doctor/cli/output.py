@@ -98,7 +98,7 @@ def emit_and_exit(report: Report, red: Redactor, values: dict[str, Any], stop: A
     (`stop`, an interrupt.Stop), else what the findings mean. A terminal closed under the
     run (SIGHUP) leaves the files written and nothing to print on."""
     from sse_doctor import interrupt
-    from sse_doctor.cli.live import discard_terminal
+    from sse_doctor.cli.live_view import discard_terminal
 
     try:
         emit_values(report, red, values)

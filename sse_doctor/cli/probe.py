@@ -13,9 +13,9 @@ from typing import Any
 
 from rich.console import Console
 
-from sse_doctor import interrupt, live
-from sse_doctor.checks.incomplete import interrupted_result
+from sse_doctor import feed, interrupt
 from sse_doctor.cli.output import check_outputs, emit_and_exit, emit_values
+from sse_doctor.conclude.interrupted import interrupted_result
 from sse_doctor.conclude.probe import salvage
 from sse_doctor.errors import EXIT_OK
 from sse_doctor.model import Report, ScenarioResult
@@ -29,16 +29,16 @@ def probe(values: dict[str, Any]) -> int:
     t0 = time.perf_counter()
     to_stdout = values["json_out"] == "-"
     stderr = Console(stderr=True)
-    session = live.Session()
+    session = feed.Feed()
     printer = panel = None
     # The live view (rich.live and friends) only when it shows: not for CI's plain runs.
     if values["follow"]:
-        from sse_doctor.cli.live import Printer
+        from sse_doctor.cli.live_view import Printer
 
         printer = Printer(session, to_stdout, opts.idle_limit, target.redactor,
                           values["verbose"])
     if not values["follow"] and not values["quiet"] and not to_stdout and stderr.is_terminal:
-        from sse_doctor.cli.live import LivePanel
+        from sse_doctor.cli.live_view import LivePanel
 
         panel = LivePanel(session, target.url, opts.duration, opts.idle_limit, opts,
                           ws_opts, target.redactor)
@@ -46,10 +46,10 @@ def probe(values: dict[str, Any]) -> int:
     async def main(stop: interrupt.Stop) -> ScenarioResult:
         session.stop = stop.event
         stop.on_stop(lambda: session.set_stop(f"interrupted ({stop.name})"))
-        live.start(session)
+        feed.start(session)
         coro = run_probe(target, opts, ws_opts)
         if panel is not None:
-            from sse_doctor.cli.live import with_panel
+            from sse_doctor.cli.live_view import with_panel
 
             return await with_panel(coro, panel, stderr)
         return await coro
@@ -72,7 +72,7 @@ def probe(values: dict[str, Any]) -> int:
         # With --follow --json -, the report is the last JSON line (the one with "schema").
         return emit_and_exit(report, target.redactor, values, stop)
     except BrokenPipeError:
-        from sse_doctor.cli.live import discard_stdout
+        from sse_doctor.cli.live_view import discard_stdout
 
         discard_stdout()
         return EXIT_OK

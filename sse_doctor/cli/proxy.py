@@ -19,12 +19,13 @@ from sse_doctor.cli.output import (
 )
 from sse_doctor.errors import EXIT_UNREACHABLE, UsageError
 from sse_doctor.model import Report, ScenarioResult, protocol_of
-from sse_doctor.proxy import mitm_env, session
+from sse_doctor.proxy import mitm_env
+from sse_doctor.proxy import run as proxy_run
 from sse_doctor.proxy.har_out import to_har
 from sse_doctor.redact import Redactor
 
 
-def _learn_secrets(red: Redactor, s: session.Session) -> None:
+def _learn_secrets(red: Redactor, s: proxy_run.ProxyRun) -> None:
     """Every credential that passed through (request and response headers, secret query
     parameters) is registered with the redactor as it arrives."""
     for rec in s.streams.take_changed():
@@ -39,30 +40,30 @@ def proxy_command(values: dict[str, Any]) -> int:
     check_writable(har_out, "--har-out")
     if har_out == "-":
         raise UsageError("--har-out needs a file name")
-    p = session.plan(values["listen"], values["upstream"], values["client_key"],
+    p = proxy_run.plan(values["listen"], values["upstream"], values["client_key"],
                      values["duration"])
-    session.check_listen(p)
+    proxy_run.check_listen(p)
     try:
-        session.check_upstream(p)
-    except session.UpstreamUnreachable as exc:
+        proxy_run.check_upstream(p)
+    except proxy_run.UpstreamUnreachable as exc:
         err(str(exc))
         return EXIT_UNREACHABLE
     mitmdump = mitm_env.mitmdump()
 
-    from sse_doctor.proxy.live import LiveView, is_tty
+    from sse_doctor.proxy.live_table import LiveView, is_tty
 
     red = Redactor()
     listen_text = f"{p.listen_host}:{p.listen_port}"
     view = LiveView(red, listen_text, p.upstream, tty=is_tty() and json_out != "-",
                     quiet=quiet)
 
-    def on_tick(s: session.Session, fresh: list) -> None:
+    def on_tick(s: proxy_run.ProxyRun, fresh: list) -> None:
         _learn_secrets(red, s)
         view.tick(s, fresh)
 
     started = datetime.now(timezone.utc)
     try:
-        seen = session.run(p, mitmdump, on_tick)
+        seen = proxy_run.run(p, mitmdump, on_tick)
     finally:
         view.close()
     _learn_secrets(red, seen)

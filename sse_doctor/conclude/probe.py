@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sse_doctor.checks.plan import run_sse_checks
+from sse_doctor.checks.selection import run_sse_checks
 from sse_doctor.checks.ws_checks import run_ws_checks
 from sse_doctor.model import Close, ProbeOptions, ScenarioResult, SseObservation
 from sse_doctor.profiles.base import AutoTap
@@ -62,7 +62,7 @@ def add_hints(result: ScenarioResult) -> None:
 
 def salvage(session: Any, target: Target, opts: ProbeOptions, ws_opts: Any,
             reason: str, name: str = "probe") -> ScenarioResult:
-    """The result of a probe cancelled before its connection ended (a live.Session saw it
+    """The result of a probe cancelled before its connection ended (a feed.Feed saw it
     start): the observation as far as it got, closed now, with every check run on it."""
     obs = session.observations[-1] if session.observations else None
     if obs is None:

@@ -17,7 +17,7 @@ from sse_doctor.experiments.runner import (
     Clock,
     ExperimentOptions,
     reconnect,
-    settle,
+    wait_for_baseline,
     watching,
 )
 from sse_doctor.target import Target
@@ -74,7 +74,7 @@ async def run_disconnect(target: Target, opts: ExperimentOptions, d: DisconnectS
                 obs.step(clock.ms(), f"connection #{i}: the server ended it first "
                          f"({leg.close.reason if leg.close else '?'})")
         grace_deadline = time.perf_counter() + opts.grace
-        await settle(watchers, obs, clock, opts.grace)
+        await wait_for_baseline(watchers, obs, clock, opts.grace)
         if "refused_at" not in obs.stats:
             await reconnect(target, obs, clock, opts, first, grace_deadline)
     obs.end_ms = clock.ms()

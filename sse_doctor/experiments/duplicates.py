@@ -12,7 +12,7 @@ from sse_doctor.experiments.observation import ExperimentObservation, Leg
 from sse_doctor.experiments.runner import (
     Clock,
     ExperimentOptions,
-    settle,
+    wait_for_baseline,
     watching,
 )
 from sse_doctor.target import Target
@@ -67,5 +67,5 @@ async def run_duplicates(target: Target, opts: ExperimentOptions, d: DuplicateSe
             if peak is not None and base is not None and accepted:
                 obs.stats.setdefault("cost_per_stream", {})[s.name] = round(
                     (peak - base) / len(accepted), 3)
-        await settle(watchers, obs, clock, opts.grace)
+        await wait_for_baseline(watchers, obs, clock, opts.grace)
     obs.end_ms = clock.ms()

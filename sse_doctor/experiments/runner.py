@@ -63,7 +63,8 @@ async def watching(obs: ExperimentObservation, opts: ExperimentOptions, clock: C
         await watchers.aclose()
 
 
-async def settle(watchers: Any, obs: ExperimentObservation, clock: Clock, grace: float) -> None:
+async def wait_for_baseline(watchers: Any, obs: ExperimentObservation, clock: Clock,
+                            grace: float) -> None:
     if watchers is None:
         return
     watchers.mark_end()

@@ -14,7 +14,7 @@ from sse_doctor.experiments.runner import (
     Clock,
     ExperimentOptions,
     reconnect,
-    settle,
+    wait_for_baseline,
     watching,
 )
 from sse_doctor.sse.transport import make_client
@@ -79,7 +79,7 @@ async def run_storm(target: Target, opts: ExperimentOptions, s: StormSettings,
                 obs.end_ms = clock.ms()
                 return
             grace_deadline = time.perf_counter() + opts.grace
-            await settle(watchers, obs, clock, opts.grace)
+            await wait_for_baseline(watchers, obs, clock, opts.grace)
             # It must stream if the storm's own short connections already got items.
             await reconnect(target, obs, clock, opts, None, grace_deadline,
                             role="after the storm", wants_items=with_items > 0)

@@ -114,7 +114,7 @@ class RouteState:
     session_files: dict[str, Path] = field(default_factory=dict)
 
 
-class Session:
+class BusyIdentity:
     """A busy identity on a session route: the pending flag and its temp file on disk."""
 
     def __init__(self, route: RouteState, user: str, path: Path) -> None:
@@ -165,7 +165,7 @@ class ExperimentState:
         path.mkdir(exist_ok=True)
         return path
 
-    def open_session(self, name: str, user: str) -> Session:
+    def open_session(self, name: str, user: str) -> BusyIdentity:
         """Mark ``user`` busy on route ``name``, create its temp file, count its stream."""
         route = self.routes[name]
         fd, raw = tempfile.mkstemp(dir=self._route_dir(name), prefix="session-",
@@ -176,7 +176,7 @@ class ExperimentState:
         route.pending.add(user)
         route.session_files[user] = path
         route.open_streams += 1
-        return Session(route, user, path)
+        return BusyIdentity(route, user, path)
 
     def temp_files(self, name: str) -> int:
         """Temp files of route ``name`` actually on disk (not what the handler believes)."""

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sse_doctor.load.recorder import Recorder
+from sse_doctor.load.recorder import LoadRecorder
 from sse_doctor.load.streams import (
     CLOSED,
     OPEN,
@@ -135,7 +135,7 @@ class Worker:
         # A forked worker holds a copy of the parent's end of the pipe too, so a parent that
         # died (SIGKILL) never shows as EOF: its pid changing does.
         self.parent_pid = os.getppid()
-        self.rec = Recorder(cfg.share, cfg.t0)
+        self.rec = LoadRecorder(cfg.share, cfg.t0)
         self.lag = LagReader(cfg.lag)
         self.ssl = _ssl_context(cfg)
         self.request = cfg.target.request_bytes()

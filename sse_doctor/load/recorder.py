@@ -27,7 +27,7 @@ class PhaseStats:
                 "lag_ms": self.lag_ms.to_wire(), "first_event_ms": self.first_event_ms.to_wire()}
 
 
-class Recorder:
+class LoadRecorder:
     """Counters of one generator. ``share`` is how many streams it was asked to hold (the load
     bands are fractions of it); ``t0`` is the run's origin on the perf_counter clock, which on
     Linux is one clock (CLOCK_MONOTONIC) for every process of the machine."""

@@ -1,5 +1,5 @@
 """Sans-I/O cores of one load stream: bytes in (with their arrival time), bytes to send out,
-counts into a Recorder. No sockets, no event loop: the asyncio driver feeds them here, a
+counts into a LoadRecorder. No sockets, no event loop: the asyncio driver feeds them here, a
 Locust user can feed them from gevent sockets.
 
 Per-stream state is a handful of numbers plus the SSE parser (or websockets' protocol
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sse_doctor.load.http1 import HttpProtocolError, ResponseReader
-from sse_doctor.load.recorder import Recorder
+from sse_doctor.load.recorder import LoadRecorder
 from sse_doctor.sse.parser import Comment, Diagnostic, Event, SSEParser
 
 OPENING, OPEN, CLOSED = 0, 1, 2
@@ -160,7 +160,7 @@ class SseStream:
                  "max_silence", "got_byte", "got_event", "reconnect", "decomp", "idle_limit",
                  "malformed", "want_close")
 
-    def __init__(self, rec: Recorder, lag: LagReader, now: float, idle_limit: float,
+    def __init__(self, rec: LoadRecorder, lag: LagReader, now: float, idle_limit: float,
                  parser: SSEParser | None = None, reconnect: bool = False,
                  head_only: bool = False) -> None:
         self.rec = rec
@@ -345,7 +345,7 @@ class WsStream:
     __slots__ = ("rec", "lag", "proto", "state", "t_start", "t_head", "t_last", "max_silence",
                  "got_byte", "got_event", "reconnect", "idle_limit", "send", "want_close")
 
-    def __init__(self, rec: Recorder, lag: LagReader, now: float, target: LoadTarget,
+    def __init__(self, rec: LoadRecorder, lag: LagReader, now: float, target: LoadTarget,
                  reconnect: bool = False) -> None:
         from websockets.client import ClientProtocol
         from websockets.uri import parse_uri

@@ -1,4 +1,4 @@
-"""The load engine (driver.Worker: asyncio.Protocol streams, Recorder, histograms) on an event
+"""The load engine (driver.Worker: asyncio.Protocol streams, LoadRecorder, histograms) on an event
 loop in an OS thread of another program, for hosts whose own thread must stay free: Locust's
 gevent hub (sse_doctor.locust's dense users hold thousands of streams this way).
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from sse_doctor.load.driver import Worker, WorkerConfig
 from sse_doctor.load.histogram import Histogram, bucket_bounds
-from sse_doctor.load.recorder import Recorder
+from sse_doctor.load.recorder import LoadRecorder
 
 
 @dataclass
@@ -36,7 +36,7 @@ class News:
 @dataclass
 class Update:
     sample: dict[str, Any]  # the second's sample, as a worker process sends its parent
-    rec: dict[str, Any]  # the recorder's cumulative counts (Recorder.to_wire)
+    rec: dict[str, Any]  # the recorder's cumulative counts (LoadRecorder.to_wire)
     news: News
     ramp_done: bool
 
@@ -62,7 +62,7 @@ class ThreadLink:
     """The engine's side (send, poll, recv: what driver.Worker calls on its parent pipe) and
     the host's side (stop, drain). Thread-safe through the GIL: one flag, one deque."""
 
-    def __init__(self, rec: Recorder) -> None:
+    def __init__(self, rec: LoadRecorder) -> None:
         self.rec = rec
         self.updates: collections.deque[Update] = collections.deque()
         self._stop_asked = False
@@ -106,7 +106,7 @@ def run_in_this_thread(cfg: WorkerConfig, link: ThreadLink,
     """Run one engine on a fresh loop from ``new_loop`` in the calling thread until its hold
     ends or ``link.stop()``; its final counts (a worker process's final). Every connection is
     closed (or aborted after driver.CLOSE_WAIT_S) before it returns. The counts go into
-    ``link.rec``, so a host can run several engines one after another on one Recorder. The loop
+    ``link.rec``, so a host can run several engines one after another on one LoadRecorder. The loop
     must refuse signal handlers (NotImplementedError): only a main thread can take them, and
     the host stops the engine through the link."""
     async def main() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from sse_doctor import live
+from sse_doctor import feed
 from sse_doctor.conclude.experiments import (
     disconnect_result,
     duplicates_result,
@@ -43,7 +43,7 @@ class _Runs:
         self.target, self.opts = target, opts
         self.done: list[ScenarioResult] = []
         self.current: tuple[ExperimentObservation, Callable[[], ScenarioResult]] | None = None
-        self.probe_session: live.Session | None = None  # checkup's probe, while it runs
+        self.probe_session: feed.Feed | None = None  # checkup's probe, while it runs
         self.probe_plan: tuple[Target, Any, Any] | None = None
 
     async def run(self, command: str, settings: Any, runner: Callable, result: Callable,
@@ -60,7 +60,7 @@ class _Runs:
         return r
 
     def partial(self) -> list[ScenarioResult]:
-        from sse_doctor.checks.incomplete import interrupted_result
+        from sse_doctor.conclude.interrupted import interrupted_result
 
         out = list(self.done)
         if self.probe_session is not None:  # checkup: interrupted during its probe
@@ -74,7 +74,7 @@ class _Runs:
                 obs.end_ms = (datetime.now(timezone.utc) - obs.started_at).total_seconds() * 1000
             obs.step(obs.end_ms, "interrupted (Ctrl-C or SIGTERM): the report stops here",
                      False)
-            from sse_doctor.checks.incomplete import interrupted_experiment
+            from sse_doctor.conclude.interrupted import interrupted_experiment
 
             out.append(interrupted_experiment(finish()))
         return out
@@ -215,12 +215,12 @@ def plan_checkup(p: dict[str, Any]) -> Plan:
     async def run(name: str) -> list[ScenarioResult]:
         # The probe runs in a live session, so an interrupted checkup still reports the
         # stream it was watching (runs.partial salvages it).
-        runs.probe_session = live.Session()
-        live.start(runs.probe_session)
+        runs.probe_session = feed.Feed()
+        feed.start(runs.probe_session)
         try:
             probe = await run_probe(target, probe_opts, ws_opts, name="probe")
         finally:
-            live.start(None)
+            feed.start(None)
         runs.probe_session = None
         runs.done.append(probe)
         if {f.code for f in probe.findings} & NOT_SERVED:

@@ -11,15 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sse_doctor.errors import UsageError
-from sse_doctor.profiles.base import (
-    AutoTap,
-    Interpreter,
-    Profile,
-    ProfileContext,
-    ProfileResult,
-    Step,
-    finish,
-)
+from sse_doctor.profiles.base import AutoTap, Profile, ProfileContext, finish
+from sse_doctor.profiles.core import Interpreter, ProfileResult, Step
 
 __all__ = ["KNOWN", "OPTION_OWNERS", "AutoTap", "Interpreter", "Profile", "ProfileChoice",
            "ProfileContext", "ProfileResult", "Step", "finish", "get", "resolve"]

@@ -1,6 +1,6 @@
 """`probe --follow`: one line (or one JSON object) per item, the moment it arrives. Pure.
 
-An item is what a recorder hands the live session (sse_doctor.live): an SSE parser item
+An item is what a recorder hands the live session (sse_doctor.feed): an SSE parser item
 (Event, Comment, Retry, Diagnostic), a WebSocket frame (WsFrame) or the connection's end
 (model.Close). Its JSON object has `t_ms`, `kind` and the fields the report gives the same
 item (events[], comments[], messages[], close), so `jq` filters work on both.

@@ -27,8 +27,7 @@ from markupsafe import Markup
 from sse_doctor.codes import SEVERITY_RANK
 from sse_doctor.model import Finding, ScenarioResult, SseObservation
 from sse_doctor.redact import Redactor
-from sse_doctor.report.svg import TimelineChart, watch_chart
-from sse_doctor.report.text import (
+from sse_doctor.report.html_text import (
     Shown,
     count,
     integer,
@@ -38,6 +37,7 @@ from sse_doctor.report.text import (
     shown_header,
     value_text,
 )
+from sse_doctor.report.svg import TimelineChart, watch_chart
 from sse_doctor.report.timeline import CLOSE_WORDS, MAX_MARKS, timeline_for
 from sse_doctor.units import ms_text, size_text
 from sse_doctor.ws import closecodes

@@ -16,7 +16,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from sse_doctor.redact import Redactor
-from sse_doctor.report.text import Shown, integer, num, one_line, seconds, shown
+from sse_doctor.report.html_text import Shown, integer, num, one_line, seconds, shown
 from sse_doctor.report.timeline import (
     CLOSE_WORDS,
     MAX_MARKS,

@@ -10,7 +10,7 @@ from rich.text import Text
 from sse_doctor.checks.timing_checks import silences
 from sse_doctor.codes import SEVERITY_RANK
 from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
-from sse_doctor.profiles.base import ProfileResult
+from sse_doctor.profiles.core import ProfileResult
 from sse_doctor.redact import Redactor
 from sse_doctor.report import views
 from sse_doctor.units import ms_text, size_text

@@ -12,7 +12,7 @@ from typing import Any
 
 from sse_doctor.checks.timing_checks import silences
 from sse_doctor.model import Chunk, CommentRec, EventRec, ScenarioResult, SseObservation
-from sse_doctor.report.text import integer, num
+from sse_doctor.report.html_text import integer, num
 from sse_doctor.units import size_text
 from sse_doctor.ws import closecodes
 

@@ -144,7 +144,7 @@ def _experiment_terminal(obs: ExperimentObservation, console: Any, redactor: Red
         steps.add_row(ms_text(s.t_ms), mark, redactor.text(s.text))
     console.print(steps)
     if obs.series:
-        from sse_doctor.watchers import sparkline
+        from sse_doctor.watchers.series import sparkline
 
         console.print(Text("\nWatched", style="bold"))
         for s in obs.series:

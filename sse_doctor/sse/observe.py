@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from sse_doctor import live
+from sse_doctor import feed
 from sse_doctor.interrupt import Stopped
 from sse_doctor.model import (
     MAX_BODY_EXCERPT,
@@ -36,7 +36,7 @@ from sse_doctor.target import Target
 NON_STREAM_READ_S = 1.0
 
 
-class Recorder:
+class SseRecorder:
     """Transport sink: feeds the parser and keeps bounded, timestamped records."""
 
     def __init__(self, obs: SseObservation, t0: float, opts: ProbeOptions,
@@ -50,7 +50,7 @@ class Recorder:
         self.parser = SSEParser()
         self.non_stream_deadline: float | None = None
         # The shell's listener (probe --follow, the live panel): it sees each batch of items.
-        self.listen = live.hook(obs)
+        self.listen = feed.hook(obs)
 
     def head(self, head: transport.Head) -> None:
         obs = self.obs
@@ -214,8 +214,8 @@ async def observe_sse(
     if client is None:
         client = transport.make_client(target)
     t0 = time.perf_counter()
-    rec = Recorder(obs, t0, opts, tap)
-    ctrl_c = live.stop_event() if stop is None else None  # Ctrl-C in a probe session
+    rec = SseRecorder(obs, t0, opts, tap)
+    ctrl_c = feed.stop_event() if stop is None else None  # Ctrl-C in a probe session
     try:
         with _fewer_collections():
             end = await transport.stream(target, rec, t0, obs.window_s, client,
@@ -229,7 +229,7 @@ async def observe_sse(
         return obs
     except Stopped:
         end = transport.End("client", time.perf_counter(),
-                            f"{live.stop_reason() or 'stopped'} before the response head")
+                            f"{feed.stop_reason() or 'stopped'} before the response head")
     finally:
         if own_client:
             await client.aclose()
@@ -237,7 +237,7 @@ async def observe_sse(
         end.reason = "not an event stream: stopped reading"
     elif end.by == "client" and ctrl_c is not None and ctrl_c.is_set() \
             and obs.status is not None:
-        end.reason = live.stop_reason() or end.reason
+        end.reason = feed.stop_reason() or end.reason
     if end.by == "server":
         # Only a clean end of the body tells us a trailing event was left unterminated;
         # when we (or a broken connection) cut the stream, the tail is simply unseen.

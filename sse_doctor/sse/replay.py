@@ -1,5 +1,5 @@
 """Recordings: the raw material of one SSE connection (head, timed chunks, end) as JSON, and
-its replay through the same Recorder the live probe uses. Tests build observations from
+its replay through the same SseRecorder the live probe uses. Tests build observations from
 recordings in fixtures/ without a network; `record()` makes them from a live stream."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from sse_doctor.model import Close, ProbeOptions, SseObservation
 from sse_doctor.sse import transport
-from sse_doctor.sse.observe import Recorder, window_for
+from sse_doctor.sse.observe import SseRecorder, window_for
 from sse_doctor.target import Target
 
 
@@ -33,7 +33,7 @@ def replay(rec: dict[str, Any], opts: ProbeOptions | None = None,
     if rec.get("unreachable"):
         obs.unreachable = rec["unreachable"]
         return obs
-    recorder = Recorder(obs, 0.0, opts, tap)
+    recorder = SseRecorder(obs, 0.0, opts, tap)
     head = rec["head"]
     recorder.head(transport.Head(head["t_ms"] / 1000, head["status"],
                                  head.get("http_version", "HTTP/1.1"),

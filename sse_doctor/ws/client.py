@@ -27,7 +27,7 @@ from websockets.exceptions import (
 )
 from websockets.protocol import State
 
-from sse_doctor import live
+from sse_doctor import feed
 from sse_doctor.errors import UsageError
 from sse_doctor.interrupt import Stopped, unless_stopped
 from sse_doctor.model import MAX_BODY_EXCERPT, Close
@@ -35,7 +35,7 @@ from sse_doctor.sse.transport import describe_connect_error
 from sse_doctor.target import Target
 from sse_doctor.ws.observation import WsObservation
 from sse_doctor.ws.options import WsOptions, pong_deadline_s
-from sse_doctor.ws.recorder import Recorder, RecordingConnection, parse_head
+from sse_doctor.ws.recorder import RecordingConnection, WsRecorder, parse_head
 
 CLOSE_TIMEOUT_S = 2.0  # the closing handshake (at most --timeout)
 _HAS_PROXY_ARG = "proxy" in inspect.signature(connect).parameters  # websockets >= 15
@@ -52,7 +52,7 @@ def check_target(target: Target) -> None:
 # --- connecting ------------------------------------------------------------------------------
 
 
-def record_failure(obs: WsObservation, rec: Recorder, exc: BaseException,
+def record_failure(obs: WsObservation, rec: WsRecorder, exc: BaseException,
                    target: Target) -> None:
     """Classify why the socket did not open: an HTTP answer that was not an upgrade
     (ws-handshake-failed) or no HTTP answer at all (target-unreachable)."""
@@ -116,7 +116,7 @@ def unopened_close(obs: WsObservation) -> Close:
     return Close("transport", obs.end_ms, None, f"no WebSocket connection: {obs.unreachable}")
 
 
-async def open_connection(target: Target, opts: WsOptions, rec: Recorder,
+async def open_connection(target: Target, opts: WsOptions, rec: WsRecorder,
                           close_timeout: float) -> Any:
     kwargs: dict[str, Any] = {}
     if target.url.lower().startswith("wss:"):
@@ -141,7 +141,7 @@ async def open_connection(target: Target, opts: WsOptions, rec: Recorder,
 # --- the session ------------------------------------------------------------------------------
 
 
-async def _send_all(ws: Any, rec: Recorder, payloads: tuple[bytes, ...]) -> None:
+async def _send_all(ws: Any, rec: WsRecorder, payloads: tuple[bytes, ...]) -> None:
     for data in payloads:
         try:
             message: str | bytes = data.decode("utf-8")
@@ -158,7 +158,7 @@ def _forget(fut: asyncio.Future[Any]) -> None:
         fut.exception()
 
 
-async def _ping_every(ws: Any, rec: Recorder, interval: float) -> None:
+async def _ping_every(ws: Any, rec: WsRecorder, interval: float) -> None:
     start = time.perf_counter()
     n = 0
     while True:
@@ -180,7 +180,7 @@ async def _quietly(coro: Any) -> None:
         pass
 
 
-async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float) -> None:
+async def _session(ws: Any, rec: WsRecorder, opts: WsOptions, close_timeout: float) -> None:
     assert rec.t0 is not None
     deadline = rec.t0 + opts.duration
     jobs = [asyncio.ensure_future(_quietly(_send_all(ws, rec, opts.send)))]
@@ -201,12 +201,12 @@ async def _session(ws: Any, rec: Recorder, opts: WsOptions, close_timeout: float
     stopped = rec.stop.is_set()
     reason = "sse-doctor: --max-events reached" if stopped else \
         "sse-doctor: observation window over"
-    if stopped and live.stop_reason():  # Ctrl-C, SIGTERM
-        reason = f"sse-doctor: {live.stop_reason()}"
+    if stopped and feed.stop_reason():  # Ctrl-C, SIGTERM
+        reason = f"sse-doctor: {feed.stop_reason()}"
     await end_session(ws, rec, close_timeout, "client" if stopped else "deadline", reason)
 
 
-async def end_session(ws: Any, rec: Recorder, close_timeout: float, by: str,
+async def end_session(ws: Any, rec: WsRecorder, close_timeout: float, by: str,
                       reason: str, code: int = 1000) -> None:
     """Close our side (CODE, REASON) when the socket is still open, then wait, within
     close_timeout, for the TCP connection to end; abort it otherwise. BY is how the report
@@ -237,7 +237,7 @@ async def wait_closed(ws: Any, close_timeout: float) -> None:
             pass
 
 
-def _drop(conn: RecordingConnection, rec: Recorder, mode: str) -> None:
+def _drop(conn: RecordingConnection, rec: WsRecorder, mode: str) -> None:
     """End the connection the way a crashed client or a dead network does: no close frame,
     TCP closed with a FIN or reset with SO_LINGER 0."""
     rec.abort_mode = mode
@@ -265,19 +265,19 @@ async def observe_ws(target: Target, opts: WsOptions) -> WsObservation:
     )
     if opts.ping_interval:
         obs.pong_deadline_ms = pong_deadline_s(opts.ping_interval, target.timeout) * 1000
-    rec = Recorder(obs, keep=opts.keep, expect=opts.expect_messages, max_events=opts.max_events)
+    rec = WsRecorder(obs, keep=opts.keep, expect=opts.expect_messages, max_events=opts.max_events)
     close_timeout = min(CLOSE_TIMEOUT_S, target.timeout)
-    live.on_stop(rec.stop.set)  # Ctrl-C in a probe session: close now, as --max-events does
+    feed.on_stop(rec.stop.set)  # Ctrl-C in a probe session: close now, as --max-events does
     try:
         opening = open_connection(target, opts, rec, close_timeout)
-        if live.stop_event() is None:
+        if feed.stop_event() is None:
             ws = await opening
         else:  # Ctrl-C in a probe session abandons the handshake and closes its socket
             ws = await unless_stopped(opening, rec.stop, discard=lambda c: c.abort_transport())
     except Stopped:
         obs.end_ms = rec.ms(time.perf_counter())
         obs.close = Close("client", obs.end_ms, None,
-                          f"{live.stop_reason()} before the opening handshake finished")
+                          f"{feed.stop_reason()} before the opening handshake finished")
         return obs
     except Exception as exc:  # noqa: BLE001 - classified below; anything else re-raised
         record_failure(obs, rec, exc, target)

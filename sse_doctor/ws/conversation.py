@@ -29,7 +29,7 @@ from sse_doctor.ws.client import (
     wait_closed,
 )
 from sse_doctor.ws.observation import WsObservation
-from sse_doctor.ws.recorder import Recorder
+from sse_doctor.ws.recorder import WsRecorder
 
 # on_message(t, is_text, payload): t is a perf_counter() time
 Listener = Callable[[float, bool, bytes], None]
@@ -44,7 +44,7 @@ class WsLink:
                                  window_s=opts.duration,
                                  offered_subprotocols=list(opts.subprotocols),
                                  origin=opts.origin, max_message_size=opts.max_message_size)
-        self.rec = Recorder(self.obs, keep=opts.keep, expect=opts.expect_messages)
+        self.rec = WsRecorder(self.obs, keep=opts.keep, expect=opts.expect_messages)
         self.rec.on_message = self._heard
         self.listener = listener
         self.ws: Any = None

@@ -4,7 +4,7 @@ records everything it sees into a WsObservation.
 :class:`RecordingConnection` is a ``ClientConnection`` subclass handed to
 ``websockets.asyncio.client.connect(create_connection=...)``. It stamps every read with
 ``time.perf_counter()`` and hands the handshake response and each frame (text, binary, ping,
-pong, close) to a :class:`Recorder`. Data frames never reach websockets' message queue: the
+pong, close) to a :class:`WsRecorder`. Data frames never reach websockets' message queue: the
 recorder keeps what it needs (size, a text excerpt, which expected substrings matched) and
 drops the payload, so nothing waits on a reader and memory stays bounded.
 
@@ -25,7 +25,7 @@ from websockets.frames import Close as CloseFrame
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 
-from sse_doctor import live
+from sse_doctor import feed
 from sse_doctor.model import MAX_TIMELINE, Close
 from sse_doctor.ws.observation import PingRec, WsFrame, WsObservation
 
@@ -85,7 +85,7 @@ def dechunk(body: bytes) -> bytes:
     return bytes(out)
 
 
-class Recorder:
+class WsRecorder:
     """Turns what a RecordingConnection sees into a WsObservation. All times are
     ``perf_counter()`` values; ``t0`` is when the opening handshake was sent."""
 
@@ -119,7 +119,7 @@ class Recorder:
         for sub in expect:
             obs.expect_hits.setdefault(sub, None)
         # The shell's listener (probe --follow, the live panel): it sees every frame.
-        self.listen = live.hook(obs)
+        self.listen = feed.hook(obs)
 
     # --- time ------------------------------------------------------------------------------
 
@@ -346,9 +346,9 @@ class Recorder:
 
 
 class RecordingConnection(ClientConnection):
-    """A websockets client connection that reports to a Recorder (see the module docstring)."""
+    """A websockets client connection that reports to a WsRecorder (see the module docstring)."""
 
-    def __init__(self, protocol: Any, *, recorder: Recorder, **kwargs: Any) -> None:
+    def __init__(self, protocol: Any, *, recorder: WsRecorder, **kwargs: Any) -> None:
         super().__init__(protocol, **kwargs)
         self.recorder = recorder
         self._t_read = time.perf_counter()

@@ -14,7 +14,8 @@ from typing import Any
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
-from sse_doctor.profiles.base import Profile, ProfileContext, ProfileResult, Step, finish
+from sse_doctor.profiles.base import Profile, ProfileContext, finish
+from sse_doctor.profiles.core import ProfileResult, Step
 from sse_doctor.redact import is_secret_param
 from sse_doctor.target import read_text_arg
 
@@ -112,7 +113,7 @@ class GraphqlProfile(Profile):
             base = run_ws_checks
         else:
             obs, _, target = await driver.over_sse(target, ctx.opts, session)
-            from sse_doctor.checks.plan import run_sse_checks
+            from sse_doctor.checks.selection import run_sse_checks
 
             generic_opts, base = ctx.opts, run_sse_checks
 

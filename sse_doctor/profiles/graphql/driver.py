@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from sse_doctor.model import ProbeOptions, SseObservation
-from sse_doctor.profiles.base import Interpreter
+from sse_doctor.profiles.core import Interpreter
 from sse_doctor.profiles.graphql.protocol import SUBPROTOCOLS, GqlSession
 from sse_doctor.sse.parser import Comment, Event
 from sse_doctor.target import Target

@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 from sse_doctor.model import Finding, ProbeOptions
-from sse_doctor.profiles.base import Profile, ProfileResult
+from sse_doctor.profiles.base import Profile
+from sse_doctor.profiles.core import ProfileResult
 from sse_doctor.profiles.llm.checks import CODES, check
-from sse_doctor.profiles.llm.interpreter import LlmInterpreter, dialect_of
+from sse_doctor.profiles.llm.protocol import LlmInterpreter, dialect_of
 from sse_doctor.target import Target
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sse_doctor.model import Finding, finding, when
-from sse_doctor.profiles.llm.interpreter import TERMINALS, LlmState
+from sse_doctor.profiles.llm.protocol import TERMINALS, LlmState
 
 CODES = ("llm-missing-terminal", "llm-error-in-stream", "llm-invalid-json",
          "llm-nonstandard-keepalive", "llm-no-finish-reason", "llm-usage-missing",

@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
-from sse_doctor.profiles.base import Profile, ProfileContext, ProfileResult, Step, finish
+from sse_doctor.profiles.base import Profile, ProfileContext, finish
+from sse_doctor.profiles.core import ProfileResult, Step
 from sse_doctor.profiles.mcp import messages
 from sse_doctor.profiles.mcp.checks import CODES, check_refused, run_mcp_checks
-from sse_doctor.profiles.mcp.session import McpRecord, short
+from sse_doctor.profiles.mcp.protocol import McpRecord, short
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -95,7 +96,7 @@ def generic_checks(rec: McpRecord, opts: ProbeOptions) -> tuple[list[Finding], l
     """The generic checks beneath the profile: an unreachable target, and the usual stream
     checks on the held GET stream (a silent one is no-heartbeat as for any stream)."""
     from sse_doctor.checks import http_checks
-    from sse_doctor.checks.plan import HEAD_CHECKS, HTTP2_CHECK, STREAM_CHECKS, run_plan
+    from sse_doctor.checks.selection import HEAD_CHECKS, HTTP2_CHECK, STREAM_CHECKS, run_plan
 
     init = rec.init_observation
     if rec.unreachable is not None and init is not None and init.unreachable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sse_doctor.model import Finding, finding
-from sse_doctor.profiles.mcp.session import McpRecord, short
+from sse_doctor.profiles.mcp.protocol import McpRecord, short
 
 
 def check_initialize(rec: McpRecord) -> list[Finding]:

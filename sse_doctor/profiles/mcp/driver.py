@@ -17,9 +17,9 @@ import httpx
 
 from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, SseObservation
 from sse_doctor.profiles.mcp import messages as rpc
-from sse_doctor.profiles.mcp.session import McpRecord, McpSession, Reply, Request, SseItem
+from sse_doctor.profiles.mcp.protocol import McpRecord, McpSession, Reply, Request, SseItem
 from sse_doctor.sse import transport
-from sse_doctor.sse.observe import Recorder, observe_sse
+from sse_doctor.sse.observe import SseRecorder, observe_sse
 from sse_doctor.sse.parser import Event, SSEParser
 from sse_doctor.target import Target
 
@@ -241,7 +241,7 @@ class Driver:
             await self.legacy.aclose()
 
 
-class _NotifyingRecorder(Recorder):
+class _NotifyingRecorder(SseRecorder):
     """The probe's recorder, waking the legacy driver when events arrive."""
 
     def __init__(self, *args: object, arrived: asyncio.Event) -> None:

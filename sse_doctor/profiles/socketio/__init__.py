@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
-from sse_doctor.profiles.base import Profile, ProfileContext, ProfileResult, Step, finish
+from sse_doctor.profiles.base import Profile, ProfileContext, finish
+from sse_doctor.profiles.core import ProfileResult, Step
 from sse_doctor.profiles.hints import socketio_url
 from sse_doctor.target import read_text_arg
 

@@ -21,7 +21,7 @@ import httpx
 from sse_doctor.model import Close
 from sse_doctor.profiles.socketio import codec
 from sse_doctor.profiles.socketio.observation import PollRequest, SioObservation
-from sse_doctor.profiles.socketio.session import SioSession
+from sse_doctor.profiles.socketio.protocol import SioSession
 from sse_doctor.sse.transport import describe_connect_error, make_client
 from sse_doctor.target import Target
 from sse_doctor.ws import closecodes

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sse_doctor.profiles.socketio.session import SioSession
+from sse_doctor.profiles.socketio.protocol import SioSession
 
 MAX_REQUESTS = 1000  # polling requests listed (counted past it)
 

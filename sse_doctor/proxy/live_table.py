@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sse_doctor.model import Finding
-from sse_doctor.proxy.session import Session
+from sse_doctor.proxy.run import ProxyRun
 from sse_doctor.redact import Redactor
 
 MAX_ROWS = 30
@@ -43,7 +43,7 @@ class LiveView:
     def _line(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)
 
-    def tick(self, session: Session, fresh: list[tuple[str, Any]]) -> None:
+    def tick(self, session: ProxyRun, fresh: list[tuple[str, Any]]) -> None:
         if not self.started:
             self.started = True
             if self.tty:
@@ -69,7 +69,7 @@ class LiveView:
         if self.live is not None:
             self.live.update(self._render(session), refresh=True)
 
-    def _render(self, session: Session) -> Group:
+    def _render(self, session: ProxyRun) -> Group:
         now = time.time()
         head = Text(f"sse-doctor proxy  {self.listen} → {self.upstream}  "
                     f"{now - session.started:.0f} s  (Ctrl-C ends and reports)", style="bold")

@@ -37,7 +37,7 @@ def live_findings(obs: Any, opts: Any, now_ms: float) -> list[tuple[Finding, boo
     snap = snapshot(obs, now_ms)
     if isinstance(obs, SseObservation):
         from sse_doctor.checks import http_checks
-        from sse_doctor.checks.plan import HEAD_CHECKS, STREAM_CHECKS, run_plan
+        from sse_doctor.checks.selection import HEAD_CHECKS, STREAM_CHECKS, run_plan
 
         if snap.unreachable is not None:
             return [(f, False) for f in http_checks.check_unreachable(snap)]

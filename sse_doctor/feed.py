@@ -1,7 +1,7 @@
 """What a running probe hands to the shell while it runs: the observations in progress, every
 item the moment it is recorded, and the stop that ends them early (Ctrl-C, SIGTERM).
 
-The recorders (sse.observe.Recorder, ws.recorder.Recorder) look the session up once
+The recorders (sse.observe.SseRecorder, ws.recorder.WsRecorder) look the feed up once
 when they start and call its listener with each batch of items; the transports end their
 connection when `stop` is set. A context variable rather than a parameter: protocol profiles
 drive their own conversations through the same observe functions, and every one of them
@@ -24,7 +24,7 @@ Listener = Callable[[Any, "list[Any] | tuple[Any, ...]"], None]
 
 
 @dataclass
-class Session:
+class Feed:
     listener: Listener | None = None
     stop: asyncio.Event | None = None  # set: end every connection now, keep what was seen
     reason: str = ""  # why stop was set, for the close reason ("interrupted (SIGINT)")
@@ -55,14 +55,14 @@ class Session:
             callback()
 
 
-_CURRENT: ContextVar[Session | None] = ContextVar("sse_doctor_live_session", default=None)
+_CURRENT: ContextVar[Feed | None] = ContextVar("sse_doctor_feed", default=None)
 
 
-def current() -> Session | None:
+def current() -> Feed | None:
     return _CURRENT.get()
 
 
-def start(session: Session | None) -> None:
+def start(session: Feed | None) -> None:
     """Make `session` the current one for this task and the tasks it starts (None: no
     session any more)."""
     _CURRENT.set(session)

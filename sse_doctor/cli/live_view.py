@@ -1,7 +1,7 @@
 """The live panel of `probe` on a terminal (stderr), and the `--follow` printer.
 
 The panel is redrawn a few times a second from the observation in progress (the session in
-sse_doctor.live registers it): elapsed time against the window, the response head, what
+sse_doctor.feed registers it): elapsed time against the window, the response head, what
 arrived and how fast, the silence going on against --idle-limit, the last item, and the
 findings already decided (checks.live). It is drawn from a task on the event loop that fills
 the observation, never from rich's refresh thread, so it never reads a list mid-append.
@@ -23,8 +23,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from sse_doctor import live
-from sse_doctor.checks.live import live_findings
+from sse_doctor import feed
+from sse_doctor.checks.provisional import live_findings
 from sse_doctor.model import SseObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report import follow
@@ -40,7 +40,7 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 class LivePanel:
     """What the panel shows, from the session's latest observation."""
 
-    def __init__(self, session: live.Session, url: str, window_s: float, idle_limit_s: float,
+    def __init__(self, session: feed.Feed, url: str, window_s: float, idle_limit_s: float,
                  opts: Any, ws_opts: Any, redactor: Redactor) -> None:
         self.session, self.url, self.window_s = session, url, window_s
         self.idle_limit_s, self.opts, self.ws_opts = idle_limit_s, opts, ws_opts
@@ -195,7 +195,7 @@ class Printer:
     A closed stdout (`| head -1`) stops the probe quietly: the session is stopped, so its
     connection closes, and the command exits without a report (`closed` is set)."""
 
-    def __init__(self, session: live.Session, json_lines: bool, idle_limit_s: float,
+    def __init__(self, session: feed.Feed, json_lines: bool, idle_limit_s: float,
                  redactor: Redactor, verbose: bool) -> None:
         self.session, self.json_lines = session, json_lines
         self.idle_limit_s, self.red, self.verbose = idle_limit_s, redactor, verbose

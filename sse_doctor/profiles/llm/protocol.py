@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sse_doctor.profiles.base import Interpreter, ProfileResult, Step
+from sse_doctor.profiles.core import Interpreter, ProfileResult, Step
 from sse_doctor.profiles.llm.sdk import SdkView, excerpt
 from sse_doctor.sse.parser import Event
 

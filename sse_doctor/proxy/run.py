@@ -93,7 +93,7 @@ def check_upstream(p: ProxyPlan) -> None:
 
 
 @dataclass
-class Session:
+class ProxyRun:
     """What the proxy saw, whether it ran to the end or was stopped."""
 
     streams: ClientStreams = field(default_factory=ClientStreams)
@@ -131,11 +131,11 @@ def _wait_listening(p: ProxyPlan, proc: subprocess.Popen[str], deadline: float,
 
 
 def run(p: ProxyPlan, mitmdump: str,
-        on_tick: Callable[[Session, list[tuple[str, object]]], None] | None = None) -> Session:
+        on_tick: Callable[[ProxyRun, list[tuple[str, object]]], None] | None = None) -> ProxyRun:
     """Proxy until p.duration passes, SIGINT/SIGTERM arrives, or mitmdump exits.
     `on_tick(session, fresh)` gets each batch of new findings and notes (a few times a
     second). UsageError when mitmdump cannot start."""
-    session = Session(started=time.time())
+    session = ProxyRun(started=time.time())
     read_fd, write_fd = os.pipe()
     cmd = [mitmdump, "--mode", f"reverse:{p.upstream}",
            "--listen-host", p.listen_host, "--listen-port", str(p.listen_port),
@@ -207,7 +207,7 @@ def run(p: ProxyPlan, mitmdump: str,
     return session
 
 
-def _check(session: Session) -> list[tuple[str, object]]:
+def _check(session: ProxyRun) -> list[tuple[str, object]]:
     session.findings = session.streams.findings()
     return [("finding", pf) for pf in session.streams.new_findings(session.findings)]
 
@@ -229,7 +229,7 @@ def _traceback_line(line: str) -> bool:
     return line[:1].isspace() or line.lstrip().startswith(_TRACEBACK)
 
 
-def _drain(lines: queue.Queue, session: Session, wait_s: float = 0.0,
+def _drain(lines: queue.Queue, session: ProxyRun, wait_s: float = 0.0,
            closing: bool = False) -> list[tuple[str, object]]:
     """Every line read so far into the session; with wait_s, until both readers ended (the
     feed's last events after mitmdump stopped) or the time is up. While closing, streams
