@@ -153,7 +153,32 @@ class LoadTarget:
         return head + (self.body or b"")
 
 
-class SseStream:
+class StreamEnding:
+    """What an SSE and a WebSocket stream share: the longest silence so far and how a stream
+    ends, refused before it opened or closed after (the recorder counts both). The
+    subclasses hold the slots."""
+
+    __slots__ = ()
+    rec: LoadRecorder
+    state: int
+    t_head: float
+    t_last: float
+    max_silence: float
+    idle_limit: float
+
+    def silence_now(self, now: float) -> float:
+        return max(self.max_silence, now - (self.t_last or self.t_head))
+
+    def _refuse(self, kind: str, now: float) -> None:
+        self.state = CLOSED
+        self.rec.refused(kind, now)
+
+    def _end(self, how: str, now: float) -> None:
+        self.state = CLOSED
+        self.rec.closed(how, now, self.silence_now(now) > self.idle_limit)
+
+
+class SseStream(StreamEnding):
     """One SSE stream: HTTP/1.1 head and body framing, then the project's SSE parser."""
 
     __slots__ = ("rec", "lag", "reader", "parser", "state", "t_start", "t_head", "t_last",
@@ -314,13 +339,8 @@ class SseStream:
         elif self.state == OPEN:
             self._end("client", now)
 
-    def silence_now(self, now: float) -> float:
-        return max(self.max_silence, now - (self.t_last or self.t_head))
 
     # --- endings ---------------------------------------------------------------------------------
-    def _refuse(self, kind: str, now: float) -> None:
-        self.state = CLOSED
-        self.rec.refused(kind, now)
 
     def _lost(self, how: str, now: float) -> None:
         if self.state == OPENING:
@@ -328,17 +348,13 @@ class SseStream:
         elif self.state == OPEN:
             self._end(how, now)
 
-    def _end(self, how: str, now: float) -> None:
-        self.state = CLOSED
-        self.rec.closed(how, now, self.silence_now(now) > self.idle_limit)
-
     @property
     def retry_s(self) -> float:
         """How long a browser waits before reconnecting this stream."""
         return (self.parser.retry if self.parser.retry is not None else 3000) / 1000.0
 
 
-class WsStream:
+class WsStream(StreamEnding):
     """One WebSocket: websockets' sans-I/O ClientProtocol (no compression offered: a
     permessage-deflate context per socket would cost ~64 KiB of memory each)."""
 
@@ -460,16 +476,8 @@ class WsStream:
             return self._outgoing()
         return b""
 
-    def silence_now(self, now: float) -> float:
-        return max(self.max_silence, now - (self.t_last or self.t_head))
 
-    def _refuse(self, kind: str, now: float) -> None:
-        self.state = CLOSED
-        self.rec.refused(kind, now)
 
-    def _end(self, how: str, now: float) -> None:
-        self.state = CLOSED
-        self.rec.closed(how, now, self.silence_now(now) > self.idle_limit)
 
     @property
     def retry_s(self) -> float:

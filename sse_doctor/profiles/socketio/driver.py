@@ -153,7 +153,7 @@ class Driver:
         s = self.session
         raw: str | bytes = data.decode("utf-8", "replace") if is_text else data
         assert self.link is not None
-        if raw == "3probe" and not self.probe_answered.is_set():
+        if s.probe_answer(raw):
             self.probe_answered.set()
             return
         if s.handshake is None and s.handshake_error is None:
@@ -251,17 +251,14 @@ class Driver:
             if ws.unreachable:
                 self.obs.unreachable = ws.unreachable
             else:
-                s.refused(ws.status, ws.body_excerpt, "WebSocket handshake")
-                s.handshake_error = s.handshake_error or ws.handshake_error
+                s.websocket_refused(ws.status, ws.body_excerpt, ws.handshake_error)
             return
-        s.transport = "websocket"
+        s.on_websocket()
         assert self.link is not None
         open_by = time.perf_counter() + self.target.timeout
         await self.link.wait(min(self.end, open_by),
                              lambda: s.handshake is not None or s.handshake_error is not None)
-        if s.handshake is None and s.handshake_error is None:
-            s.handshake_error = (f"no Engine.IO open packet within {self.target.timeout:g} s "
-                                 "of the WebSocket handshake")
+        s.no_open_packet(self.target.timeout)
         if s.handshake is not None:
             await self._await_connect()
             await self._hold_ws()
@@ -275,9 +272,7 @@ class Driver:
         t = time.perf_counter()
         await self.link.wait(min(self.end, t + self.target.timeout),
                              lambda: s.connected_ms is not None or s.over)
-        if s.connected_ms is None and not s.over:
-            s.connect_error = (f"no answer to the CONNECT of namespace {s.namespace!r} within "
-                               f"{time.perf_counter() - t:.1f} s")
+        s.no_connect_answer(f"within {time.perf_counter() - t:.1f} s")
 
     async def _polling(self, client: httpx.AsyncClient) -> None:
         s = self.session
@@ -324,9 +319,7 @@ class Driver:
         if not poller.done():
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
-        if s.connected_ms is None and not s.over:
-            s.connect_error = (f"no answer to the CONNECT of namespace {s.namespace!r} in "
-                               "the window")
+        s.no_connect_answer("in the window")
 
     async def _upgrade(self, poller: asyncio.Future[Any]) -> None:
         s = self.session

@@ -266,6 +266,34 @@ class SioSession:
         self.upgrade_started_ms = t_ms
         return codec.encode_eio(codec.PING, "probe")
 
+    def probe_answer(self, raw: str | bytes) -> bool:
+        """True when `raw` is the server's ``3probe``, the answer to our ``2probe`` while the
+        upgrade is pending: the shell then ends the long poll and sends the upgrade packet."""
+        return (raw == codec.encode_eio(codec.PONG, "probe")
+                and self.upgrade_started_ms is not None and self.upgrade is None)
+
+    def on_websocket(self) -> None:
+        """The session is carried by a WebSocket from the start (--transport websocket)."""
+        self.transport = "websocket"
+
+    def websocket_refused(self, status: int | None, body: bytes, handshake_error: str | None
+                          ) -> None:
+        """The direct WebSocket's opening handshake was answered without an upgrade."""
+        self.refused(status, body, "WebSocket handshake")
+        self.handshake_error = self.handshake_error or handshake_error
+
+    def no_open_packet(self, timeout_s: float) -> None:
+        """The WebSocket opened but no Engine.IO open packet came within --timeout."""
+        if self.handshake is None and self.handshake_error is None:
+            self.handshake_error = (f"no Engine.IO open packet within {timeout_s:g} s of the "
+                                    "WebSocket handshake")
+
+    def no_connect_answer(self, waited: str) -> None:
+        """Our CONNECT got no answer (`waited`: "within 2.0 s", "in the window")."""
+        if self.connected_ms is None and not self.over:
+            self.connect_error = (f"no answer to the CONNECT of namespace {self.namespace!r} "
+                                  f"{waited}")
+
     def upgraded(self, t_ms: float) -> str:
         self.upgrade = "ok"
         self.transport = "websocket"
