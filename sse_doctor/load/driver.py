@@ -366,20 +366,24 @@ class Worker:
             self._nap = None
             self._nap_end = 0.0
 
-    async def run(self) -> dict[str, Any]:
-        cfg = self.cfg
-        loop = asyncio.get_running_loop()
+    async def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Signals end the run; the target is resolved once for every stream."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self._stop)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Windows
                 pass
         self.rss_base = _rss()
-        infos = await loop.getaddrinfo(cfg.target.host, cfg.target.port,
+        infos = await loop.getaddrinfo(self.cfg.target.host, self.cfg.target.port,
                                        type=socket.SOCK_STREAM)
         self.addr = infos[0][4][:2]
         self.loopback4 = infos[0][0] == socket.AF_INET and self.addr[0].startswith("127.")
         self._watch_parent(loop)
+
+    async def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        loop = asyncio.get_running_loop()
+        await self._start(loop)
         ramp = asyncio.ensure_future(self.ramp())
         ramp.add_done_callback(lambda _: self._wake())
         ramp_done_at: float | None = None  # when the hold began
@@ -429,6 +433,18 @@ class Worker:
                 delay = min(next_sample, ramp_done_at + cfg.hold_s) - time.perf_counter()
             await self._sleep(max(0.0, min(delay, 1.0)))
         interrupted = self.stop.is_set()
+        now = await self._shut_down(ramp)
+        cpu = self.cpu_samples[1:] or self.cpu_samples  # the first second includes start-up
+        return {"rec": self.rec.to_wire(), "interrupted": interrupted,
+                "loop": _loop_name(),
+                "ramp_end_s": (ramp_done_at or now) - cfg.t0, "rss_base": self.rss_base,
+                "rss_peak": self.rss_peak,
+                "cpu_percent": sum(cpu) / len(cpu) if cpu else 0.0,
+                "cpu_max": max(cpu) if cpu else 0.0}
+
+    async def _shut_down(self, ramp: asyncio.Future[Any]) -> float:
+        """Stop connecting, take the last sample, close every stream (the server sees a clean
+        close where it can, an abort after CLOSE_WAIT_S); returns when the sample was taken."""
         self.stopping = True
         self._unwatch_parent()
         ramp.cancel()
@@ -451,13 +467,7 @@ class Worker:
             if p.transport is not None:
                 p.transport.abort()
         await asyncio.sleep(0)
-        cpu = self.cpu_samples[1:] or self.cpu_samples  # the first second includes start-up
-        return {"rec": self.rec.to_wire(), "interrupted": interrupted,
-                "loop": _loop_name(),
-                "ramp_end_s": (ramp_done_at or now) - cfg.t0, "rss_base": self.rss_base,
-                "rss_peak": self.rss_peak,
-                "cpu_percent": sum(cpu) / len(cpu) if cpu else 0.0,
-                "cpu_max": max(cpu) if cpu else 0.0}
+        return now
 
     def _pings(self, now: float) -> None:
         interval = self.cfg.target.ping_interval or 0

@@ -165,25 +165,8 @@ def run_fleet(target: LoadTarget, settings: LoadSettings,
 def _run(target: LoadTarget, settings: LoadSettings, view: Any,
          stack: contextlib.ExitStack) -> LoadObservation:
     workers, _ = plan_workers(settings.streams, settings.workers)
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     t0 = time.perf_counter() + 0.3  # workers start their ramps from here
-    inflight = settings.max_inflight or max(64, min(2000, int(settings.ramp * target.timeout)))
-    shares = _split(settings.streams, workers)
-    procs, conns = [], []
-    for i, share in enumerate(shares):
-        cfg = WorkerConfig(
-            index=i, workers=workers, target=target, share=share,
-            ramp=settings.ramp * share / settings.streams, hold_s=settings.duration, t0=t0,
-            start_s=i / settings.ramp, reconnect=settings.reconnect, lag=settings.lag,
-            max_inflight=max(1, inflight // workers), insecure=settings.insecure,
-            cacert=settings.cacert, loop=settings.loop)
-        parent_end, child_end = ctx.Pipe()
-        proc = ctx.Process(target=worker_main, args=(cfg, child_end), daemon=True,
-                           name=f"sse-doctor-load-{i}")
-        proc.start()
-        child_end.close()
-        procs.append(proc)
-        conns.append(parent_end)
+    procs, conns = _start_workers(target, settings, workers, t0)
     on_second: Callable[[dict[str, Any]], None] | None = None
     if view is not None:
         try:
@@ -240,6 +223,37 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
         except KeyboardInterrupt:
             interrupted = True
             ask_stop()
+    _reap(procs, conns)
+    return merge_finals(target, settings, workers, merge, finals, errors,
+                         interrupted or any(f["interrupted"] for f in finals.values()),
+                         time.perf_counter() - t0)
+
+
+def _start_workers(target: LoadTarget, settings: LoadSettings, workers: int,
+                   t0: float) -> tuple[list[Any], list[Any]]:
+    """One worker process per share of the streams, each with its end of a pipe."""
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    inflight = settings.max_inflight or max(64, min(2000, int(settings.ramp * target.timeout)))
+    procs, conns = [], []
+    for i, share in enumerate(_split(settings.streams, workers)):
+        cfg = WorkerConfig(
+            index=i, workers=workers, target=target, share=share,
+            ramp=settings.ramp * share / settings.streams, hold_s=settings.duration, t0=t0,
+            start_s=i / settings.ramp, reconnect=settings.reconnect, lag=settings.lag,
+            max_inflight=max(1, inflight // workers), insecure=settings.insecure,
+            cacert=settings.cacert, loop=settings.loop)
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(target=worker_main, args=(cfg, child_end), daemon=True,
+                           name=f"sse-doctor-load-{i}")
+        proc.start()
+        child_end.close()
+        procs.append(proc)
+        conns.append(parent_end)
+    return procs, conns
+
+
+def _reap(procs: list[Any], conns: list[Any]) -> None:
+    """Every worker joined (terminated, by its own handle, when it does not end in time)."""
     for proc in procs:
         proc.join(2.0)
         if proc.is_alive():
@@ -247,9 +261,6 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
             proc.join(1.0)
     for c in conns:
         c.close()
-    return merge_finals(target, settings, workers, merge, finals, errors,
-                         interrupted or any(f["interrupted"] for f in finals.values()),
-                         time.perf_counter() - t0)
 
 
 def _live(merge: SampleMerge, settings: LoadSettings) -> dict[str, Any]:
