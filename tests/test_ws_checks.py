@@ -180,7 +180,7 @@ def test_normal_codes_late_are_a_note_only(code: int) -> None:
     obs = opened(ticks(5, 3000, 250), Close("server", 3000.0, code, ""))
     (f,) = run_ws_checks(obs, DEFAULT)[0]
     assert f.code == "ws-server-closed" and f.evidence["close_code"] == code
-    assert "at 3.00 s" in f.detail and "after the handshake (you sent nothing)" in f.detail
+    assert "at 3.0 s" in f.detail and "after the handshake (you sent nothing)" in f.detail
     assert f.evidence["after_message"] is None and f.evidence["ms_after_open"] == 2998.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from sse_doctor.checks.timing_checks import is_data_event
-from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
+from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
 
 REPEAT_RUN = 5  # this many identical payloads in a row look like stale data
 LOW_RETRY_MS = 1000
@@ -62,7 +62,7 @@ def check_expected_events(obs: SseObservation, opts: ProbeOptions) -> list[Findi
     # `probe --follow` has no window: the stream ended some other way (--max-events).
     bounded = math.isfinite(obs.window_s)
     within = f"within {obs.window_s:g} s" if bounded else \
-        f"in the {obs.close.t_ms / 1000:.1f} s observed"
+        f"in the {when(obs.close.t_ms)} observed"
     return [finding(
         "missing-expected-event",
         f"No {', '.join(repr(m) for m in missing)} event {within}; "

@@ -34,6 +34,23 @@ def silences(obs: SseObservation) -> list[tuple[float, float]]:
     return [(a, b) for a, b in zip(marks, marks[1:]) if b > a]
 
 
+# The idle timeout proxies most often default to: nginx's proxy_read_timeout and AWS ALB's
+# idle timeout are both 60 s.
+COMMON_PROXY_IDLE_MS = 60_000.0
+
+
+def proxy_idle_sentence(silence_ms: float) -> str:
+    """What the common 60 s proxy idle timeout says about a measured silence: that it would
+    have cut the connection only when the silence was longer than that."""
+    if silence_ms > COMMON_PROXY_IDLE_MS:
+        return ("A proxy with the common 60 s idle timeout (nginx proxy_read_timeout, AWS "
+                f"ALB) would have cut the connection 60 s into this {when(silence_ms)} "
+                "silence.")
+    return ("That is shorter than the common 60 s proxy idle timeout (nginx "
+            "proxy_read_timeout, AWS ALB), so those would not have cut it; a proxy or load "
+            f"balancer with an idle timeout under {when(silence_ms)} would.")
+
+
 def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]:
     if not obs.streamed:
         return []
@@ -46,11 +63,12 @@ def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]
         return []
     over = [g for g in gaps if g[1] - g[0] > opts.idle_limit * 1000]
     where = "before the first byte" if start == 0.0 else f"from {when(start)}"
+    count = "" if len(over) == 1 else f"; {len(over)} silences were over it"
     return [finding(
         "no-heartbeat",
         f"The stream was silent for {when(longest)} ({where}), longer than the idle "
-        f"limit of {opts.idle_limit:g} s; {len(over)} such silence(s). A proxy with a 60 s "
-        "idle timeout would have cut it.",
+        f"limit of {opts.idle_limit:g} s (--idle-limit){count}. "
+        + proxy_idle_sentence(longest),
         longest_silence_ms=round(longest, 1), silence_start_ms=round(start, 1),
         idle_limit_s=opts.idle_limit, silences_over_limit=len(over))]
 
