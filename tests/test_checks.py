@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from sse_doctor.checks import divergence
 from sse_doctor.checks.plan import run_sse_checks
 from sse_doctor.model import ProbeOptions
 from sse_doctor.plan.probe import plan_probe, probe_values
@@ -151,13 +152,32 @@ def test_retry_ids_and_format() -> None:
     assert "malformed-stream" in codes_for(cut, OPTS)
 
 
-def test_client_divergence_on_blank_line_heartbeats_and_odd_retry() -> None:
-    blank = make([(5.0, ev(1)), (200.0, "\n"), (400.0, "\n"), (600.0, ev(2))], end=700.0)
-    assert codes_for(blank, OPTS) == {"client-divergence"}
+def test_client_divergence_on_dataless_events_and_odd_retry() -> None:
+    dataless = make([(5.0, ev(1)), (200.0, "event: ping\n\n"), (600.0, ev(2))], end=700.0)
+    assert codes_for(dataless, OPTS) == {"client-divergence"}
     odd_retry = make([(5.0, "retry: +5000\n" + ev(1))], end=100.0)
     assert "client-divergence" in codes_for(odd_retry, OPTS)
     clean = make([(5.0, ev(1)), (200.0, ": ping\n"), (600.0, ev(2))], end=700.0)
     assert codes_for(clean, OPTS) == set()
+
+
+@pytest.mark.parametrize("keepalive", [
+    ": ping\n\n",  # sse-starlette, FastAPI: a comment and its blank line
+    "\n",  # a bare blank line
+    ":\n\n",  # Hono, better-sse
+    "id: 7\n\n",  # an id alone
+])
+def test_httpx_sse_sticky_id_phantoms_are_not_divergence(keepalive: str) -> None:
+    """httpx-sse 0.4 dispatches an empty event for every block without data once an id was
+    seen (its bug #35); healthy servers with ids and heartbeats must not be blamed for it."""
+    stream = make([(5.0, ":\nretry: 2000\n\n" + ev(1)), (200.0, keepalive),
+                   (400.0, keepalive), (600.0, ev(2))], end=700.0)
+    findings, _ = run_sse_checks(replay(stream, OPTS), OPTS)
+    assert [f.code for f in findings] == []
+    raw = (ev(1) + keepalive + ev(2)).encode()
+    _, phantoms, _ = divergence._httpx_sse_read(raw)
+    assert len(phantoms) == 1  # httpx-sse really does see one more (empty) event
+    assert divergence.compare(raw) is None
 
 
 def test_head_checks() -> None:
@@ -185,3 +205,37 @@ def test_checks_run_lists_every_evaluated_code() -> None:
     obs.unreachable = "connection refused"
     findings, run = run_sse_checks(obs, OPTS)
     assert run == ["target-unreachable"] and findings[0].code == "target-unreachable"
+
+
+@pytest.mark.parametrize(("values", "compressed"), [
+    (["none"], False),  # graphql-yoga's non-standard "not encoded"
+    (["identity"], False),
+    (["Identity"], False),  # codings are case-insensitive tokens
+    ([" IDENTITY , "], False),  # list syntax: optional whitespace, empty elements
+    ([""], False),
+    (["GZIP"], True),
+    (["identity, br"], True),
+    (["identity", "gzip"], True),  # two field lines are one list
+])
+def test_content_encoding_is_read_as_an_http_list(values: list[str], compressed: bool) -> None:
+    headers = SSE_HEADERS + [["Content-Encoding", v] for v in values]
+    found = codes_for(make([(5.0, ev(1))], end=100.0, headers=headers), OPTS)
+    assert ("compressed-stream" in found) is compressed
+
+
+def _no_heartbeat_detail(silence_ms: float, idle_limit: float) -> str:
+    opts = ProbeOptions(duration=200, idle_limit=idle_limit)
+    rec = make([(5.0, ev(1)), (5.0 + silence_ms, ev(2))], end=5.0 + silence_ms + 10,
+               window=200.0)
+    findings, _ = run_sse_checks(replay(rec, opts), opts)
+    (f,) = [f for f in findings if f.code == "no-heartbeat"]
+    return f.detail
+
+
+def test_no_heartbeat_speaks_of_a_60_s_proxy_only_past_60_s() -> None:
+    short = _no_heartbeat_detail(40_000, 30)
+    assert "40.0 s" in short and "idle limit of 30 s" in short
+    assert "would have cut" not in short and "would not have cut it" in short
+    assert "idle timeout under 40.0 s would" in short
+    long = _no_heartbeat_detail(75_000, 30)
+    assert "would have cut the connection 60 s into this 75.0 s silence" in long

@@ -108,10 +108,12 @@ _ALL = [
        "Fix the serializer: lowercase field names, UTF-8 only, digits-only retry, every "
        "event ends with a blank line."),
     _c("client-divergence", INFO, "httpx-sse reads this stream differently from a browser",
-       "Edge cases the two parsers treat differently (blank-line heartbeats after an id, "
-       "retry values that are not plain digits).",
-       "Use comment heartbeats (': ping') instead of blank lines and plain-digit retry "
-       "values, so every client sees the same events."),
+       "The server sends something the two parsers read differently: an event type with "
+       "no data line (browsers drop the event, httpx-sse dispatches it) or a retry value "
+       "that is not plain digits. httpx-sse's own empty events after heartbeats once an id "
+       "was seen (its bug #35) are not counted: the server cannot and need not avoid them.",
+       "Follow the detail: give every event a data line (or send heartbeats as comments, "
+       "': ping'), and write retry as plain digits, so every client sees the same events."),
     # --- lifecycle ----------------------------------------------------------------------------
     _c("no-server-timeout", WARNING, "The server did not end the stream in time",
        "Streams have no maximum duration: zombie connections pile up behind proxies.",

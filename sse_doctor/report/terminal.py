@@ -34,7 +34,7 @@ def verdict_line(r: ScenarioResult) -> Text:
         if len(serious) > 3:
             t.append(f" (+{len(serious) - 3} more)")
     elif r.findings:
-        t.append("  nothing wrong; notes: " + ", ".join(f.code for f in r.findings))
+        t.append("  nothing wrong found (notes: " + ", ".join(f.code for f in r.findings) + ")")
     else:
         t.append("  nothing wrong found")
     if r.checks_incomplete:
@@ -161,9 +161,15 @@ def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: b
     console.print(Panel(verdict_line(r), title=title, title_align="left", expand=True))
     if r.profile is not None:
         console.print(profile_table(r.profile, red))
-    if r.findings:
+    # Info findings are notes, not work: they never head "What to do".
+    serious = [f for f in r.findings if f.severity != "info"]
+    notes = [f for f in r.findings if f.severity == "info"]
+    if serious:
         console.print(Text("What to do", style="bold"))
-        console.print(findings_block(r.findings, red))
+        console.print(findings_block(serious, red))
+    if notes:
+        console.print(Text("Notes", style="bold"))
+        console.print(findings_block(notes, red))
     if r.checks_incomplete:
         console.print(Text("Incomplete (interrupted before the window ended, so not passed): "
                            + ", ".join(r.checks_incomplete), style="yellow"))
