@@ -239,3 +239,24 @@ def test_no_heartbeat_speaks_of_a_60_s_proxy_only_past_60_s() -> None:
     assert "idle timeout under 40.0 s would" in short
     long = _no_heartbeat_detail(75_000, 30)
     assert "would have cut the connection 60 s into this 75.0 s silence" in long
+
+
+# Hono's streamSSE: when the callback throws, onError runs and Hono writes an 'error' event
+# with the message, then closes the stream (hono/src/helper/streaming/sse.ts).
+HONO_ERROR = "event: error\ndata: database unavailable\n\n"
+
+
+def test_an_error_event_in_a_200_stream_is_not_a_clean_end() -> None:
+    rec = make([(5.0, ev(1)), (20.0, ev(2)), (30.0, HONO_ERROR)], end=31.0, by="server")
+    findings, _ = run_sse_checks(replay(rec, OPTS), OPTS)
+    assert [f.code for f in findings] == ["error-event"]  # no stream-ended "cleanly"
+    (f,) = findings
+    assert f.severity == "error"
+    assert "1 'error' event(s) inside the HTTP 200 stream, the first at 30 ms" in f.detail
+    assert "'database unavailable'" in f.detail and "right after it" in f.detail
+    assert f.evidence["data_excerpt"] == "database unavailable"
+    # Asked for with --expect-event error: the user expects it, no finding.
+    assert "error-event" not in codes_for(rec, opts_from(["--expect-event", "error"]))
+    # An ordinary clean end still is one.
+    clean = make([(5.0, ev(1))], end=31.0, by="server")
+    assert codes_for(clean, OPTS) == {"stream-ended"}

@@ -36,6 +36,7 @@ STREAM_CHECKS: list[tuple[str, Check]] = [
     ("stalled-stream", _plain(timing_checks.check_stalled)),
     ("repeated-payload", _plain(content_checks.check_repeated)),
     ("missing-expected-event", content_checks.check_expected_events),
+    ("error-event", content_checks.check_error_event),
     ("no-server-timeout", lifecycle_checks.check_server_timeout),
     ("premature-close", lifecycle_checks.check_premature_close),
     ("stream-ended", lifecycle_checks.check_stream_ended),

@@ -94,6 +94,13 @@ _ALL = [
        "The producer never reached that step, or names the event differently.",
        "Check the event name (case-sensitive) and the producer; raise --duration if the "
        "step is legitimately slow."),
+    _c("error-event", ERROR, "The server reported an error inside the 200 stream",
+       "The handler failed after the 200 status was sent and said so in the stream with an "
+       "'error' event (Hono's streamSSE onError, a common convention): the operation the "
+       "client waits for did not complete.",
+       "Read the error's data and the server log at that moment. In browsers an 'error' "
+       "event reaches the same listener as a lost connection: check event.data there (a "
+       "MessageEvent) to tell the two apart, or give server errors another event name."),
     _c("low-retry", WARNING, "retry: below 1000 ms",
        "The server asks clients to reconnect almost at once.",
        "Use retry: 3000 or more; with thousands of clients a low retry turns every "
