@@ -152,8 +152,10 @@ _ALL = [
        "Last-Event-ID is honoured but the server resumes past events it never sent.",
        "Resume strictly after the given id."),
     _c("resume-replay", WARNING, "Resume replays the stream from the start",
-       "The server ignores Last-Event-ID.",
-       "Read Last-Event-ID and continue after it."),
+       "The server ignores Last-Event-ID: it sends ids again, or starts over under fresh ids "
+       "(the payloads begin again from the first one), or replays payloads already sent.",
+       "Read Last-Event-ID and continue after it; give each event a stable id, so a resume "
+       "can find its place."),
     _c("concurrent-streams", ERROR, "Several streams to one URL open at once from one page",
        "The client opens a new EventSource without closing the previous one.",
        "Keep one EventSource per URL; close() it before opening another."),
@@ -168,9 +170,12 @@ _ALL = [
        "Close the older stream when the same identity connects again, if one is enough."),
     # --- WebSocket (issue 3) --------------------------------------------------------------------
     _c("ws-handshake-failed", ERROR, "The WebSocket handshake failed",
-       "Origin check (403), wrong path (404), a proxy that does not upgrade.",
+       "Origin check (403), wrong path (404), a proxy that does not upgrade, or a server "
+       "with no WebSocket support at all (uvicorn without a WebSocket library answers every "
+       "upgrade as plain HTTP).",
        "Read the status and body; allow the Origin, fix the path, enable Upgrade on the "
-       "proxy."),
+       "proxy; when the detail says the server cannot upgrade, install its WebSocket "
+       "support (uvicorn[standard])."),
     _c("ws-early-close", ERROR, "The server closed the WebSocket right after it opened",
        "The handler fails on the first message it parses.",
        "Look for an unhandled exception in the handler after it reads that message."),

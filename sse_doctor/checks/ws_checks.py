@@ -75,17 +75,37 @@ _STATUS_HINTS = {
     403: "an Origin check or authorization refused it: compare --origin and credentials "
          "with what a browser sends (Starlette and FastAPI also answer 403 when no WebSocket "
          "route matches the path)",
-    404: "no WebSocket route at this path: check the URL",
+    404: "no WebSocket route at this path, or a server that handles the upgrade as a plain "
+         "HTTP request: check the URL, and that the server has WebSocket support",
     405: "the route exists but not for GET upgrades",
     426: "the server asks for another protocol version or for TLS (wss://)",
     429: "rate-limited: back off before reconnecting",
 }
 
 
+def cannot_upgrade(obs: WsObservation) -> bool:
+    """The server answered the upgrade on its plain HTTP path: it has no WebSocket support.
+
+    uvicorn without a WebSocket library (neither websockets nor wsproto installed, or
+    --ws none) logs "Unsupported upgrade request" and passes the request to the app as HTTP,
+    where a Starlette WebSocketRoute never matches: 404 'Not Found' with uvicorn's default
+    `server: uvicorn` header. With a WebSocket library, uvicorn refuses a handshake from its
+    WebSocket implementation (403, no `server` header), and a missing route is a 403 too.
+    So a non-101 answer carrying uvicorn's server header means the upgrade was never tried.
+    """
+    server = (obs.header("server") or "").strip().lower()
+    return obs.status is not None and obs.status != 101 and server.startswith("uvicorn")
+
+
 def _status_hint(obs: WsObservation) -> str:
     status = obs.status
     if status is None:
         return "the answer was not a WebSocket upgrade"
+    if cannot_upgrade(obs):
+        return ("the server (uvicorn) answered the upgrade as a plain HTTP request: it cannot "
+                "upgrade to WebSocket at all, whatever the path. uvicorn needs a WebSocket "
+                "library: pip install 'uvicorn[standard]' (or websockets); its log says "
+                "'No supported WebSocket library detected'")
     if status == 101:
         return "the server or a proxy answered 101 but not with a valid WebSocket upgrade"
     if status in _STATUS_HINTS:
@@ -119,6 +139,8 @@ def check_handshake(obs: WsObservation, opts: Any) -> list[Finding]:
         value = obs.header(name)
         if value is not None:
             evidence[name] = value
+    if cannot_upgrade(obs):
+        evidence["websocket_support"] = False
     return [finding("ws-handshake-failed", detail, **evidence)]
 
 
