@@ -260,3 +260,21 @@ def test_an_error_event_in_a_200_stream_is_not_a_clean_end() -> None:
     # An ordinary clean end still is one.
     clean = make([(5.0, ev(1))], end=31.0, by="server")
     assert codes_for(clean, OPTS) == {"stream-ended"}
+
+
+def test_an_llm_answer_held_back_head_and_all_is_buffered() -> None:
+    """nginx with gzip on: 24 tokens, the head with them, all in one read 2.7 s after the
+    request; every token gap is 0 ms. The silence before the read is the buffer's."""
+    from tests.test_llm_profile import CHAT_BODY, DONE, ROLE, USAGE, chunk, diagnose
+
+    body = ROLE + "".join(chunk(f" w{i}") for i in range(24)) + chunk(None, "stop") + USAGE + DONE
+    for head_ms in (2700.0, 144.0):  # the head held with the body, or sent at once
+        rec = {"url": "http://llm.invalid/v1/chat/completions", "body": CHAT_BODY,
+               "window_s": 10.0, "head": {"t_ms": head_ms, "status": 200, "headers": SSE_HEADERS},
+               "chunks": [[2700.4, body]], "end": {"by": "server", "t_ms": 2701.0}}
+        result = diagnose(rec)
+        assert result.profile is not None and result.profile.name == "llm"
+        (f,) = [f for f in result.findings if f.code == "buffered-delivery"]
+        assert f.evidence["first_byte_held"] is True and f.evidence["burst_records"] == 28
+        held = "head and first 28 records together" in f.detail
+        assert held is (head_ms == 2700.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
+from sse_doctor.checks.http_checks import HEAD_AND_BODY_TOGETHER_MS
 from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
 
 # Event types that are heartbeats by convention rather than data.
@@ -82,9 +83,19 @@ class Delivery:
     silence_before_ms: float
 
 
+def head_held_with_body(obs: SseObservation) -> bool:
+    """The response head came together with the first body bytes: whatever held the body
+    back (a buffering proxy, a compressor) held the head too."""
+    return (obs.headers_ms is not None and obs.ttfb_ms is not None
+            and obs.ttfb_ms - obs.headers_ms <= HEAD_AND_BODY_TOGETHER_MS)
+
+
 def deliveries(obs: SseObservation) -> list[Delivery]:
     out: list[Delivery] = []
-    prev_end = obs.headers_ms or 0.0  # the first delivery's silence counts from the head
+    # The first delivery's silence counts from the head; from the request when the head was
+    # held back with it (nginx with gzip on sends a whole LLM answer, head and all, in one
+    # read seconds later: every token gap is 0 ms and that silence is the buffer's).
+    prev_end = 0.0 if head_held_with_body(obs) else (obs.headers_ms or 0.0)
     for c in obs.chunks:
         if out and c.t_ms - out[-1].end_ms <= DELIVERY_MERGE_MS:
             d = out[-1]
@@ -116,7 +127,10 @@ def check_buffered(obs: SseObservation) -> list[Finding]:
         f"{min(d.records for d in bursts)}-{max(d.records for d in bursts)} at once, each after "
         f"a silence of {when(min(d.silence_before_ms for d in bursts))} or more. "
     )
-    if first_held:
+    if first_held and head_held_with_body(obs):
+        detail += (f"The response, head and first {ds[0].records} records together, was held "
+                   f"back {when(ds[0].silence_before_ms)} after the request. ")
+    elif first_held:
         detail += (f"The first body byte was held back {when(ds[0].silence_before_ms)} "
                    "after the headers. ")
     detail += "The server or something in front of it buffers the stream."
