@@ -278,3 +278,18 @@ def test_an_llm_answer_held_back_head_and_all_is_buffered() -> None:
         assert f.evidence["first_byte_held"] is True and f.evidence["burst_records"] == 28
         held = "head and first 28 records together" in f.detail
         assert held is (head_ms == 2700.0)
+
+
+def test_expectation_checks_run_only_when_something_was_expected() -> None:
+    from sse_doctor.checks.incomplete import settle
+
+    obs = replay(make([(5.0, ev(1))], end=100.0), OPTS)
+    _, run = run_sse_checks(obs, OPTS)
+    assert "missing-expected-event" not in run and "no-server-timeout" not in run
+    _, incomplete = settle([], run, obs)  # as after Ctrl-C
+    assert "missing-expected-event" not in incomplete and "no-server-timeout" not in incomplete
+    expecting = opts_from(["--expect-event", "done", "--expect-close", "5"])
+    _, run = run_sse_checks(replay(make([(5.0, ev(1))], end=100.0), expecting), expecting)
+    assert {"missing-expected-event", "no-server-timeout"} <= set(run)
+    _, incomplete = settle([], run, obs)
+    assert "missing-expected-event" in incomplete

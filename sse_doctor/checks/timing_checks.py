@@ -7,6 +7,7 @@ from statistics import median
 
 from sse_doctor.checks.http_checks import HEAD_AND_BODY_TOGETHER_MS
 from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
+from sse_doctor.units import same_unit
 
 # Event types that are heartbeats by convention rather than data.
 KEEPALIVE_TYPES = frozenset({"ping", "heartbeat", "keepalive", "keep-alive", "hb"})
@@ -63,11 +64,12 @@ def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]
     if longest <= opts.idle_limit * 1000:
         return []
     over = [g for g in gaps if g[1] - g[0] > opts.idle_limit * 1000]
-    where = "before the first byte" if start == 0.0 else f"from {when(start)}"
+    longest_text, start_text = same_unit(longest, start)
+    where = "before the first byte" if start == 0.0 else f"from {start_text}"
     count = "" if len(over) == 1 else f"; {len(over)} silences were over it"
     return [finding(
         "no-heartbeat",
-        f"The stream was silent for {when(longest)} ({where}), longer than the idle "
+        f"The stream was silent for {longest_text} ({where}), longer than the idle "
         f"limit of {opts.idle_limit:g} s (--idle-limit){count}. "
         + proxy_idle_sentence(longest),
         longest_silence_ms=round(longest, 1), silence_start_ms=round(start, 1),

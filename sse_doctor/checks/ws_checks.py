@@ -26,7 +26,7 @@ from typing import Any
 from sse_doctor.checks.plan import run_plan
 from sse_doctor.checks.timing_checks import proxy_idle_sentence
 from sse_doctor.model import Finding, finding, when
-from sse_doctor.units import ms_text, size_text
+from sse_doctor.units import ms_text, same_unit, size_text
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import WsFrame, WsObservation
 
@@ -270,7 +270,8 @@ def check_keepalive(obs: WsObservation, opts: Any) -> list[Finding]:
         return []
     a, b = max(long, key=lambda g: g[1] - g[0])
     sent = sum(n for t, n in obs.n_in.items() if t != "pong")
-    detail = (f"No frame from the server for {when(b - a)} (from {when(a)} to {when(b)}), "
+    long_text, a_text, b_text = same_unit(b - a, a, b)
+    detail = (f"No frame from the server for {long_text} (from {a_text} to {b_text}), "
               f"longer than --idle-limit {opts.idle_limit:g} s")
     if len(long) > 1:
         detail += f"; {len(long)} silences over the limit"

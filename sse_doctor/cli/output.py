@@ -37,6 +37,15 @@ def write(path: str, text: str, what: str) -> None:
         raise UsageError(f"cannot write {what} file {path!r}: {exc.strerror}") from None
 
 
+class StdoutConsole(Console):
+    """rich's Console, except when stdout's reader has gone (`| head`): rich then exits 1
+    without a word; this raises BrokenPipeError for the command line to end quietly."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def err(message: str) -> None:
     sys.stderr.write(f"sse-doctor: error: {message}\n")
 
@@ -77,7 +86,7 @@ def emit(
         sys.stdout.write(json_report.dumps(report, red, compact=json_lines) + "\n")
         sys.stdout.flush()
         return
-    console = Console(highlight=False)
+    console = StdoutConsole(highlight=False)
     if quiet:
         for r in report.results:
             console.print(terminal.verdict_line(r))

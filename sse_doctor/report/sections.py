@@ -194,9 +194,9 @@ def timeline_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> Ti
             else "nothing was received"))
     n = len(tl.marks)
     chart = TimelineChart(tl, red, f"Timeline of {r.name}: {n} items over "
-                                   f"{tl.span_ms / 1000:.1f} s")
+                                   f"{ms_text(tl.span_ms)}")
     how = (f"{n:,} items, drawn as one mark per time slice of "
-           f"{tl.span_ms / max(1, MAX_MARKS // len(tl.lanes)) / 1000:.3f} s"
+           f"{ms_text(tl.span_ms / max(1, MAX_MARKS // len(tl.lanes)))}"
            if chart.aggregated else f"{n:,} items")
     note = f" ({shown(red, tl.note)})" if tl.note else ""
     since = "the opening handshake" if r.protocol == "ws" else "the request"

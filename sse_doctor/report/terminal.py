@@ -95,10 +95,10 @@ def timeline(obs: SseObservation) -> Text | None:
         mark(c.t_ms, "·")
     for e in obs.events:
         mark(e.t_ms, "█")
-    t = Text("0 s |", style="dim")
+    t = Text("0 |", style="dim")
     for ch in cols:
         t.append(ch, style={"█": "green", "·": "cyan", "░": "yellow"}.get(ch, ""))
-    t.append(f"| {span / 1000:.1f} s", style="dim")
+    t.append(f"| {ms_text(span)}", style="dim")
     t.append(f"\n      █ event  · comment  ░ other bytes  (blank: silence; "
              f"{step:.0f} ms per column)", style="dim")
     return t
