@@ -299,7 +299,9 @@ def watch_chart(w: dict[str, Any], red: Redactor) -> Markup | None:
     name = escape(shown(red, w.get("name", "watched value"), 200))
     lo, hi = min(values), max(values)
     if hi == lo:
-        lo, hi = lo - 1, hi + 1
+        # A flat series: an axis around it that never goes below 0 for counts that
+        # cannot (all zero: 0..1, not -1..1).
+        lo, hi = (0.0, max(1.0, 2 * hi)) if lo >= 0 else (lo - 1, hi + 1)
     end_ms, settled_ms = num(w.get("end_ms")), num(w.get("settled_ms"))
     t_end = max([t for run in runs for t, _ in run] + [end_ms or 0.0, settled_ms or 0.0]) or 1.0
     pw, ph = WW - WL - WR, WH - WT - WB
