@@ -136,7 +136,21 @@ QUIET = Opt("quiet", ("-q", "--quiet"), bool, False, panel=OUT, output=True,
             help="Print only the verdict line.")
 VERBOSE = Opt("verbose", ("-v", "--verbose"), bool, False, panel=OUT, output=True,
               help="Show the raw timeline.")
-OUTPUT = (JSON_OUT, JUNIT_OUT, HTML_OUT, FAIL_ON, QUIET, VERBOSE)
+def known_codes(flag: str, value: Any) -> str | None:
+    from sse_doctor.checks.registry import unknown_code
+
+    for code in value or ():
+        problem = unknown_code(code)
+        if problem:
+            return f"{flag}: {problem}"
+    return None
+
+
+IGNORE = Opt("ignore", ("--ignore",), metavar="CODE", panel=OUT, output=True, multiple=True,
+             check=known_codes, help="Mute a finding code a team has accepted (repeatable): "
+                                     "reported as ignored, it decides neither the verdict nor "
+                                     "the exit code.")
+OUTPUT = (JSON_OUT, JUNIT_OUT, HTML_OUT, FAIL_ON, QUIET, VERBOSE, IGNORE)
 
 # probe
 FOLLOW = Opt("follow", ("-f", "--follow"), bool, False, panel=OUT, output=True,

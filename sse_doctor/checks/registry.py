@@ -404,3 +404,15 @@ REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}
 
 def get(code: str) -> Code:
     return REGISTRY[code]
+
+
+def unknown_code(code: str) -> str | None:
+    """None for a registered code; else the problem in words, with the nearest codes."""
+    if code in REGISTRY:
+        return None
+    import difflib
+
+    near = difflib.get_close_matches(code, sorted(REGISTRY), n=3, cutoff=0.5)
+    return f"unknown finding code {code!r}" + (
+        f" (did you mean {', '.join(repr(c) for c in near)}?)" if near else
+        " (the codes are listed in the README and by the findings' 'code' in --json)")

@@ -51,6 +51,10 @@ def run_command(values: dict[str, Any]) -> int:
                          "; nothing was run\n")
         return EXIT_USAGE
 
+    cli_ignore = frozenset(values.get("ignore") or ())
+    if cli_ignore:  # `run --ignore CODE` mutes it in every check, as a suite's `ignore` does
+        for spec in suite.checks:
+            spec.ignore = spec.ignore | cli_ignore
     fail = values["fail_on"]
     to_stdout = json_out == "-"
     run = _progress_run(suite, jobs, fail, show=not (quiet or to_stdout))

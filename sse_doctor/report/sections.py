@@ -78,7 +78,8 @@ def findings_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) \
         -> list[tuple[Finding, Shown | None]]:
     """The findings, worst first, each with its evidence as indented JSON."""
     out = []
-    for f in by_severity(r.findings):
+    # Ignored findings (--ignore) last: they decide nothing.
+    for f in sorted(by_severity(r.findings), key=lambda f: f.ignored):
         evidence = None
         if f.evidence:
             evidence = shown(red, json.dumps(red.deep(f.evidence), ensure_ascii=False,
