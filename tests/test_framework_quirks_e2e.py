@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import uvicorn
+
+# sse-starlette comes with the test extra (the MCP SDK depends on it).
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -47,6 +50,17 @@ async def failing(request: Request) -> StreamingResponse:
     return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
+async def starlette_sse(request: Request) -> EventSourceResponse:
+    """sse-starlette as its README shows it: events with ids, its comment ping (': ping - <time>'
+    and a blank line) every 0.2 s between them. httpx-sse (0.4) reads an empty event at every
+    ping once an id was seen, a browser nothing: its own bug, not this server's."""
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        for n in range(1, 100):
+            yield ServerSentEvent(data=json.dumps({"n": n}), id=str(n), event="tick")
+            await asyncio.sleep(0.5)
+    return EventSourceResponse(events(), ping=0.2)
+
+
 async def chat(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_text("hello")
@@ -54,6 +68,7 @@ async def chat(websocket: WebSocket) -> None:
 
 
 APP = Starlette(routes=[Route("/restart", restarting), Route("/error", failing),
+                        Route("/sse-starlette", starlette_sse),
                         WebSocketRoute("/ws", chat)])
 
 
@@ -86,6 +101,7 @@ def runs(server: Served) -> dict[str, tuple[int, dict, str]]:
         "resume": ("resume", server.url("/restart"), "--after-events", "3", "--json", "-"),
         "error": ("probe", server.url("/error"), "--duration", "5", "--json", "-"),
         "ws": ("probe", server.url("/ws", "ws"), "--duration", "3", "--json", "-"),
+        "healthy": ("probe", server.url("/sse-starlette"), "--duration", "1.5", "--json", "-"),
     })
     out = {}
     for name, run in started.items():
@@ -117,3 +133,10 @@ def test_uvicorn_without_websocket_support_cannot_upgrade(runs: dict) -> None:
     assert "cannot upgrade to WebSocket at all" in f["detail"]
     assert "No WebSocket route" not in f["detail"]
     assert code == 1
+
+
+def test_ids_and_comment_pings_are_healthy_without_a_note(runs: dict) -> None:
+    """The false alarm of issue 21: client-divergence on every healthy framework with ids."""
+    code, report, _ = runs["healthy"]
+    assert report["findings"] == [] and report["verdict"] == "healthy" and code == 0
+    assert report["stats"]["comments"] >= 3 and report["events"][0]["id"] == "1"
