@@ -163,9 +163,10 @@ def check_stalled(obs: SseObservation) -> list[Finding]:
     if quiet < threshold or len(alive) < STALL_MIN_KEEPALIVES:
         return []
     kinds = "comments" if any(c.t_ms > last for c in obs.comments) else "keepalive bytes"
+    last_text, quiet_text = same_unit(last, quiet)
     return [finding(
         "stalled-stream",
-        f"The last data event came at {when(last)}; for the next {when(quiet)} "
+        f"The last data event came at {last_text}; for the next {quiet_text} "
         f"only {kinds} arrived ({len(alive)} reads) and no data. The connection is alive "
         "but the producer behind it stopped.",
         last_data_event_ms=round(last, 1), data_silence_ms=round(quiet, 1),
