@@ -94,6 +94,13 @@ _ALL = [
        "The producer never reached that step, or names the event differently.",
        "Check the event name (case-sensitive) and the producer; raise --duration if the "
        "step is legitimately slow."),
+    _c("error-event", ERROR, "The server reported an error inside the 200 stream",
+       "The handler failed after the 200 status was sent and said so in the stream with an "
+       "'error' event (Hono's streamSSE onError, a common convention): the operation the "
+       "client waits for did not complete.",
+       "Read the error's data and the server log at that moment. In browsers an 'error' "
+       "event reaches the same listener as a lost connection: check event.data there (a "
+       "MessageEvent) to tell the two apart, or give server errors another event name."),
     _c("low-retry", WARNING, "retry: below 1000 ms",
        "The server asks clients to reconnect almost at once.",
        "Use retry: 3000 or more; with thousands of clients a low retry turns every "
@@ -108,10 +115,12 @@ _ALL = [
        "Fix the serializer: lowercase field names, UTF-8 only, digits-only retry, every "
        "event ends with a blank line."),
     _c("client-divergence", INFO, "httpx-sse reads this stream differently from a browser",
-       "Edge cases the two parsers treat differently (blank-line heartbeats after an id, "
-       "retry values that are not plain digits).",
-       "Use comment heartbeats (': ping') instead of blank lines and plain-digit retry "
-       "values, so every client sees the same events."),
+       "The server sends something the two parsers read differently: an event type with "
+       "no data line (browsers drop the event, httpx-sse dispatches it) or a retry value "
+       "that is not plain digits. httpx-sse's own empty events after heartbeats once an id "
+       "was seen (its bug #35) are not counted: the server cannot and need not avoid them.",
+       "Follow the detail: give every event a data line (or send heartbeats as comments, "
+       "': ping'), and write retry as plain digits, so every client sees the same events."),
     # --- lifecycle ----------------------------------------------------------------------------
     _c("no-server-timeout", WARNING, "The server did not end the stream in time",
        "Streams have no maximum duration: zombie connections pile up behind proxies.",
@@ -143,8 +152,10 @@ _ALL = [
        "Last-Event-ID is honoured but the server resumes past events it never sent.",
        "Resume strictly after the given id."),
     _c("resume-replay", WARNING, "Resume replays the stream from the start",
-       "The server ignores Last-Event-ID.",
-       "Read Last-Event-ID and continue after it."),
+       "The server ignores Last-Event-ID: it sends ids again, or starts over under fresh ids "
+       "(the payloads begin again from the first one), or replays payloads already sent.",
+       "Read Last-Event-ID and continue after it; give each event a stable id, so a resume "
+       "can find its place."),
     _c("concurrent-streams", ERROR, "Several streams to one URL open at once from one page",
        "The client opens a new EventSource without closing the previous one.",
        "Keep one EventSource per URL; close() it before opening another."),
@@ -159,9 +170,12 @@ _ALL = [
        "Close the older stream when the same identity connects again, if one is enough."),
     # --- WebSocket (issue 3) --------------------------------------------------------------------
     _c("ws-handshake-failed", ERROR, "The WebSocket handshake failed",
-       "Origin check (403), wrong path (404), a proxy that does not upgrade.",
+       "Origin check (403), wrong path (404), a proxy that does not upgrade, or a server "
+       "with no WebSocket support at all (uvicorn without a WebSocket library answers every "
+       "upgrade as plain HTTP).",
        "Read the status and body; allow the Origin, fix the path, enable Upgrade on the "
-       "proxy."),
+       "proxy; when the detail says the server cannot upgrade, install its WebSocket "
+       "support (uvicorn[standard])."),
     _c("ws-early-close", ERROR, "The server closed the WebSocket right after it opened",
        "The handler fails on the first message it parses.",
        "Look for an unhandled exception in the handler after it reads that message."),
@@ -390,3 +404,15 @@ REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}
 
 def get(code: str) -> Code:
     return REGISTRY[code]
+
+
+def unknown_code(code: str) -> str | None:
+    """None for a registered code; else the problem in words, with the nearest codes."""
+    if code in REGISTRY:
+        return None
+    import difflib
+
+    near = difflib.get_close_matches(code, sorted(REGISTRY), n=3, cutoff=0.5)
+    return f"unknown finding code {code!r}" + (
+        f" (did you mean {', '.join(repr(c) for c in near)}?)" if near else
+        " (the codes are listed in the README and by the findings' 'code' in --json)")

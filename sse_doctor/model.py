@@ -29,19 +29,25 @@ class Finding:
     title: str
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Muted with --ignore (or a suite's `ignore`): reported, but it decides neither the
+    # verdict nor the exit code.
+    ignored: bool = False
 
     @property
     def advice(self) -> str:
         return get(self.code).advice
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "code": self.code,
             "severity": self.severity,
             "title": self.title,
             "detail": self.detail,
             "evidence": self.evidence,
         }
+        if self.ignored:
+            out["ignored"] = True
+        return out
 
 
 def finding(code: str, detail: str, severity: str | None = None, **evidence: Any) -> Finding:
@@ -56,7 +62,7 @@ def when(ms: float) -> str:
 
 
 def verdict_of(findings: list[Finding]) -> str:
-    worst = max((SEVERITY_RANK[f.severity] for f in findings), default=0)
+    worst = max((SEVERITY_RANK[f.severity] for f in findings if not f.ignored), default=0)
     return {0: "healthy", 1: "warning", 2: "error"}[worst]
 
 
@@ -185,7 +191,7 @@ class ScenarioResult:
     def fails_at(self, fail_on: str) -> bool:
         """True when a finding that is not allowed reaches --fail-on."""
         return any(fails(f.severity, fail_on) for f in self.findings
-                   if f.code not in self.allowed)
+                   if f.code not in self.allowed and not f.ignored)
 
     @property
     def matches_expected(self) -> bool:
@@ -224,3 +230,14 @@ class Report:
     @property
     def verdict(self) -> str:
         return verdict_of(self.findings)
+
+
+def mark_ignored(results: list[ScenarioResult], codes: frozenset[str] | set[str]) -> None:
+    """Mark every finding of these codes ignored (--ignore, a suite's `ignore`), in place:
+    they stay in every output, marked, and decide neither verdict nor exit code."""
+    if not codes:
+        return
+    for r in results:
+        for f in r.findings:
+            if f.code in codes:
+                f.ignored = True

@@ -136,7 +136,21 @@ QUIET = Opt("quiet", ("-q", "--quiet"), bool, False, panel=OUT, output=True,
             help="Print only the verdict line.")
 VERBOSE = Opt("verbose", ("-v", "--verbose"), bool, False, panel=OUT, output=True,
               help="Show the raw timeline.")
-OUTPUT = (JSON_OUT, JUNIT_OUT, HTML_OUT, FAIL_ON, QUIET, VERBOSE)
+def known_codes(flag: str, value: Any) -> str | None:
+    from sse_doctor.codes import unknown_code
+
+    for code in value or ():
+        problem = unknown_code(code)
+        if problem:
+            return f"{flag}: {problem}"
+    return None
+
+
+IGNORE = Opt("ignore", ("--ignore",), metavar="CODE", panel=OUT, output=True, multiple=True,
+             check=known_codes, help="Mute a finding code a team has accepted (repeatable): "
+                                     "reported as ignored, it decides neither the verdict nor "
+                                     "the exit code.")
+OUTPUT = (JSON_OUT, JUNIT_OUT, HTML_OUT, FAIL_ON, QUIET, VERBOSE, IGNORE)
 
 # probe
 FOLLOW = Opt("follow", ("-f", "--follow"), bool, False, panel=OUT, output=True,
@@ -254,6 +268,11 @@ def _command(name: str, help: str, *options: Opt | tuple[Opt, ...], args: tuple[
 # None: 30 s, or no limit with --follow (the planner decides: plan.probe.window).
 PROBE_DURATION = DURATION.but(default=None, help="Observation window in seconds (default 30; "
                                                   "unlimited with --follow).")
+# What every WebSocket connection of an experiment does: a server that speaks only after a
+# message is tested with the same --send as `probe`.
+WS_CONNECT = (SEND.but(help="Message TEXT or @FILE each connection sends after open "
+                            "(repeatable)."), SUBPROTOCOL, ORIGIN, MAX_MESSAGE_SIZE)
+
 PROBE_OPTIONS = (PROBE_DURATION, MAX_EVENTS, IDLE_LIMIT, EXPECT_EVENT, EXPECT_CLOSE, KEEP, SEND,
                  EXPECT_MESSAGE, PING_INTERVAL, SUBPROTOCOL, ORIGIN, MAX_MESSAGE_SIZE)
 
@@ -303,15 +322,15 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     _command("disconnect", "Drop the stream abruptly, then check the server lets the client "
                            "back in and cleans up.",
              AFTER_EVENTS, AFTER, MODE, REPEAT, HOLD.but(default=10.0), WATCHES, REQUEST,
-             OUTPUT, args=(URL,), panel="Experiments"),
+             WS_CONNECT, OUTPUT, args=(URL,), panel="Experiments"),
     _command("duplicates", "Open several streams with one identity and see which the server "
                            "keeps.",
-             CONNECTIONS, POLICY, HOLD.but(default=5.0), WATCHES, REQUEST, OUTPUT,
+             CONNECTIONS, POLICY, HOLD.but(default=5.0), WATCHES, REQUEST, WS_CONNECT, OUTPUT,
              args=(URL,), panel="Experiments"),
     _command("storm", "Rapid connect/reset cycles, then check resources return and the server "
                       "still serves.",
-             CYCLES, CONCURRENCY, I_KNOW, HOLD.but(default=5.0), WATCHES, REQUEST, OUTPUT,
-             args=(URL,), panel="Experiments"),
+             CYCLES, CONCURRENCY, I_KNOW, HOLD.but(default=5.0), WATCHES, REQUEST, WS_CONNECT,
+             OUTPUT, args=(URL,), panel="Experiments"),
     _command("resume", "Read N events, drop, reconnect with Last-Event-ID and check where the "
                        "server resumes.",
              AFTER_EVENTS.but(default=3, help="Events read before the drop."),
@@ -323,7 +342,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
              POLICY.but(help="Duplicates: single or allow."),
              CYCLES.but(default=20, check=at_least(1), help="Storm cycles."),
              CONCURRENCY.but(default=5, check=at_least(1), help="Storm cycles at once."),
-             WATCHES, REQUEST, OUTPUT, args=(URL,), panel="Experiments"),
+             WATCHES, REQUEST, WS_CONNECT, OUTPUT, args=(URL,), panel="Experiments"),
 )}
 
 

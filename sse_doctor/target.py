@@ -174,7 +174,8 @@ def build_target(
 
 
 def is_loopback(url: str) -> bool:
-    """True when the URL's host is this machine (storm and load limits are for others)."""
+    """True when the URL's host is this machine (storm and load limits are for others): a
+    loopback address, localhost, or a name that resolves only to loopback addresses."""
     import ipaddress
 
     host = (urlsplit(url).hostname or "").lower()
@@ -183,4 +184,27 @@ def is_loopback(url: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return False
+        pass
+    addresses = resolve(host)
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+
+
+RESOLVE_DEADLINE_S = 2.0
+
+
+def resolve(host: str, deadline_s: float = RESOLVE_DEADLINE_S) -> list[str]:
+    """The addresses a host name resolves to (as `load http://$(hostname):P` will connect),
+    or [] when it does not resolve within the deadline: getaddrinfo has no timeout of its
+    own, so it runs in a thread we stop waiting for."""
+    import concurrent.futures
+    import socket
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM)
+    try:
+        infos = future.result(timeout=deadline_s)
+    except (OSError, UnicodeError, concurrent.futures.TimeoutError):
+        return []
+    finally:
+        pool.shutdown(wait=False)
+    return sorted({str(info[4][0]).split("%")[0] for info in infos})

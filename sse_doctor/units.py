@@ -36,3 +36,21 @@ def percentile(values: list[float], q: float) -> float | None:
     s = sorted(values)
     k = max(0, min(len(s) - 1, math.ceil(q * len(s)) - 1))
     return s[k]
+
+
+def same_unit(*values_ms: float) -> tuple[str, ...]:
+    """Durations that stand in one sentence, in one unit: milliseconds while the largest is
+    under a second, seconds (one decimal) from there ('from 3.5 s to 43.5 s', never
+    '3500 ms to 43.5 s')."""
+    if max(values_ms, default=0.0) < 1000:
+        return tuple(f"{v:.0f} ms" for v in values_ms)
+    return tuple(f"{v / 1000:.1f} s" for v in values_ms)
+
+
+def rate_text(per_s: float, unit: str = "/s") -> str:
+    """A rate rounded as people read it: '152/s', '15.2/s', '1.52/s', '0.05/s'."""
+    if per_s >= 100:
+        return f"{per_s:.0f}{unit}"
+    if per_s >= 10:
+        return f"{per_s:.1f}{unit}"
+    return f"{per_s:.2g}{unit}" if per_s < 1 else f"{per_s:.2f}{unit}"

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from sse_doctor.checks import divergence
 from sse_doctor.checks.selection import run_sse_checks
 from sse_doctor.model import ProbeOptions
 from sse_doctor.plan.probe import plan_probe, probe_values
@@ -151,13 +152,32 @@ def test_retry_ids_and_format() -> None:
     assert "malformed-stream" in codes_for(cut, OPTS)
 
 
-def test_client_divergence_on_blank_line_heartbeats_and_odd_retry() -> None:
-    blank = make([(5.0, ev(1)), (200.0, "\n"), (400.0, "\n"), (600.0, ev(2))], end=700.0)
-    assert codes_for(blank, OPTS) == {"client-divergence"}
+def test_client_divergence_on_dataless_events_and_odd_retry() -> None:
+    dataless = make([(5.0, ev(1)), (200.0, "event: ping\n\n"), (600.0, ev(2))], end=700.0)
+    assert codes_for(dataless, OPTS) == {"client-divergence"}
     odd_retry = make([(5.0, "retry: +5000\n" + ev(1))], end=100.0)
     assert "client-divergence" in codes_for(odd_retry, OPTS)
     clean = make([(5.0, ev(1)), (200.0, ": ping\n"), (600.0, ev(2))], end=700.0)
     assert codes_for(clean, OPTS) == set()
+
+
+@pytest.mark.parametrize("keepalive", [
+    ": ping\n\n",  # sse-starlette, FastAPI: a comment and its blank line
+    "\n",  # a bare blank line
+    ":\n\n",  # Hono, better-sse
+    "id: 7\n\n",  # an id alone
+])
+def test_httpx_sse_sticky_id_phantoms_are_not_divergence(keepalive: str) -> None:
+    """httpx-sse 0.4 dispatches an empty event for every block without data once an id was
+    seen (its bug #35); healthy servers with ids and heartbeats must not be blamed for it."""
+    stream = make([(5.0, ":\nretry: 2000\n\n" + ev(1)), (200.0, keepalive),
+                   (400.0, keepalive), (600.0, ev(2))], end=700.0)
+    findings, _ = run_sse_checks(replay(stream, OPTS), OPTS)
+    assert [f.code for f in findings] == []
+    raw = (ev(1) + keepalive + ev(2)).encode()
+    _, phantoms, _ = divergence._httpx_sse_read(raw)
+    assert len(phantoms) == 1  # httpx-sse really does see one more (empty) event
+    assert divergence.compare(raw) is None
 
 
 def test_head_checks() -> None:
@@ -185,3 +205,91 @@ def test_checks_run_lists_every_evaluated_code() -> None:
     obs.unreachable = "connection refused"
     findings, run = run_sse_checks(obs, OPTS)
     assert run == ["target-unreachable"] and findings[0].code == "target-unreachable"
+
+
+@pytest.mark.parametrize(("values", "compressed"), [
+    (["none"], False),  # graphql-yoga's non-standard "not encoded"
+    (["identity"], False),
+    (["Identity"], False),  # codings are case-insensitive tokens
+    ([" IDENTITY , "], False),  # list syntax: optional whitespace, empty elements
+    ([""], False),
+    (["GZIP"], True),
+    (["identity, br"], True),
+    (["identity", "gzip"], True),  # two field lines are one list
+])
+def test_content_encoding_is_read_as_an_http_list(values: list[str], compressed: bool) -> None:
+    headers = SSE_HEADERS + [["Content-Encoding", v] for v in values]
+    found = codes_for(make([(5.0, ev(1))], end=100.0, headers=headers), OPTS)
+    assert ("compressed-stream" in found) is compressed
+
+
+def _no_heartbeat_detail(silence_ms: float, idle_limit: float) -> str:
+    opts = ProbeOptions(duration=200, idle_limit=idle_limit)
+    rec = make([(5.0, ev(1)), (5.0 + silence_ms, ev(2))], end=5.0 + silence_ms + 10,
+               window=200.0)
+    findings, _ = run_sse_checks(replay(rec, opts), opts)
+    (f,) = [f for f in findings if f.code == "no-heartbeat"]
+    return f.detail
+
+
+def test_no_heartbeat_speaks_of_a_60_s_proxy_only_past_60_s() -> None:
+    short = _no_heartbeat_detail(40_000, 30)
+    assert "40.0 s" in short and "idle limit of 30 s" in short
+    assert "would have cut" not in short and "would not have cut it" in short
+    assert "idle timeout under 40.0 s would" in short
+    long = _no_heartbeat_detail(75_000, 30)
+    assert "would have cut the connection 60 s into this 75.0 s silence" in long
+
+
+# Hono's streamSSE: when the callback throws, onError runs and Hono writes an 'error' event
+# with the message, then closes the stream (hono/src/helper/streaming/sse.ts).
+HONO_ERROR = "event: error\ndata: database unavailable\n\n"
+
+
+def test_an_error_event_in_a_200_stream_is_not_a_clean_end() -> None:
+    rec = make([(5.0, ev(1)), (20.0, ev(2)), (30.0, HONO_ERROR)], end=31.0, by="server")
+    findings, _ = run_sse_checks(replay(rec, OPTS), OPTS)
+    assert [f.code for f in findings] == ["error-event"]  # no stream-ended "cleanly"
+    (f,) = findings
+    assert f.severity == "error"
+    assert "1 'error' event(s) inside the HTTP 200 stream, the first at 30 ms" in f.detail
+    assert "'database unavailable'" in f.detail and "right after it" in f.detail
+    assert f.evidence["data_excerpt"] == "database unavailable"
+    # Asked for with --expect-event error: the user expects it, no finding.
+    assert "error-event" not in codes_for(rec, opts_from(["--expect-event", "error"]))
+    # An ordinary clean end still is one.
+    clean = make([(5.0, ev(1))], end=31.0, by="server")
+    assert codes_for(clean, OPTS) == {"stream-ended"}
+
+
+def test_an_llm_answer_held_back_head_and_all_is_buffered() -> None:
+    """nginx with gzip on: 24 tokens, the head with them, all in one read 2.7 s after the
+    request; every token gap is 0 ms. The silence before the read is the buffer's."""
+    from tests.test_llm_profile import CHAT_BODY, DONE, ROLE, USAGE, chunk, diagnose
+
+    body = ROLE + "".join(chunk(f" w{i}") for i in range(24)) + chunk(None, "stop") + USAGE + DONE
+    for head_ms in (2700.0, 144.0):  # the head held with the body, or sent at once
+        rec = {"url": "http://llm.invalid/v1/chat/completions", "body": CHAT_BODY,
+               "window_s": 10.0, "head": {"t_ms": head_ms, "status": 200, "headers": SSE_HEADERS},
+               "chunks": [[2700.4, body]], "end": {"by": "server", "t_ms": 2701.0}}
+        result = diagnose(rec)
+        assert result.profile is not None and result.profile.name == "llm"
+        (f,) = [f for f in result.findings if f.code == "buffered-delivery"]
+        assert f.evidence["first_byte_held"] is True and f.evidence["burst_records"] == 28
+        held = "head and first 28 records together" in f.detail
+        assert held is (head_ms == 2700.0)
+
+
+def test_expectation_checks_run_only_when_something_was_expected() -> None:
+    from sse_doctor.checks.incomplete import settle_incomplete
+
+    obs = replay(make([(5.0, ev(1))], end=100.0), OPTS)
+    _, run = run_sse_checks(obs, OPTS)
+    assert "missing-expected-event" not in run and "no-server-timeout" not in run
+    _, incomplete = settle_incomplete([], run, obs)  # as after Ctrl-C
+    assert "missing-expected-event" not in incomplete and "no-server-timeout" not in incomplete
+    expecting = opts_from(["--expect-event", "done", "--expect-close", "5"])
+    _, run = run_sse_checks(replay(make([(5.0, ev(1))], end=100.0), expecting), expecting)
+    assert {"missing-expected-event", "no-server-timeout"} <= set(run)
+    _, incomplete = settle_incomplete([], run, obs)
+    assert "missing-expected-event" in incomplete

@@ -97,6 +97,41 @@ def test_resume_with_opaque_ids_seen_again_is_replay():
     assert check_resume(first, sse_leg("resume", ["d4"])) == []
 
 
+def test_fresh_uuid_ids_with_payloads_starting_over_is_a_restart():
+    """better-sse ignores Last-Event-ID and gives every event a fresh UUID: the ids never
+    repeat, but the payloads start again at {"n":1}."""
+    n = [f'{{"n":{i}}}' for i in (1, 2, 3)]
+    first = sse_leg("first", ["9b1d-1", "9b1d-2", "9b1d-3"], data=n)
+    [f] = check_resume(first, sse_leg("resume", ["c4e0-1", "c4e0-2"], data=n[:2]))
+    assert f.code == "resume-replay" and f.evidence["restarted"] is True
+    assert "started the stream over" in f.detail and '{"n":1}' in f.detail
+
+
+def test_replayed_payloads_under_new_ids_are_duplicates():
+    n = [f'{{"n":{i}}}' for i in (1, 2, 3, 4)]
+    first = sse_leg("first", ["a", "b", "c"], data=n[:3])
+    [f] = check_resume(first, sse_leg("resume", ["x", "y"], data=[n[2], n[3]]))
+    assert f.code == "resume-replay" and f.evidence["replayed_payloads"] == 1
+    assert "1 of the 2 payloads" in f.detail
+
+
+def test_new_payloads_under_new_ids_are_fine():
+    n = [f'{{"n":{i}}}' for i in range(1, 6)]
+    first = sse_leg("first", ["a", "b", "c"], data=n[:3])
+    assert check_resume(first, sse_leg("resume", ["d", "e"], data=n[3:])) == []
+
+
+def test_payloads_that_repeat_anyway_prove_nothing():
+    same = ['{"status":"ok"}'] * 3
+    first = sse_leg("first", ["a", "b", "c"], data=same)
+    assert check_resume(first, sse_leg("resume", ["d", "e"], data=same[:2])) == []
+
+
+def test_timestamp_ids_jumping_are_not_a_gap():
+    first = sse_leg("first", ["1700000000100", "1700000000350", "1700000000900"])
+    assert check_resume(first, sse_leg("resume", ["1700000002000"])) == []
+
+
 def test_stream_without_ids_cannot_resume():
     [f] = check_resume(sse_leg("first", ["", "", ""]), sse_leg("resume", ["", ""]))
     assert f.code == "no-event-ids" and f.severity == "info"

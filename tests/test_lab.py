@@ -465,11 +465,11 @@ def test_malformed(client: httpx.Client) -> None:
     assert all(field_values(b, b"data") for b in events)  # every event keeps a real data line
 
 
-def test_divergence_blank_line_keepalives(client: httpx.Client) -> None:
+def test_divergence_dataless_ping_events(client: httpx.Client) -> None:
     cap = capture(client, "/sse/divergence", seconds=1.1)
     assert event_ids(cap)[:2] == [1, 2]
-    assert b"\n\n\n" in cap.body  # an event's end followed by a bare blank line
-    # httpx-sse emits an empty event for each bare blank line (browsers dispatch nothing).
+    assert b"\n\nevent: ping\n\n" in cap.body  # an event typed 'ping' with no data line
+    # httpx-sse dispatches each as a 'ping' event with empty data (browsers drop them).
     with httpx_sse.connect_sse(client, "GET", "/sse/divergence") as source:
         seen = []
         for sse in source.iter_sse():
@@ -477,7 +477,7 @@ def test_divergence_blank_line_keepalives(client: httpx.Client) -> None:
             if len(seen) >= 3:
                 break
     assert seen[0].event == "tick" and seen[0].id == "1"
-    assert any(sse.data == "" and sse.event == "message" for sse in seen[1:])
+    assert any(sse.data == "" and sse.event == "ping" for sse in seen[1:])
 
 
 def test_garbage_is_deterministic_binary(client: httpx.Client) -> None:

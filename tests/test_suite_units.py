@@ -79,7 +79,7 @@ def test_thresholds_met_and_missed_with_evidence() -> None:
     assert gap.code == "threshold-missed" and gap.severity == "error"
     assert gap.evidence == {"threshold": "max_gap_s", "limit": 1.0, "measured": 1.5,
                             "gap_start_ms": 400.0}
-    assert "1.5 s without an event (from 400 ms)" in gap.detail
+    assert "1.5 s without an event (from 0.4 s)" in gap.detail
 
 
 def test_thresholds_count_the_silence_before_the_first_event_and_after_the_last() -> None:

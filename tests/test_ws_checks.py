@@ -187,7 +187,7 @@ def test_normal_codes_late_are_a_note_only(code: int) -> None:
     obs = opened(ticks(5, 3000, 250), Close("server", 3000.0, code, ""))
     (f,) = run_ws_checks(obs, DEFAULT)[0]
     assert f.code == "ws-server-closed" and f.evidence["close_code"] == code
-    assert "at 3.00 s" in f.detail and "after the handshake (you sent nothing)" in f.detail
+    assert "at 3.0 s" in f.detail and "after the handshake (you sent nothing)" in f.detail
     assert f.evidence["after_message"] is None and f.evidence["ms_after_open"] == 2998.0
 
 
@@ -306,6 +306,29 @@ def test_handshake_failure_explains_the_status(status: int, ctype: str, body: by
         "ws-handshake-failed"]
     assert words in findings[0].detail
     assert findings[0].evidence["status"] == status
+
+
+def test_uvicorn_without_a_websocket_library_is_told_apart_from_a_missing_route() -> None:
+    """What uvicorn 0.55 really answers an upgrade with (recorded by hand): without websockets
+    or wsproto, a plain HTTP 404 with its server header, on the route and off it alike; with
+    them, a missing route is a 403 from the WebSocket side, with no server header."""
+    no_lib = WsObservation(url="ws://x.invalid/ws", status=404, reason_phrase="Not Found",
+                           headers=[("date", "Mon, 07 Dec 2026 15:31:40 GMT"),
+                                    ("server", "uvicorn"), ("content-length", "9"),
+                                    ("content-type", "text/plain; charset=utf-8")],
+                           body_excerpt=b"Not Found",
+                           handshake_error="HTTP 404 Not Found instead of 101 Switching "
+                                           "Protocols")
+    (f,) = run_ws_checks(no_lib, DEFAULT)[0]
+    assert "cannot upgrade to WebSocket at all" in f.detail and "uvicorn[standard]" in f.detail
+    assert "No WebSocket route" not in f.detail and f.evidence["websocket_support"] is False
+    no_route = WsObservation(url="ws://x.invalid/nope", status=403, reason_phrase="Forbidden",
+                             headers=[("Date", "Mon, 07 Dec 2026 15:32:00 GMT"),
+                                      ("Connection", "close"), ("Content-Length", "0")],
+                             handshake_error="HTTP 403 Forbidden instead of 101 Switching "
+                                             "Protocols")
+    (g,) = run_ws_checks(no_route, DEFAULT)[0]
+    assert "no WebSocket route matches" in g.detail and "websocket_support" not in g.evidence
 
 
 # --- close codes, recorder helpers --------------------------------------------------------------

@@ -1,2 +1,2 @@
-"""Pure checks from observations to findings. `checks.plan` says which run; the codes
+"""Pure checks from observations to findings. `checks.selection` says which run; the codes
 they emit are registered in `sse_doctor.codes`."""

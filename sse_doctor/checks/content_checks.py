@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from sse_doctor.checks.timing_checks import is_data_event
-from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding
+from sse_doctor.model import EventRec, Finding, ProbeOptions, SseObservation, finding, when
 
 REPEAT_RUN = 5  # this many identical payloads in a row look like stale data
 LOW_RETRY_MS = 1000
@@ -62,7 +62,7 @@ def check_expected_events(obs: SseObservation, opts: ProbeOptions) -> list[Findi
     # `probe --follow` has no window: the stream ended some other way (--max-events).
     bounded = math.isfinite(obs.window_s)
     within = f"within {obs.window_s:g} s" if bounded else \
-        f"in the {obs.close.t_ms / 1000:.1f} s observed"
+        f"in the {when(obs.close.t_ms)} observed"
     return [finding(
         "missing-expected-event",
         f"No {', '.join(repr(m) for m in missing)} event {within}; "
@@ -99,3 +99,35 @@ def check_malformed(obs: SseObservation) -> list[Finding]:
     return [finding(
         "malformed-stream", "The stream breaks the format: " + "; ".join(parts) + ".",
         counts=dict(obs.diagnostics), examples=examples[:10])]
+
+
+# The event type servers use to report a failure inside a 200 stream (Hono's streamSSE
+# onError, sse-starlette and many hand-written handlers). Event types are case-sensitive
+# for browsers, but 'Error' is meant the same way.
+ERROR_EVENT_TYPE = "error"
+
+
+def error_events(obs: SseObservation) -> list[EventRec]:
+    return [e for e in obs.events if e.type.lower() == ERROR_EVENT_TYPE]
+
+
+def check_error_event(obs: SseObservation, opts: ProbeOptions) -> list[Finding]:
+    if not obs.streamed or ERROR_EVENT_TYPE in (n.lower() for n in opts.expect_events):
+        return []
+    errors = error_events(obs)
+    if not errors:
+        return []
+    first = errors[0]
+    excerpt = (first.data or "")[:200]
+    detail = (f"The server sent {len(errors)} 'error' event(s) inside the HTTP "
+              f"{obs.status} stream, the first at {when(first.t_ms)}"
+              + (f": {excerpt!r}" if excerpt else " (no data)") + ".")
+    close = obs.close
+    if close is not None and close.by == "server" and close.t_ms >= errors[-1].t_ms:
+        after = sum(1 for e in obs.events if e.t_ms > errors[-1].t_ms)
+        detail += (f" The server then ended the stream at {when(close.t_ms)}"
+                   + (f", {after} event(s) later." if after else ", right after it."))
+    detail += (" In a browser it reaches the same 'error' listener as a lost connection "
+               "(as a MessageEvent with data); the operation failed on the server.")
+    return [finding("error-event", detail, count=len(errors), first_ms=round(first.t_ms, 1),
+                    data_excerpt=excerpt, event_type=first.type)]

@@ -5,9 +5,12 @@ in watch_checks."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sse_doctor.checks.timing_checks import is_data_event
 from sse_doctor.checks.watch_checks import close_wait_findings, leak_findings
 from sse_doctor.experiments.observation import ExperimentObservation, Leg
-from sse_doctor.model import Finding, ProbeOptions, finding, when
+from sse_doctor.model import EventRec, Finding, ProbeOptions, finding, when
 
 
 def check_reconnect(leg: Leg | None, attempts: int, after: str,
@@ -70,9 +73,27 @@ def _int(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _payloads(events: list[EventRec]) -> list[tuple[str, int]]:
+    """(type, data hash) of the data events that carry data: what identifies an event when
+    its id does not (heartbeat-typed and empty events say nothing)."""
+    return [(e.type, e.data_hash) for e in events if e.size > 0 and is_data_event(e.type)]
+
+
+def _consecutive(ids: list[str]) -> bool:
+    """Numeric ids that count up by one: only then does a jump on resume mean lost events
+    (timestamps or sparse counters jump anyway)."""
+    nums = [_int(i) for i in ids]
+    if any(n is None for n in nums):
+        return False
+    return all(b == a + 1 for a, b in zip(nums, nums[1:]))
+
+
 def check_resume(first: Leg, second: Leg) -> list[Finding]:
     """resume-replay / resume-gap / no-event-ids from a stream read, aborted, and resumed with
-    Last-Event-ID set to the last id the first connection saw."""
+    Last-Event-ID set to the last id the first connection saw. Ids are compared first; when
+    they prove nothing (fresh opaque ids on every connection, sparse numbers) the payloads
+    are: a resumed stream that starts again from the first payload seen restarted, and one
+    that sends payloads already received replays them."""
     events1, events2 = first.obs.events, second.obs.events
     ids1 = [e.id for e in events1 if e.id]
     if not ids1:
@@ -96,13 +117,14 @@ def check_resume(first: Leg, second: Leg) -> list[Finding]:
                 f"Resumed with Last-Event-ID: {last}, the server sent id {got.id} again{start}: "
                 f"a client sees {last_n - got_n + 1} events twice.",
                 **evidence)]
-        if got_n > last_n + 1:
+        if got_n > last_n + 1 and _consecutive(ids1):
             return [finding(
                 "resume-gap",
                 f"Resumed with Last-Event-ID: {last}, the next event was id {got.id}: "
                 f"{got_n - last_n - 1} events ({last_n + 1}..{got_n - 1}) were never delivered.",
                 missing=got_n - last_n - 1, **evidence)]
-        return []
+        if _consecutive(ids1):
+            return []
     # Opaque ids: a replay shows as an id (or the same first event) seen before.
     if got.id in ids1 or same_start:
         return [finding(
@@ -110,6 +132,33 @@ def check_resume(first: Leg, second: Leg) -> list[Finding]:
             f"Resumed with Last-Event-ID: {last}, the server sent id {got.id!r} again, which "
             "the first connection had already received.",
             **evidence)]
+    return _content_replay(events1, events2, last, evidence)
+
+
+def _content_replay(events1: list[EventRec], events2: list[EventRec], last: str,
+                    evidence: dict[str, Any]) -> list[Finding]:
+    seen, again = _payloads(events1), _payloads(events2)
+    # Payloads identify events only when the first connection never repeated one.
+    if not seen or not again or len(set(seen)) != len(seen):
+        return []
+    shown = next((e.data for e in events2 if e.data is not None and e.size > 0), "") or ""
+    evidence = {**evidence, "resumed_payload": shown[:200]}
+    if again[0] == seen[0]:
+        return [finding(
+            "resume-replay",
+            f"Resumed with Last-Event-ID: {last}, the server started the stream over: its ids "
+            f"are new ({', '.join(map(repr, evidence['resumed_ids'][:2]))}...) but the "
+            f"payloads begin again with the first one the first connection received "
+            f"({shown[:80]!r}). A client sees those events twice.",
+            restarted=True, **evidence)]
+    repeated = sum(1 for p in again if p in set(seen))
+    if repeated:
+        return [finding(
+            "resume-replay",
+            f"Resumed with Last-Event-ID: {last}, {repeated} of the {len(again)} payloads "
+            "received after the resume had already arrived on the first connection, under "
+            "new ids: the server replays events it already sent.",
+            restarted=False, replayed_payloads=repeated, **evidence)]
     return []
 
 

@@ -54,16 +54,34 @@ def check_cache_control(obs: SseObservation) -> list[Finding]:
                     "coalesce it.", cache_control=obs.header("cache-control"))]
 
 
+# Content-Encoding values that mean "not encoded": `identity` (RFC 9110 8.4.1) and the
+# non-standard `none` that some servers send (graphql-yoga).
+UNENCODED = frozenset({"identity", "none"})
+
+
+def content_codings(headers: list[tuple[str, str]]) -> list[str]:
+    """The content codings of Content-Encoding as RFC 9110 reads them: every field line
+    of the name joined into one list (5.3), split on commas with optional whitespace and
+    empty elements dropped (5.6.1), each coding a case-insensitive token (8.4.1)."""
+    codings: list[str] = []
+    for name, value in headers:
+        if name.lower() != "content-encoding":
+            continue
+        codings.extend(t.strip().lower() for t in value.split(",") if t.strip())
+    return codings
+
+
 def check_compression(obs: SseObservation) -> list[Finding]:
     if not obs.streamed:
         return []
-    enc = (obs.header("content-encoding") or "").strip().lower()
-    if enc in ("", "identity"):
+    applied = [c for c in content_codings(obs.headers) if c not in UNENCODED]
+    if not applied:
         return []
+    shown = ", ".join(applied)
     return [finding("compressed-stream",
-                    f"Content-Encoding: {enc}. Compressors hold output until their block "
+                    f"Content-Encoding: {shown}. Compressors hold output until their block "
                     "fills unless the server flushes after every event.",
-                    content_encoding=enc)]
+                    content_encoding=shown)]
 
 
 def check_delayed_headers(obs: SseObservation) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sse_doctor.checks.content_checks import error_events
 from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
 
 
@@ -48,6 +49,8 @@ def check_stream_ended(obs: SseObservation, opts: ProbeOptions) -> list[Finding]
     if not obs.streamed or obs.close is None or obs.close.by != "server":
         return []
     if opts.expect_events or opts.expect_close is not None:
+        return []
+    if error_events(obs):  # not clean: error-event says how it ended
         return []
     return [finding(
         "stream-ended",

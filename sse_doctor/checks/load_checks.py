@@ -7,6 +7,7 @@ from sse_doctor.checks.content_checks import DIAG_WORDS
 from sse_doctor.load.histogram import Histogram
 from sse_doctor.load.observation import LoadObservation
 from sse_doctor.model import Finding, finding, when
+from sse_doctor.units import same_unit
 
 LOAD_CHECKS = ["load-refused", "load-dropped", "load-stalled", "load-malformed", "load-degraded",
                "load-generator-saturated"]
@@ -138,7 +139,8 @@ def check_degraded(obs: LoadObservation) -> list[Finding]:
                         lag_knee_streams=lag[2])
     fe = _knee(obs.first_event_bands, obs.requested, DEGRADED_RATIO, DEGRADED_FIRST_EVENT_MS)
     if fe:
-        parts.append(f"median time to first event went from {when(fe[0])} to {when(fe[1])}, "
+        fe_from, fe_to = same_unit(fe[0], fe[1])
+        parts.append(f"median time to first event went from {fe_from} to {fe_to}, "
                      f"bending at about {fe[2]} open streams")
         evidence.update(first_event_first_ms=round(fe[0], 2),
                         first_event_full_ms=round(fe[1], 2), first_event_knee_streams=fe[2])

@@ -36,6 +36,7 @@ STREAM_CHECKS: list[tuple[str, Check]] = [
     ("stalled-stream", _plain(timing_checks.check_stalled)),
     ("repeated-payload", _plain(content_checks.check_repeated)),
     ("missing-expected-event", content_checks.check_expected_events),
+    ("error-event", content_checks.check_error_event),
     ("no-server-timeout", lifecycle_checks.check_server_timeout),
     ("premature-close", lifecycle_checks.check_premature_close),
     ("stream-ended", lifecycle_checks.check_stream_ended),
@@ -47,12 +48,21 @@ STREAM_CHECKS: list[tuple[str, Check]] = [
 HTTP2_CHECK = ("http1-only", _plain(http_checks.check_http_version))
 
 
+# Checks of an expectation the user gave: evaluated (and a JUnit testcase, and "incomplete"
+# after Ctrl-C) only when it was given.
+EXPECTATION_CHECKS: dict[str, Callable[[ProbeOptions], bool]] = {
+    "missing-expected-event": lambda opts: bool(opts.expect_events),
+    "no-server-timeout": lambda opts: opts.expect_close is not None,
+}
+
+
 def run_sse_checks(obs: SseObservation, opts: ProbeOptions) -> tuple[list[Finding], list[str]]:
     if obs.unreachable is not None:
         return http_checks.check_unreachable(obs), ["target-unreachable"]
     plan = list(HEAD_CHECKS)
     if obs.streamed:
-        plan += STREAM_CHECKS
+        plan += [(code, check) for code, check in STREAM_CHECKS
+                 if code not in EXPECTATION_CHECKS or EXPECTATION_CHECKS[code](opts)]
         if obs.http2_offered:
             plan.append(HTTP2_CHECK)
     return run_plan(plan, obs, opts)

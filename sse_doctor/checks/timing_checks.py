@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
+from sse_doctor.checks.http_checks import HEAD_AND_BODY_TOGETHER_MS
 from sse_doctor.model import Finding, ProbeOptions, SseObservation, finding, when
+from sse_doctor.units import same_unit
 
 # Event types that are heartbeats by convention rather than data.
 KEEPALIVE_TYPES = frozenset({"ping", "heartbeat", "keepalive", "keep-alive", "hb"})
@@ -34,6 +36,23 @@ def silences(obs: SseObservation) -> list[tuple[float, float]]:
     return [(a, b) for a, b in zip(marks, marks[1:]) if b > a]
 
 
+# The idle timeout proxies most often default to: nginx's proxy_read_timeout and AWS ALB's
+# idle timeout are both 60 s.
+COMMON_PROXY_IDLE_MS = 60_000.0
+
+
+def proxy_idle_sentence(silence_ms: float) -> str:
+    """What the common 60 s proxy idle timeout says about a measured silence: that it would
+    have cut the connection only when the silence was longer than that."""
+    if silence_ms > COMMON_PROXY_IDLE_MS:
+        return ("A proxy with the common 60 s idle timeout (nginx proxy_read_timeout, AWS "
+                f"ALB) would have cut the connection 60 s into this {when(silence_ms)} "
+                "silence.")
+    return ("That is shorter than the common 60 s proxy idle timeout (nginx "
+            "proxy_read_timeout, AWS ALB), so those would not have cut it; a proxy or load "
+            f"balancer with an idle timeout under {when(silence_ms)} would.")
+
+
 def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]:
     if not obs.streamed:
         return []
@@ -45,12 +64,14 @@ def check_no_heartbeat(obs: SseObservation, opts: ProbeOptions) -> list[Finding]
     if longest <= opts.idle_limit * 1000:
         return []
     over = [g for g in gaps if g[1] - g[0] > opts.idle_limit * 1000]
-    where = "before the first byte" if start == 0.0 else f"from {when(start)}"
+    longest_text, start_text = same_unit(longest, start)
+    where = "before the first byte" if start == 0.0 else f"from {start_text}"
+    count = "" if len(over) == 1 else f"; {len(over)} silences were over it"
     return [finding(
         "no-heartbeat",
-        f"The stream was silent for {when(longest)} ({where}), longer than the idle "
-        f"limit of {opts.idle_limit:g} s; {len(over)} such silence(s). A proxy with a 60 s "
-        "idle timeout would have cut it.",
+        f"The stream was silent for {longest_text} ({where}), longer than the idle "
+        f"limit of {opts.idle_limit:g} s (--idle-limit){count}. "
+        + proxy_idle_sentence(longest),
         longest_silence_ms=round(longest, 1), silence_start_ms=round(start, 1),
         idle_limit_s=opts.idle_limit, silences_over_limit=len(over))]
 
@@ -64,9 +85,19 @@ class Delivery:
     silence_before_ms: float
 
 
+def head_held_with_body(obs: SseObservation) -> bool:
+    """The response head came together with the first body bytes: whatever held the body
+    back (a buffering proxy, a compressor) held the head too."""
+    return (obs.headers_ms is not None and obs.ttfb_ms is not None
+            and obs.ttfb_ms - obs.headers_ms <= HEAD_AND_BODY_TOGETHER_MS)
+
+
 def deliveries(obs: SseObservation) -> list[Delivery]:
     out: list[Delivery] = []
-    prev_end = obs.headers_ms or 0.0  # the first delivery's silence counts from the head
+    # The first delivery's silence counts from the head; from the request when the head was
+    # held back with it (nginx with gzip on sends a whole LLM answer, head and all, in one
+    # read seconds later: every token gap is 0 ms and that silence is the buffer's).
+    prev_end = 0.0 if head_held_with_body(obs) else (obs.headers_ms or 0.0)
     for c in obs.chunks:
         if out and c.t_ms - out[-1].end_ms <= DELIVERY_MERGE_MS:
             d = out[-1]
@@ -98,7 +129,10 @@ def check_buffered(obs: SseObservation) -> list[Finding]:
         f"{min(d.records for d in bursts)}-{max(d.records for d in bursts)} at once, each after "
         f"a silence of {when(min(d.silence_before_ms for d in bursts))} or more. "
     )
-    if first_held:
+    if first_held and head_held_with_body(obs):
+        detail += (f"The response, head and first {ds[0].records} records together, was held "
+                   f"back {when(ds[0].silence_before_ms)} after the request. ")
+    elif first_held:
         detail += (f"The first body byte was held back {when(ds[0].silence_before_ms)} "
                    "after the headers. ")
     detail += "The server or something in front of it buffers the stream."
@@ -129,9 +163,10 @@ def check_stalled(obs: SseObservation) -> list[Finding]:
     if quiet < threshold or len(alive) < STALL_MIN_KEEPALIVES:
         return []
     kinds = "comments" if any(c.t_ms > last for c in obs.comments) else "keepalive bytes"
+    last_text, quiet_text = same_unit(last, quiet)
     return [finding(
         "stalled-stream",
-        f"The last data event came at {when(last)}; for the next {when(quiet)} "
+        f"The last data event came at {last_text}; for the next {quiet_text} "
         f"only {kinds} arrived ({len(alive)} reads) and no data. The connection is alive "
         "but the producer behind it stopped.",
         last_data_event_ms=round(last, 1), data_silence_ms=round(quiet, 1),

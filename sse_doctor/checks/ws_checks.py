@@ -24,8 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sse_doctor.checks.selection import run_plan
+from sse_doctor.checks.timing_checks import proxy_idle_sentence
 from sse_doctor.model import Finding, finding, when
-from sse_doctor.units import ms_text, size_text
+from sse_doctor.units import ms_text, same_unit, size_text
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import WsFrame, WsObservation
 
@@ -74,17 +75,37 @@ _STATUS_HINTS = {
     403: "an Origin check or authorization refused it: compare --origin and credentials "
          "with what a browser sends (Starlette and FastAPI also answer 403 when no WebSocket "
          "route matches the path)",
-    404: "no WebSocket route at this path: check the URL",
+    404: "no WebSocket route at this path, or a server that handles the upgrade as a plain "
+         "HTTP request: check the URL, and that the server has WebSocket support",
     405: "the route exists but not for GET upgrades",
     426: "the server asks for another protocol version or for TLS (wss://)",
     429: "rate-limited: back off before reconnecting",
 }
 
 
+def cannot_upgrade(obs: WsObservation) -> bool:
+    """The server answered the upgrade on its plain HTTP path: it has no WebSocket support.
+
+    uvicorn without a WebSocket library (neither websockets nor wsproto installed, or
+    --ws none) logs "Unsupported upgrade request" and passes the request to the app as HTTP,
+    where a Starlette WebSocketRoute never matches: 404 'Not Found' with uvicorn's default
+    `server: uvicorn` header. With a WebSocket library, uvicorn refuses a handshake from its
+    WebSocket implementation (403, no `server` header), and a missing route is a 403 too.
+    So a non-101 answer carrying uvicorn's server header means the upgrade was never tried.
+    """
+    server = (obs.header("server") or "").strip().lower()
+    return obs.status is not None and obs.status != 101 and server.startswith("uvicorn")
+
+
 def _status_hint(obs: WsObservation) -> str:
     status = obs.status
     if status is None:
         return "the answer was not a WebSocket upgrade"
+    if cannot_upgrade(obs):
+        return ("the server (uvicorn) answered the upgrade as a plain HTTP request: it cannot "
+                "upgrade to WebSocket at all, whatever the path. uvicorn needs a WebSocket "
+                "library: pip install 'uvicorn[standard]' (or websockets); its log says "
+                "'No supported WebSocket library detected'")
     if status == 101:
         return "the server or a proxy answered 101 but not with a valid WebSocket upgrade"
     if status in _STATUS_HINTS:
@@ -118,6 +139,8 @@ def check_handshake(obs: WsObservation, opts: Any) -> list[Finding]:
         value = obs.header(name)
         if value is not None:
             evidence[name] = value
+    if cannot_upgrade(obs):
+        evidence["websocket_support"] = False
     return [finding("ws-handshake-failed", detail, **evidence)]
 
 
@@ -180,7 +203,7 @@ def check_server_closed(obs: WsObservation, opts: Any) -> list[Finding]:
     detail = f"The server closed the WebSocket normally with {code}"
     if close.reason:
         detail += f' "{close.reason}"'
-    detail += f" at {close.t_ms / 1000:.2f} s"
+    detail += f" at {when(close.t_ms)}"
     evidence: dict[str, Any] = {"close_code": close.code, "reason": close.reason,
                                 "close_ms": round(close.t_ms, 1),
                                 "messages_sent": len(outs), "messages_received": len(ins),
@@ -203,7 +226,7 @@ def check_abnormal_close(obs: WsObservation, opts: Any) -> list[Finding]:
     close = obs.close
     if not obs.opened or close is None:
         return []
-    at = f"at {close.t_ms / 1000:.3f} s"
+    at = f"at {when(close.t_ms)}"
     evidence: dict[str, Any] = {"by": close.by, "close_code": close.code, "reason": close.reason,
                                 "close_ms": round(close.t_ms, 1),
                                 "close_frame_received": obs.close_frame_received,
@@ -247,8 +270,9 @@ def check_keepalive(obs: WsObservation, opts: Any) -> list[Finding]:
         return []
     a, b = max(long, key=lambda g: g[1] - g[0])
     sent = sum(n for t, n in obs.n_in.items() if t != "pong")
-    detail = (f"No frame from the server for {(b - a) / 1000:.1f} s (from {a / 1000:.2f} s to "
-              f"{b / 1000:.2f} s), longer than --idle-limit {opts.idle_limit:g} s")
+    long_text, a_text, b_text = same_unit(b - a, a, b)
+    detail = (f"No frame from the server for {long_text} (from {a_text} to {b_text}), "
+              f"longer than --idle-limit {opts.idle_limit:g} s")
     if len(long) > 1:
         detail += f"; {len(long)} silences over the limit"
     if sent == 0:
@@ -258,7 +282,7 @@ def check_keepalive(obs: WsObservation, opts: Any) -> list[Finding]:
                    f"ping(s)")
     if obs.n_in["pong"]:
         detail += " (pongs to our pings do not count: they only answer the client)"
-    detail += ". Proxies and load balancers cut idle WebSockets, often after 60 s."
+    detail += ". " + proxy_idle_sentence(b - a)
     return [finding("ws-no-keepalive", detail, longest_silence_ms=round(b - a, 1),
                     from_ms=round(a, 1), to_ms=round(b, 1), idle_limit_s=opts.idle_limit,
                     silences_over_limit=len(long))]
@@ -281,8 +305,8 @@ def check_pong_timeout(obs: WsObservation, opts: Any) -> list[Finding]:
     if not late:
         return []
     answered = sum(1 for p in obs.pings if p.pong_ms is not None)
-    detail = (f"{len(late)} of {len(judged)} ping(s) got no pong within {deadline / 1000:g} s "
-              f"(the first sent at {late[0].t_ms / 1000:.2f} s)")
+    detail = (f"{len(late)} of {len(judged)} ping(s) got no pong within {when(deadline)} "
+              f"(the first sent at {when(late[0].t_ms)})")
     detail += f"; {answered} pong(s) arrived in all" if answered else "; no pong arrived at all"
     if obs.n_messages_in:
         detail += (f", while {obs.n_messages_in} message(s) did: the connection is alive but "
@@ -301,12 +325,12 @@ def check_expected_messages(obs: WsObservation, opts: Any) -> list[Finding]:
     if not missing:
         return []
     assert obs.headers_ms is not None
-    open_s = max(0.0, obs.open_until_ms - obs.headers_ms) / 1000
+    open_ms = max(0.0, obs.open_until_ms - obs.headers_ms)
     detail = (f"No message containing {', '.join(repr(m) for m in missing)} arrived: "
-              f"{obs.n_messages_in} message(s) in {open_s:.1f} s")
+              f"{obs.n_messages_in} message(s) in {when(open_ms)}")
     close = obs.close
     if close is not None and close.by in ("server", "transport", "client"):
-        detail += f"; the connection ended at {close.t_ms / 1000:.2f} s ({close.by})"
+        detail += f"; the connection ended at {when(close.t_ms)} ({close.by})"
     detail += "."
     return [finding("ws-missing-expected-message", detail, missing=missing,
                     messages=obs.n_messages_in)]

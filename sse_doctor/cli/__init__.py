@@ -74,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except typer.Exit as exc:
         return exc.exit_code
+    except BrokenPipeError:
+        # stdout's reader went away (`| head`): every report file is written by then; the
+        # rest of the output has nobody to read it. End quietly, as --follow does.
+        from sse_doctor.cli.live_view import discard_stdout
+
+        discard_stdout()
+        return EXIT_OK
     if isinstance(rv, int):
         return rv
     return EXIT_OK

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-
-from sse_doctor.cli.output import check_outputs, emit_values
+from sse_doctor.cli.output import StdoutConsole, check_outputs, emit_values
 from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from sse_doctor.options import validate
 from sse_doctor.redact import Redactor
@@ -22,7 +20,7 @@ def lab(values: dict[str, Any]) -> int:
         server = LabServer(port=port).start()
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot serve the lab on port {port}: {exc}") from None
-    Console(highlight=False).print(lab_listing(server.base_url))
+    StdoutConsole(highlight=False).print(lab_listing(server.base_url))
     try:
         server.serve_forever()
     finally:
@@ -43,7 +41,7 @@ def demo(values: dict[str, Any]) -> int:
         interrupt.say_interrupted(stop)
         return stop.exit_code
     if json_out != "-":
-        console = Console(highlight=False)
+        console = StdoutConsole(highlight=False)
         n = len(report.results)
         bad = [r.name for r in report.results if not r.matches_expected]
         if all_match:

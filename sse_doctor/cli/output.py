@@ -10,7 +10,8 @@ from typing import Any
 from rich.console import Console
 
 from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE, UsageError
-from sse_doctor.model import Report
+from sse_doctor.model import Report, mark_ignored
+from sse_doctor.options import known_codes
 from sse_doctor.redact import Redactor
 from sse_doctor.report import json_report, junit, terminal
 
@@ -24,9 +25,13 @@ def check_writable(path: str | None, what: str) -> None:
 
 
 def check_outputs(values: dict[str, Any]) -> None:
-    """Every report file asked for can be written, before anything runs."""
+    """Every report file asked for can be written, and every --ignore names a finding code,
+    before anything runs."""
     for key, what in (("json_out", "--json"), ("junit_out", "--junit"), ("html_out", "--html")):
         check_writable(values.get(key), what)
+    problem = known_codes("--ignore", values.get("ignore"))
+    if problem:
+        raise UsageError(problem)
 
 
 def write(path: str, text: str, what: str) -> None:
@@ -37,6 +42,15 @@ def write(path: str, text: str, what: str) -> None:
         raise UsageError(f"cannot write {what} file {path!r}: {exc.strerror}") from None
 
 
+class StdoutConsole(Console):
+    """rich's Console, except when stdout's reader has gone (`| head`): rich then exits 1
+    without a word; this raises BrokenPipeError for the command line to end quietly."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def err(message: str) -> None:
     sys.stderr.write(f"sse-doctor: error: {message}\n")
 
@@ -45,9 +59,9 @@ def exit_code_for(report: Report, fail_on: str) -> int:
     # A single target that never answered is exit 3; in the demo and in suites an unreachable
     # target is one failing scenario among others.
     if report.command not in ("demo", "run") and any(
-            f.code == "target-unreachable" for f in report.findings):
+            f.code == "target-unreachable" and not f.ignored for f in report.findings):
         return EXIT_UNREACHABLE
-    if any(junit.fails(f.severity, fail_on) for f in report.findings):
+    if any(junit.fails(f.severity, fail_on) for f in report.findings if not f.ignored):
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -77,7 +91,7 @@ def emit(
         sys.stdout.write(json_report.dumps(report, red, compact=json_lines) + "\n")
         sys.stdout.flush()
         return
-    console = Console(highlight=False)
+    console = StdoutConsole(highlight=False)
     if quiet:
         for r in report.results:
             console.print(terminal.verdict_line(r))
@@ -86,7 +100,8 @@ def emit(
 
 
 def emit_values(report: Report, red: Redactor, values: dict[str, Any]) -> None:
-    """`emit` with a command's output option values."""
+    """`emit` with a command's output option values (--ignore marks findings first)."""
+    mark_ignored(report.results, frozenset(values.get("ignore") or ()))
     emit(report, red, json_out=values.get("json_out"), junit_out=values.get("junit_out"),
          fail_on=values.get("fail_on", "never"), quiet=values.get("quiet", False),
          verbose=values.get("verbose", False), html_out=values.get("html_out"),

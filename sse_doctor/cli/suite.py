@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from sse_doctor.cli.output import check_outputs, check_writable, write
+from sse_doctor.cli.output import StdoutConsole, check_outputs, check_writable, write
 from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from sse_doctor.plan import PLANNERS
 from sse_doctor.report import junit
@@ -51,6 +51,10 @@ def run_command(values: dict[str, Any]) -> int:
                          "; nothing was run\n")
         return EXIT_USAGE
 
+    cli_ignore = frozenset(values.get("ignore") or ())
+    if cli_ignore:  # `run --ignore CODE` mutes it in every check, as a suite's `ignore` does
+        for spec in suite.checks:
+            spec.ignore = spec.ignore | cli_ignore
     fail = values["fail_on"]
     to_stdout = json_out == "-"
     run = _progress_run(suite, jobs, fail, show=not (quiet or to_stdout))
@@ -82,7 +86,7 @@ def run_command(values: dict[str, Any]) -> int:
     if to_stdout:
         sys.stdout.write(suite_report.dumps(run, red) + "\n")
     else:
-        console = Console(highlight=False)
+        console = StdoutConsole(highlight=False)
         if quiet:
             console.print(suite_terminal.verdict_line(run))
         else:
@@ -105,7 +109,7 @@ def init(values: dict[str, Any]) -> int:
         raise UsageError(f"{output} already exists; use --force to overwrite it")
     check_writable(output, "--output")
     write(output, starter_suite(url, target.protocol, sorted(PLANNERS), output), "--output")
-    Console(highlight=False).print(
+    StdoutConsole(highlight=False).print(
         f"Wrote {output}: one check for {target.display_url()}.\n"
         f"Edit it, then run: sse-doctor run {output}")
     return EXIT_OK

@@ -47,7 +47,7 @@ async def run_disconnect(target: Target, opts: ExperimentOptions, d: DisconnectS
             window = d.after if d.after is not None else opts.duration
             leg = await open_leg(target, f"drop #{i}", clock.t0, window_s=window,
                                  max_items=None if d.after is not None else d.after_events,
-                                 abort=d.mode, keep=opts.keep)
+                                 abort=d.mode, keep=opts.keep, ws=opts.ws)
             obs.add_leg(leg)
             if not leg.accepted:
                 if i == 1:

@@ -37,7 +37,8 @@ async def run_duplicates(target: Target, opts: ExperimentOptions, d: DuplicateSe
         async def one(i: int) -> Leg:
             await asyncio.sleep(STAGGER_S * i)
             return await open_leg(target, f"stream #{i + 1}", clock.t0,
-                                  window_s=max(0.1, end - time.perf_counter()), keep=opts.keep)
+                                  window_s=max(0.1, end - time.perf_counter()), keep=opts.keep,
+                                  ws=opts.ws)
 
         obs.step(clock.ms(), f"opening {d.connections} streams with one identity, "
                  f"{STAGGER_S * 1000:.0f} ms apart, each held until {hold:g} s after the last")

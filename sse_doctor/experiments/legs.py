@@ -31,13 +31,14 @@ async def open_leg(
     last_event_id: str | None = None,
     client: httpx.AsyncClient | None = None,
     keep: int = 200,
+    ws: Any = None,
 ) -> Leg:
     """Open one connection with the target's identity and hold it until `max_items` arrived,
     `window_s` passed, or the server ended it; then end it (abruptly when
     `abort` is "rst" or "fin")."""
     start_ms = (time.perf_counter() - t0) * 1000
     if target.protocol == "ws":
-        obs = await _ws_leg(target, window_s, max_items, abort, keep)
+        obs = await _ws_leg(target, window_s, max_items, abort, keep, ws)
     else:
         opts = ProbeOptions(duration=window_s, idle_limit=window_s, max_events=max_items,
                             keep=keep)
@@ -53,10 +54,15 @@ async def open_leg(
 
 
 async def _ws_leg(target: Target, window_s: float, max_items: int | None, abort: str | None,
-                  keep: int) -> Any:
+                  keep: int, ws: Any = None) -> Any:
+    """One WebSocket connection; `ws` (a WsOptions) says what the client sends after the
+    handshake and how it handshakes (subprotocols, origin), the same on every connection."""
+    from dataclasses import replace
+
     from sse_doctor.ws.client import observe_ws
     from sse_doctor.ws.options import WsOptions
 
-    opts = WsOptions(duration=window_s, idle_limit=window_s, max_events=max_items, keep=keep,
-                     abort=abort)
+    opts = replace(ws if ws is not None else WsOptions(), duration=window_s,
+                   idle_limit=window_s, max_events=max_items, keep=keep, abort=abort,
+                   expect_messages=(), ping_interval=None)
     return await observe_ws(target, opts)

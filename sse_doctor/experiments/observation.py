@@ -159,4 +159,3 @@ class ExperimentObservation:
         if self.legs and self.legs[0].unreachable:
             return self.legs[0].unreachable
         return None
-

@@ -29,6 +29,9 @@ class ExperimentOptions:
     watches: list[Any] = field(default_factory=list)  # watchers.WatchSpec
     keep: int = 200
     progress: Progress | None = None
+    # WebSocket: what every connection does after the handshake (--send, --subprotocol,
+    # --origin, --max-message-size), a ws.options.WsOptions; None for SSE
+    ws: Any = None
 
 
 class Clock:
@@ -103,7 +106,7 @@ async def reconnect(target: Target, obs: ExperimentObservation, clock: Clock,
     while True:
         attempts += 1
         leg = await open_leg(target, role, clock.t0, window_s=window, max_items=1,
-                             keep=opts.keep)
+                             keep=opts.keep, ws=opts.ws)
         ok = leg.accepted and (leg.items > 0 or not wants_items)
         if ok or time.perf_counter() >= deadline:
             break

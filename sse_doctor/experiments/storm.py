@@ -55,7 +55,7 @@ async def run_storm(target: Target, opts: ExperimentOptions, s: StormSettings,
                 async with sem:
                     leg = await open_leg(target, f"cycle #{i + 1}", clock.t0,
                                          window_s=CYCLE_HOLD_S, abort="rst", client=client,
-                                         keep=0)
+                                         keep=0, ws=opts.ws)
                 statuses[_outcome(leg)] += 1
                 with_items += leg.items > 0
                 if leg.obs.headers_ms is not None:

@@ -148,7 +148,8 @@ SCENARIOS: tuple[LabScenario, ...] = (
     ),
     _sse(
         "divergence",
-        "bare blank-line keepalives: browsers ignore them, httpx-sse emits empty events",
+        "keepalives typed 'event: ping' with no data line: browsers drop them, httpx-sse "
+        "dispatches them",
         {"client-divergence"},
     ),
     _sse(

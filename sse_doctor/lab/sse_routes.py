@@ -47,9 +47,9 @@ class LabCrash(RuntimeError):
 class EventWriter:
     """Serializes events: incrementing ``id:`` fields and a single ``retry:`` in the first event.
 
-    Comments are written as one ``: text`` line without a trailing blank line: a comment
-    followed by a blank line makes httpx-sse emit an empty event once an id has been seen
-    (browsers dispatch nothing), and only the divergence scenario is meant to show that.
+    Comments are written as one ``: text`` line without a trailing blank line (a comment
+    followed by a blank line makes httpx-sse emit an empty event once an id has been seen,
+    its bug #35, which sse-doctor does not report).
     """
 
     def __init__(self, *, retry: int | None = RETRY_MS, ids: bool = True, first_id: int = 1):
@@ -361,7 +361,9 @@ async def divergence_body(writer: EventWriter) -> Body:
             counter += 1
             yield writer.event(_tick_data(counter), event="tick")
         else:
-            yield b"\n"
+            # A keepalive typed as an event but with no data line: browsers drop it,
+            # httpx-sse dispatches a 'ping' event with empty data.
+            yield b"event: ping\n\n"
 
 
 GARBAGE_SEED = 0x5EED

@@ -28,12 +28,31 @@ from sse_doctor.plan.probe import plan_probe, run_probe
 from sse_doctor.target import Target, is_loopback
 
 
-def _experiment_options(p: dict[str, Any]) -> ExperimentOptions:
+def _ws_connect(p: dict[str, Any], target: Target) -> Any:
+    """What each WebSocket connection sends and offers (--send, --subprotocol, --origin,
+    --max-message-size), as `probe` reads them; None for SSE, where they are refused."""
+    from sse_doctor.model import ProbeOptions
+    from sse_doctor.ws.options import WsOptions
+
+    given = [flag for key, flag in (("send", "--send"), ("subprotocol", "--subprotocol"),
+                                    ("origin", "--origin")) if p.get(key)]
+    if target.protocol != "ws":
+        if given:
+            raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                             "WebSocket (ws://, wss://) URLs")
+        return None
+    return WsOptions.from_cli(ProbeOptions(), send=p.get("send") or [], expect_message=[],
+                              ping_interval=None, subprotocols=p.get("subprotocol") or [],
+                              origin=p.get("origin"),
+                              max_message_size=p.get("max_message_size") or 1 << 20)
+
+
+def _experiment_options(p: dict[str, Any], target: Target) -> ExperimentOptions:
     from sse_doctor.watchers import parse_watches
 
     watches = parse_watches(p.get("watch_metric"), p.get("watch_json"), p.get("watch_port"))
     return ExperimentOptions(duration=p["duration"], grace=p.get("grace", 0.0) or 0.0,
-                             watches=watches)
+                             watches=watches, ws=_ws_connect(p, target))
 
 
 class _Runs:
@@ -98,6 +117,8 @@ def _settings_json(settings: Any, opts: ExperimentOptions) -> dict[str, Any]:
     out = dict(vars(settings))
     out.update(duration_s=opts.duration, grace_s=opts.grace,
                watches=[w.option() for w in opts.watches])
+    if opts.ws is not None and opts.ws.send:
+        out["messages_sent_per_connection"] = len(opts.ws.send)  # counted, never quoted
     return out
 
 
@@ -110,7 +131,7 @@ def plan_disconnect(p: dict[str, Any]) -> Plan:
 
     validate("disconnect", p)
     target = target_of(p)
-    opts = _experiment_options(p)
+    opts = _experiment_options(p, target)
     if p["after_events"] is not None and p["after"] is not None:
         raise UsageError("give either --after-events N or --after S, not both")
     d = DisconnectSettings(after_events=p["after_events"] if p["after"] is None else None,
@@ -134,7 +155,7 @@ def plan_duplicates(p: dict[str, Any]) -> Plan:
 
     validate("duplicates", p)
     target = target_of(p)
-    opts = _experiment_options(p)
+    opts = _experiment_options(p, target)
     d = DuplicateSettings(connections=p["connections"], policy=p["policy"])
     budget = STAGGER_S * d.connections + opts.duration + 2 * target.timeout + opts.grace + 10
     return _experiment_plan("duplicates", target, opts, d, run_duplicates, duplicates_result,
@@ -151,7 +172,7 @@ def plan_storm(p: dict[str, Any]) -> Plan:
 
     validate("storm", p)
     target = target_of(p)
-    opts = _experiment_options(p)
+    opts = _experiment_options(p, target)
     if p["concurrency"] > MAX_REMOTE_CONCURRENCY and not is_loopback(target.url) \
             and not p["i_know_what_i_am_doing"]:
         raise UsageError(
@@ -203,12 +224,13 @@ def plan_checkup(p: dict[str, Any]) -> Plan:
     # The probe runs with its defaults for everything checkup does not take.
     probe_values = {**COMMANDS["probe"].defaults(), **p}
     target, probe_opts, ws_opts = plan_probe(probe_values)
-    opts = _experiment_options(p)
+    opts = _experiment_options(p, target)
     if p["concurrency"] > 1000 or p["cycles"] > 10_000:
         raise UsageError("checkup allows at most 1000 concurrent and 10000 storm cycles; "
                          "use the storm command for more")
     hold = min(opts.duration, 5.0)
-    exp_opts = ExperimentOptions(duration=hold, grace=opts.grace, watches=opts.watches)
+    exp_opts = ExperimentOptions(duration=hold, grace=opts.grace, watches=opts.watches,
+                                 ws=opts.ws)
     runs = _Runs(target, exp_opts)
     runs.probe_plan = (target, probe_opts, ws_opts)
 

@@ -143,6 +143,10 @@ def finish(profile: Profile, name: str, target: Target, opts: ProbeOptions, popt
         own = profile.check(result, obs, opts, popts)
         for f in own:
             assert f.code in profile.codes, f"{profile.name} emitted {f.code}"
+        if any(f.severity == "error" for f in own):
+            # The profile read the stream's errors in its protocol's terms (an LLM error
+            # event, a GraphQL error): the generic error-event would say it twice.
+            findings = [f for f in findings if f.code != "error-event"]
         findings += own
         checks_run += list(profile.codes)
     protocol = "ws" if target.protocol == "ws" else "sse"

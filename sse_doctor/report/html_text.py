@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from sse_doctor.redact import Redactor
+from sse_doctor.units import ms_text
 
 EXCERPT = 120  # characters of event data / message text in a tooltip
 MAX_HEADER_VALUE = 300
@@ -59,7 +60,8 @@ def one_line(text: str | None, limit: int = EXCERPT) -> str:
 
 
 def seconds(ms: float) -> str:
-    return f"{ms / 1000:.3f} s"
+    """A moment in the report, in the unit the rest of it uses (milliseconds below 10 s)."""
+    return ms_text(ms)
 
 
 def count(n: int, noun: str) -> str:

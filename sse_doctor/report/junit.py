@@ -33,7 +33,13 @@ def render(report: Report, fail_on: str, redactor: Redactor) -> str:
                 ET.SubElement(case, "skipped", message=INCOMPLETE)
                 continue
             found = by_code.get(code, [])
-            failing = [f for f in found if fails(f.severity, fail_on)]
+            failing = [f for f in found if fails(f.severity, fail_on) and not f.ignored]
+            if found and all(f.ignored for f in found):
+                ns += 1
+                f = found[0]
+                ET.SubElement(case, "skipped", message=redactor.text(
+                    f"ignored (--ignore): [{f.severity}] {f.title}: {f.detail}"))
+                continue
             if failing:
                 nf += 1
                 f = failing[0]
@@ -103,8 +109,8 @@ def render_suite(suite_name: str, cases: list[SuiteCase], redactor: Redactor, *,
             node = ET.SubElement(case, "failure", type=worst.code,
                                  message=_x(redactor, worst.title + more))
             node.text = _x(redactor, "\n\n".join(_finding_block(f) for f in c.failing))
-        lines = [f"allowed by the suite: [{f.severity}] {f.code}: {f.detail}"
-                 for f in c.allowed]
+        lines = [f"{'ignored' if f.ignored else 'allowed by the suite'}: [{f.severity}] "
+                 f"{f.code}: {f.detail}" for f in c.allowed]
         lines += [f"note: [{f.severity}] {f.code}: {f.detail}" for f in c.notes]
         if lines:
             ET.SubElement(case, "system-out").text = _x(redactor, "\n".join(lines))

@@ -78,7 +78,8 @@ def findings_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) \
         -> list[tuple[Finding, Shown | None]]:
     """The findings, worst first, each with its evidence as indented JSON."""
     out = []
-    for f in by_severity(r.findings):
+    # Ignored findings (--ignore) last: they decide nothing.
+    for f in sorted(by_severity(r.findings), key=lambda f: f.ignored):
         evidence = None
         if f.evidence:
             evidence = shown(red, json.dumps(red.deep(f.evidence), ensure_ascii=False,
@@ -194,9 +195,9 @@ def timeline_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> Ti
             else "nothing was received"))
     n = len(tl.marks)
     chart = TimelineChart(tl, red, f"Timeline of {r.name}: {n} items over "
-                                   f"{tl.span_ms / 1000:.1f} s")
+                                   f"{ms_text(tl.span_ms)}")
     how = (f"{n:,} items, drawn as one mark per time slice of "
-           f"{tl.span_ms / max(1, MAX_MARKS // len(tl.lanes)) / 1000:.3f} s"
+           f"{ms_text(tl.span_ms / max(1, MAX_MARKS // len(tl.lanes)))}"
            if chart.aggregated else f"{n:,} items")
     note = f" ({shown(red, tl.note)})" if tl.note else ""
     since = "the opening handshake" if r.protocol == "ws" else "the request"
@@ -268,6 +269,40 @@ def _records(heading: Shown, items: list[dict[str, Any]], red: Redactor) -> Reco
                    max(0, len(items) - MAX_ROWS))
 
 
+def _scalar(v: Any) -> bool:
+    return not isinstance(v, (dict, list))
+
+
+def _table_of(heading: Shown, data: dict[str, Any], red: Redactor) -> list[Records]:
+    """An object of figures as tables, as the terminal shows them: its plain values one row
+    each (name, value), and its distributions ({"p50": .., "p95": ..} per name, a load
+    run's histograms, a profile's itl_ms) one row each with a column per figure."""
+    plain = [(k, v) for k, v in data.items() if not isinstance(v, dict)]
+    nested = [(k, v) for k, v in data.items()
+              if isinstance(v, dict) and v and all(_scalar(x) for x in v.values())]
+    deeper = [(k, v) for k, v in data.items() if isinstance(v, dict) and (k, v) not in nested]
+    out = []
+    rows = [[shown(red, label(k), 60), shown(red, value_text(v), 200)]
+            for k, v in plain + deeper if v not in (None, [], {})]
+    if rows:
+        out.append(Records(heading, [shown(red, "name", 10), shown(red, "value", 10)],
+                           rows[:MAX_ROWS], max(0, len(rows) - MAX_ROWS)))
+    if nested:
+        columns: list[str] = []
+        for _, v in nested:
+            columns.extend(c for c in v if c not in columns)
+        columns = columns[:MAX_COLUMNS]
+        title = shown(red, "Distributions", 60) if rows else heading
+        out.append(Records(title,
+                           [shown(red, "name", 10)] + [shown(red, label(c), 40)
+                                                      for c in columns],
+                           [[shown(red, label(k), 60)]
+                            + [shown(red, value_text(v.get(c)), 40) for c in columns]
+                            for k, v in nested[:MAX_ROWS]],
+                           max(0, len(nested) - MAX_ROWS)))
+    return out
+
+
 def shaped_view(key: str, title: str) -> View:
     """The JSON an observation files under ``key``, rendered by shape: scalars as facts, lists
     of steps (objects with a "text") in order, other lists of objects as tables."""
@@ -281,6 +316,10 @@ def shaped_view(key: str, title: str) -> View:
                     heading = shown(red, label(k).capitalize(), 60)
                     blocks.append(_steps(heading, value, red) if all("text" in v for v in value)
                                   else _records(heading, value, red))
+                elif isinstance(value, dict) and value and not all(
+                        _scalar(v) for v in value.values()):
+                    # figures with distributions inside: tables, never raw JSON
+                    blocks.extend(_table_of(shown(red, label(k).capitalize(), 60), value, red))
                 elif value not in (None, [], {}):
                     facts.append(Fact(shown(red, label(k), 60),
                                       shown(red, value_text(value), 600)))

@@ -26,6 +26,7 @@ from sse_doctor.report.timeline import (
     palette,
     typed_counts,
 )
+from sse_doctor.units import same_unit
 from sse_doctor.ws import closecodes
 
 MAX_WATCH_POINTS = 400  # points per watched-series chart (min/max per slice beyond it)
@@ -96,15 +97,15 @@ class TimelineChart:
         out = []
         for a, b in self.tl.gaps:
             x0, x1 = self.x(a), self.x(b)
-            length = (b - a) / 1000
-            tip = (f"silent for {length:.1f} s, from {seconds(a)} to {seconds(b)}: longer than "
+            length, start, end = same_unit(b - a, a, b)
+            tip = (f"silent for {length}, from {start} to {end}: longer than "
                    f"the idle limit of {(self.tl.idle_limit_ms or 0) / 1000:g} s")
             out.append(f'<g class="gap"><title>{self._t(tip)}</title>'
                        f'<rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 1):.1f}" '
                        f'height="{bottom - TOP}"/>')
             if x1 - x0 >= 44:
                 out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{(TOP + bottom) / 2 + 4:.1f}">'
-                           f'{length:.1f} s</text>')
+                           f'{length}</text>')
             out.append("</g>")
         return out
 
@@ -298,7 +299,9 @@ def watch_chart(w: dict[str, Any], red: Redactor) -> Markup | None:
     name = escape(shown(red, w.get("name", "watched value"), 200))
     lo, hi = min(values), max(values)
     if hi == lo:
-        lo, hi = lo - 1, hi + 1
+        # A flat series: an axis around it that never goes below 0 for counts that
+        # cannot (all zero: 0..1, not -1..1).
+        lo, hi = (0.0, max(1.0, 2 * hi)) if lo >= 0 else (lo - 1, hi + 1)
     end_ms, settled_ms = num(w.get("end_ms")), num(w.get("settled_ms"))
     t_end = max([t for run in runs for t, _ in run] + [end_ms or 0.0, settled_ms or 0.0]) or 1.0
     pw, ph = WW - WL - WR, WH - WT - WB

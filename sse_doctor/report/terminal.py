@@ -28,15 +28,19 @@ def verdict_line(r: ScenarioResult) -> Text:
     v = r.verdict
     t = Text()
     t.append(f" {v.upper()} ", style=f"reverse {STYLE[v]}")
-    serious = [f for f in _sorted(r.findings) if f.severity != "info"]
+    counted = [f for f in r.findings if not f.ignored]
+    serious = [f for f in _sorted(counted) if f.severity != "info"]
     if serious:
         t.append("  " + "; ".join(f.title for f in serious[:3]))
         if len(serious) > 3:
             t.append(f" (+{len(serious) - 3} more)")
-    elif r.findings:
-        t.append("  nothing wrong; notes: " + ", ".join(f.code for f in r.findings))
+    elif counted:
+        t.append("  nothing wrong found (notes: " + ", ".join(f.code for f in counted) + ")")
     else:
         t.append("  nothing wrong found")
+    ignored = sorted({f.code for f in r.findings if f.ignored})
+    if ignored:
+        t.append(f"  (ignored: {', '.join(ignored)})", style="dim")
     if r.checks_incomplete:
         t.append(" so far" if not serious else "")
         t.append(f"  (interrupted: {len(r.checks_incomplete)} check(s) incomplete)",
@@ -95,10 +99,10 @@ def timeline(obs: SseObservation) -> Text | None:
         mark(c.t_ms, "·")
     for e in obs.events:
         mark(e.t_ms, "█")
-    t = Text("0 s |", style="dim")
+    t = Text("0 |", style="dim")
     for ch in cols:
         t.append(ch, style={"█": "green", "·": "cyan", "░": "yellow"}.get(ch, ""))
-    t.append(f"| {span / 1000:.1f} s", style="dim")
+    t.append(f"| {ms_text(span)}", style="dim")
     t.append(f"\n      █ event  · comment  ░ other bytes  (blank: silence; "
              f"{step:.0f} ms per column)", style="dim")
     return t
@@ -161,9 +165,20 @@ def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: b
     console.print(Panel(verdict_line(r), title=title, title_align="left", expand=True))
     if r.profile is not None:
         console.print(profile_table(r.profile, red))
-    if r.findings:
+    # Info findings are notes, not work: they never head "What to do".
+    serious = [f for f in r.findings if f.severity != "info" and not f.ignored]
+    notes = [f for f in r.findings if f.severity == "info" and not f.ignored]
+    ignored = [f for f in r.findings if f.ignored]
+    if serious:
         console.print(Text("What to do", style="bold"))
-        console.print(findings_block(r.findings, red))
+        console.print(findings_block(serious, red))
+    if notes:
+        console.print(Text("Notes", style="bold"))
+        console.print(findings_block(notes, red))
+    if ignored:
+        console.print(Text("Ignored (--ignore: they decide neither verdict nor exit code)",
+                           style="bold dim"))
+        console.print(findings_block(ignored, red, advice=False))
     if r.checks_incomplete:
         console.print(Text("Incomplete (interrupted before the window ended, so not passed): "
                            + ", ".join(r.checks_incomplete), style="yellow"))
@@ -221,6 +236,7 @@ def render_scorecard(report: Report, console: Console) -> None:
     t.add_column("verdict")
     t.add_column("findings")
     for r in report.results:
-        codes = ", ".join(f"{f.code} ({f.severity})" for f in _sorted(r.findings))
+        codes = ", ".join(f"{f.code} ({'ignored ' if f.ignored else ''}{f.severity})"
+                          for f in _sorted(r.findings))
         t.add_row(r.name, Text(r.verdict, style=STYLE[r.verdict]), codes or "none")
     console.print(t)

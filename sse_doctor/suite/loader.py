@@ -32,7 +32,7 @@ from sse_doctor.redact import Redactor, is_secret_param
 
 THRESHOLD_KEYS = ("max_first_event_ms", "max_gap_s", "min_events")
 # Keys the suite handles itself; every other key of a check is an option of its command.
-SUITE_KEYS = ("name", "url", "command", "allow", "headers", *THRESHOLD_KEYS)
+SUITE_KEYS = ("name", "url", "command", "allow", "ignore", "headers", *THRESHOLD_KEYS)
 TOP_KEYS = ("name", "defaults", "check")
 DEFAULT_COMMAND = "probe"
 # Expanded into these keys, a variable's value is a credential wherever it shows up again.
@@ -73,6 +73,8 @@ class CheckSpec:
     url: str
     plan: Plan
     allow: frozenset[str] = frozenset()
+    # Codes muted as with --ignore: reported as ignored, never deciding the check.
+    ignore: frozenset[str] = frozenset()
     thresholds: dict[str, float] = field(default_factory=dict)
     line: int | None = None  # line of its [[check]] header, when it has one
     secrets: tuple[str, ...] = ()  # values from the environment that must never be shown
@@ -386,6 +388,8 @@ class _Loader:
         # Suite keys are checked here too: a check that overrides them would hide a bad default.
         if "allow" in defaults:
             self._allow(defaults["allow"], "[defaults]")
+        if "ignore" in defaults:
+            self._allow(defaults["ignore"], "[defaults]", "ignore")
         self._thresholds(defaults, {k: "[defaults]" for k in THRESHOLD_KEYS})
 
     def _check(self, index: int, raw: Any, defaults: dict[str, Any],
@@ -462,6 +466,7 @@ class _Loader:
             url = None
 
         allow = self._allow(expanded.get("allow", []), origin.get("allow", loc))
+        ignore = self._allow(expanded.get("ignore", []), origin.get("ignore", loc), "ignore")
         thresholds = self._thresholds(expanded, origin)
 
         parts: list[tuple[str, str, list[str]]] = []  # key, where it was set, its argv
@@ -493,7 +498,8 @@ class _Loader:
             self.problem(loc, str(exc))
             return None
         return CheckSpec(index=index, name=name, command=command, url=url, plan=plan,
-                         allow=frozenset(allow), thresholds=thresholds, line=line,
+                         allow=frozenset(allow), ignore=frozenset(ignore),
+                         thresholds=thresholds, line=line,
                          secrets=tuple(secrets))
 
     def _parse_each(self, command: str, parts: list[tuple[str, str, list[str]]]) -> None:
@@ -506,14 +512,14 @@ class _Loader:
                 shown = values[0] if len(values) == 1 else values
                 self.problem(where, f"{key}: {_click_problem(exc)} (got {shown!r})")
 
-    def _allow(self, value: Any, where: str) -> list[str]:
+    def _allow(self, value: Any, where: str, key: str = "allow") -> list[str]:
         codes = [value] if isinstance(value, str) else value
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            self.problem(where, "'allow' expects a list of finding codes")
+            self.problem(where, f"'{key}' expects a list of finding codes")
             return []
         for c in codes:
             if c not in REGISTRY:
-                self.problem(where, f"allow: unknown finding code {c!r}"
+                self.problem(where, f"{key}: unknown finding code {c!r}"
                                     f"{_did_you_mean(c, set(REGISTRY))}")
         return [c for c in codes if c in REGISTRY]
 

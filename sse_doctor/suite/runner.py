@@ -14,7 +14,7 @@ from typing import Any
 
 from sse_doctor import interrupt
 from sse_doctor.codes import SEVERITY_RANK
-from sse_doctor.model import Finding, Report, ScenarioResult, finding, protocol_of
+from sse_doctor.model import Finding, Report, ScenarioResult, finding, mark_ignored, protocol_of
 from sse_doctor.report.junit import fails
 from sse_doctor.suite.loader import CheckSpec, Suite
 from sse_doctor.suite.thresholds import evaluate
@@ -35,8 +35,8 @@ class CheckOutcome:
     result: ScenarioResult  # the suite's entry for the check: every finding, thresholds too
     sub_results: list[ScenarioResult]  # what the command returned, when it was several
     thresholds: dict[str, dict[str, Any]]
-    failing: list[Finding]  # at or above --fail-on and not allowed: these fail the check
-    allowed: list[Finding]  # found, but the check allows their code
+    failing: list[Finding]  # at or above --fail-on, not allowed, not ignored: these fail it
+    allowed: list[Finding]  # found, but the check allows (or ignores) their code
     duration_s: float
 
     @property
@@ -81,9 +81,11 @@ def worst_first(findings: list[Finding]) -> list[Finding]:
 
 def judge(findings: list[Finding], allow: frozenset[str], fail_on: str) \
         -> tuple[list[Finding], list[Finding]]:
-    """(failing, allowed): a check fails on a finding at or above fail_on it does not allow."""
-    allowed = [f for f in findings if f.code in allow]
-    failing = [f for f in findings if f.code not in allow and fails(f.severity, fail_on)]
+    """(failing, allowed): a check fails on a finding at or above fail_on it does not allow
+    and does not ignore; ignored findings count with the allowed ones."""
+    allowed = [f for f in findings if f.code in allow or f.ignored]
+    failing = [f for f in findings if f.code not in allow and not f.ignored
+               and fails(f.severity, fail_on)]
     return worst_first(failing), allowed
 
 
@@ -148,6 +150,7 @@ def outcome(spec: CheckSpec, results: list[ScenarioResult], extra: list[Finding]
     entry.findings.extend(missed + extra)
     if spec.thresholds and "threshold-missed" not in entry.checks_run:
         entry.checks_run.append("threshold-missed")
+    mark_ignored([entry, *results], spec.ignore)
     failing, allowed = judge(entry.findings, spec.allow, fail_on)
     entry.allowed = frozenset(spec.allow)  # so every renderer can tell accepted from failing
     return CheckOutcome(spec=spec, result=entry,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sse_doctor.model import Finding, ScenarioResult, SseObservation, finding, when
+from sse_doctor.units import same_unit
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,11 @@ def evaluate(thresholds: dict[str, float], results: list[ScenarioResult]) \
             value = worst.longest_gap_ms / 1000
             met = value <= limit
             if not met:
+                gap_text, start_text = same_unit(worst.longest_gap_ms, worst.gap_start_ms)
                 where = "before the first event" if worst.gap_start_ms == 0.0 \
-                    else f"from {when(worst.gap_start_ms)}"
+                    else f"from {start_text}"
                 missed(key, limit, round(value, 3),
-                       f"The stream went {when(worst.longest_gap_ms)} without an event "
+                       f"The stream went {gap_text} without an event "
                        f"({where}); the suite allows at most {limit:g} s ({key}).",
                        gap_start_ms=round(worst.gap_start_ms, 1))
             report[key] = {"limit": limit, "measured": round(value, 3), "met": met}

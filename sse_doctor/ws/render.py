@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sse_doctor.redact import Redactor
-from sse_doctor.units import ms_text, size_text
+from sse_doctor.units import ms_text, rate_text, size_text
 from sse_doctor.ws import closecodes
 from sse_doctor.ws.observation import WsFrame, WsObservation
 from sse_doctor.ws.stats import message_rate, ping_rtts, spread
@@ -196,7 +196,7 @@ def _insert_silences(obs: WsObservation, steps: list[Step], idle_limit_s: float)
     for a, b in obs.silences():
         if b - a > idle_limit_s * 1000:
             steps.append(Step(a + 0.0001, "", "silence",
-                              f"no frame from the server for {(b - a) / 1000:.1f} s "
+                              f"no frame from the server for {ms_text(b - a)} "
                               f"(--idle-limit {idle_limit_s:g} s)", failing=True,
                               style="yellow"))
 
@@ -288,7 +288,7 @@ def summary_table(obs: WsObservation, red: Redactor) -> Table:
              if n_in else "")
     rate = message_rate(obs)
     t.add_row("messages", f"in {n_in} ({size_text(obs.bytes_in)}{sizes}"
-                          f"{f', {rate:g}/s' if rate else ''}) · out {n_out} "
+                          f"{', ' + rate_text(rate) if rate else ''}) · out {n_out} "
                           f"({size_text(obs.bytes_out)}) · first in after "
                           f"{ms_text(obs.first_message_ms)}")
     if obs.pings:

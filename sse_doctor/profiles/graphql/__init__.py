@@ -144,7 +144,10 @@ class GraphqlProfile(Profile):
         if s.subscribe_ms is not None:
             steps.append(Step(s.subscribe_ms, "subscribe", s.kind, s.query[:80].strip()))
         if s.first_result_ms is not None:
-            steps.append(Step(s.first_result_ms, "first result", "ok", ""))
+            status = s.first_result_status
+            words = {"ok": "", "partial": "data with errors",
+                     "errors": "errors only, no data"}[status]
+            steps.append(Step(s.first_result_ms, "first result", status, words))
         if s.error_ms is not None:
             steps.append(Step(s.error_ms, "error", "graphql", "; ".join(s.errors[:2])))
         if s.complete_ms is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sse_doctor.checks.timing_checks import proxy_idle_sentence
 from sse_doctor.model import Finding, SseObservation, finding
 from sse_doctor.profiles.graphql.protocol import (
     SSE,
@@ -117,7 +118,7 @@ def check_session(s: GqlSession, obs: Any, idle_limit_s: float) -> list[Finding]
         out.append(finding("graphql-no-keepalive",
                            f"Nothing from the server for {ms_text(b - a)} (from {ms_text(a)} to "
                            f"{ms_text(b)}), longer than --idle-limit {idle_limit_s:g} s; "
-                           f"keepalives seen: {kinds}. Proxies cut idle connections, often "
-                           f"at 60 s.", longest_silence_ms=round(b - a, 1),
+                           f"keepalives seen: {kinds}. " + proxy_idle_sentence(b - a),
+                           longest_silence_ms=round(b - a, 1),
                            idle_limit_s=idle_limit_s))
     return out

@@ -72,6 +72,14 @@ def is_graphql_close(code: int | None) -> bool:
     return code is not None and (4400 <= code <= 4499 or code == 4500)
 
 
+def result_status(payload: Any) -> str:
+    """What one execution result says (GraphQL spec, "Response"): `errors` with no `data`
+    (absent or null) is a failed operation; with `data` beside it, a partial result."""
+    if not isinstance(payload, dict) or not payload.get("errors"):
+        return "ok"
+    return "partial" if payload.get("data") is not None else "errors"
+
+
 def _error_messages(errors: Any) -> list[str]:
     if isinstance(errors, dict):
         errors = [errors]
@@ -97,6 +105,7 @@ class GqlSession:
     connection_error: str | None = None  # legacy connection_error payload, in words
     subscribe_ms: float | None = None
     first_result_ms: float | None = None
+    first_result_status: str = "ok"  # ok | partial (data and errors) | errors (no data)
     last_result_ms: float | None = None
     results: int = 0
     result_gaps: list[float] = field(default_factory=list)
@@ -224,6 +233,7 @@ class GqlSession:
         self.results += 1
         if self.first_result_ms is None:
             self.first_result_ms = t_ms
+            self.first_result_status = result_status(payload)
         elif self.last_result_ms is not None and len(self.result_gaps) < MAX_GAPS:
             self.result_gaps.append(t_ms - self.last_result_ms)
         self.last_result_ms = t_ms
