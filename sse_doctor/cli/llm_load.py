@@ -1,0 +1,80 @@
+"""`sse-doctor load URL --profile llm`: completions under load, levels, the knee."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from sse_doctor.cli.output import check_outputs, emit_values, err, exit_code_for
+from sse_doctor.errors import UsageError
+from sse_doctor.interrupt import exit_code
+from sse_doctor.model import Report, ScenarioResult, SseObservation, finding
+from sse_doctor.plan.load import plan_llm_load
+
+STOP_GRACE_S = 5.0  # after Ctrl-C: how long in-flight completions have to hand back
+
+
+def _unreachable(host: str, port: int, timeout: float) -> str | None:
+    from types import SimpleNamespace
+
+    from sse_doctor.load.fleet import preflight
+
+    return preflight(SimpleNamespace(host=host, port=port, timeout=timeout))  # type: ignore[arg-type]
+
+
+def llm_load_command(values: dict[str, Any]) -> int:
+    check_outputs(values)
+    settings, target, remote = plan_llm_load(values)
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    parts = urlsplit(target.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    reason = _unreachable(parts.hostname or "", port, target.timeout)
+    if reason is not None:
+        obs = SseObservation(url=target.url, method=target.method, started_at=started,
+                             unreachable=reason)
+        result = ScenarioResult(
+            name="load", protocol="sse", url=target.url,
+            findings=[finding("target-unreachable", f"{target.display_url()}: {reason}")],
+            checks_run=["target-unreachable"], observation=obs)
+        report = Report(command="load", url=target.url, protocol="sse", started_at=started,
+                        duration_s=time.perf_counter() - t0, results=[result])
+        emit_values(report, target.redactor, values)
+        return exit_code_for(report, values["fail_on"])
+
+    from sse_doctor import interrupt
+    from sse_doctor.checks.llm_load_checks import LLM_LOAD_CHECKS, run_llm_load_checks
+    from sse_doctor.load.llm.observation import LlmLoadObservation
+    from sse_doctor.load.llm.runner import run_levels
+    from sse_doctor.watchers import WatchError
+
+    done: list[Any] = []
+    watch: list[Any] = []
+
+    async def main(stop: interrupt.Stop) -> None:
+        assert stop.event is not None
+        try:
+            levels, watchers = await run_levels(target, settings, stop.event,
+                                                on_level=done.append)
+        except WatchError as exc:
+            raise UsageError(str(exc)) from None
+        if watchers is not None:
+            watch.extend(watchers.series)
+
+    _, stop = interrupt.run(main, grace_s=STOP_GRACE_S)
+    obs = LlmLoadObservation(url=target.url, protocol="sse", settings=settings, levels=done,
+                             elapsed_s=time.perf_counter() - t0, interrupted=stop.interrupted,
+                             series=watch, remote=remote)
+    checks = LLM_LOAD_CHECKS + ["check-incomplete"] * obs.interrupted
+    result = ScenarioResult(name="load", protocol="sse", url=target.url,
+                            findings=run_llm_load_checks(obs), checks_run=checks,
+                            observation=obs)
+    report = Report(command="load", url=target.url, protocol="sse", started_at=started,
+                    duration_s=time.perf_counter() - t0, results=[result])
+    emit_values(report, target.redactor, values)
+    if obs.interrupted:
+        err("interrupted: the report above is partial")
+        return exit_code(stop.signum) if stop.signum else 130
+    return exit_code_for(report, values["fail_on"])
