@@ -136,3 +136,14 @@ def test_an_unreachable_llm_target_is_exit_3() -> None:
                "--timeout", "2")
     assert proc.returncode == 3
     assert codes(report(proc.stdout)) == {"target-unreachable"}
+
+
+def test_the_demos_llm_load_row_gets_exactly_its_findings(own_lab) -> None:
+    from sse_doctor.lab.load_scenarios import LLM_LOAD_SCENARIOS, run_load_scenario
+
+    [row] = LLM_LOAD_SCENARIOS
+    outcome = run_load_scenario(row, own_lab.base_url)
+    assert outcome.report is not None, outcome.stderr
+    assert outcome.found == row.expect, [f["detail"] for f in outcome.report["findings"]]
+    result = outcome.result(own_lab.base_url)  # the row as the demo shows it
+    assert result.matches_expected and "llm-load-queueing" in result.checks_run

@@ -20,7 +20,7 @@ ITL_HOLDS = 1.5
 # llm-load-saturated: the levels above the knee add at least SAT_LOAD times the load but less
 # than SAT_GAIN more output tokens a second.
 SAT_LOAD = 1.5
-SAT_GAIN = 1.1
+SAT_GAIN = 1.2
 
 
 def _ms(x: float | None) -> str:
@@ -99,10 +99,10 @@ def check_saturated(obs: LlmLoadObservation) -> list[Finding]:
 def check_cancel(obs: LlmLoadObservation) -> list[Finding]:
     if not obs.series or obs.interrupted:
         return []
-    code = "llm-load-cancel-ignored" if obs.cancelled else "cleanup-leak"
-    what = (f"the run, which closed {obs.cancelled} completion(s) mid-answer" if obs.cancelled
-            else "the run")
-    return leak_findings(obs.series, code, obs.settings.grace, what)
+    if obs.cancelled:
+        return leak_findings(obs.series, "llm-load-cancel-ignored", obs.settings.grace,
+                             f"the run, which closed {obs.cancelled} completion(s) mid-answer")
+    return leak_findings(obs.series, "cleanup-leak", obs.settings.grace, "the run")
 
 
 def run_llm_load_checks(obs: LlmLoadObservation) -> list[Finding]:

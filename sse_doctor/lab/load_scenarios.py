@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from sse_doctor.checks.llm_load_checks import LLM_LOAD_CHECKS
 from sse_doctor.checks.load_checks import LOAD_CHECKS
 from sse_doctor.model import Finding, ScenarioResult, finding
 
@@ -29,6 +30,8 @@ class LabLoad:
     models: str
     args: tuple[str, ...]  # extra CLI args after the URL
     expect: frozenset[str]
+    demo_args: tuple[str, ...] = LOAD_DEMO_ARGS  # the options every row of its kind gets
+    checks: tuple[str, ...] = tuple(LOAD_CHECKS)
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "path": self.path, "models": self.models,
@@ -54,8 +57,23 @@ LOAD_SCENARIOS: tuple[LabLoad, ...] = (
 )
 
 
+# load --profile llm: one short sweep on the queueing completion route (2 generation slots,
+# answers of about 0.15 s): TTFT p50 grows about 4x from 1 to 4 in flight, tokens/s stops at 2.
+LLM_LOAD_BODY = ('{"model":"lab-gpt","stream":true,"stream_options":{"include_usage":true},'
+                 '"messages":[{"role":"user","content":"hi"}]}')
+LLM_LOAD_SCENARIOS: tuple[LabLoad, ...] = (
+    LabLoad("llm-load-queue",
+            "/llm/queue/v1/chat/completions?limit=2&ttft_ms=30&tokens=12&token_ms=10",
+            "a model server with 2 generation slots: the others wait in its queue (the knee)",
+            ("--profile", "llm", "-X", "POST", "-d", LLM_LOAD_BODY, "--sweep", "1,2,4",
+             "--requests", "12"),
+            frozenset({"llm-load-queueing", "llm-load-saturated"}), demo_args=(),
+            checks=tuple(LLM_LOAD_CHECKS)),
+)
+
+
 def get_load_scenario(name: str) -> LabLoad:
-    for row in LOAD_SCENARIOS:
+    for row in (*LOAD_SCENARIOS, *LLM_LOAD_SCENARIOS):
         if row.name == name:
             return row
     raise KeyError(name)
@@ -63,7 +81,7 @@ def get_load_scenario(name: str) -> LabLoad:
 
 def load_argv(row: LabLoad, base_url: str) -> list[str]:
     """The `sse-doctor` arguments of a row against a lab at ``base_url``."""
-    return ["load", base_url.rstrip("/") + row.path, *LOAD_DEMO_ARGS, *row.args]
+    return ["load", base_url.rstrip("/") + row.path, *row.demo_args, *row.args]
 
 
 @dataclass
@@ -93,7 +111,7 @@ class LoadOutcome:
             findings = [Finding(f["code"], f["severity"], f["title"], f["detail"],
                                 f.get("evidence", {})) for f in self.report["findings"]]
         return ScenarioResult(name=self.row.name, protocol="sse", url=url, findings=findings,
-                              checks_run=[*LOAD_CHECKS], expected=sorted(self.row.expect))
+                              checks_run=[*self.row.checks], expected=sorted(self.row.expect))
 
 
 def run_load_scenario(row: LabLoad, base_url: str, timeout: float = 120.0,

@@ -89,8 +89,8 @@ def _failure(e: Ending, s: LlmState) -> tuple[str, str] | None:
         return "stalled", f"silent for longer than the idle limit after {s.deltas} token " \
                           "event(s)"
     if e.close_by == "transport":
-        return "cut-short", f"the connection broke after {s.deltas} token event(s): " \
-                            f"{e.close_reason}".rstrip(": ")
+        why = f": {e.close_reason}" if e.close_reason else ""
+        return "cut-short", f"the connection broke after {s.deltas} token event(s){why}"
     if e.close_by == "deadline":
         return "timeout", f"no end within the request timeout ({s.deltas} token event(s))"
     if s.terminal is None:
