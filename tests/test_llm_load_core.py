@@ -289,3 +289,54 @@ def test_arrivals_constant_and_poisson_at_the_rate() -> None:
     it = arrival_times(10.0, "poisson", random.Random(1))
     times = [next(it) for _ in range(2001)]
     assert times[-1] / 2000 == pytest.approx(0.1, rel=0.1)  # mean gap 1/rate
+
+
+def report_of(obs: LlmLoadObservation):  # noqa: ANN201
+    from datetime import datetime, timezone
+
+    from sse_doctor.model import Report, ScenarioResult
+
+    result = ScenarioResult(name="load", protocol="sse", url=obs.url,
+                            findings=run_llm_load_checks(obs), checks_run=[], observation=obs)
+    return Report(command="load", url=obs.url, protocol="sse",
+                  started_at=datetime.now(timezone.utc), duration_s=5.0, results=[result])
+
+
+def test_the_html_report_shows_the_sweep_table_its_charts_and_the_knee() -> None:
+    import xml.etree.ElementTree as ET
+
+    from sse_doctor.redact import Redactor
+    from sse_doctor.report import html as html_report
+
+    levels = sweep(50, 52, 55, 400, 900)
+    levels[4].add(RequestRecord(index=7, sent_s=0.5, outcome="failed", kind="cut-short",
+                                detail="the connection broke <b>after</b> 3 token event(s)"))
+    doc = html_report.render(report_of(obs_of(levels)), Redactor())
+    root = ET.fromstring(doc.split("\n", 1)[1])  # well-formed, everything escaped
+    text = "".join(root.itertext())
+    assert "Knee at 8" in text
+    charts = [s for s in root.iter("svg") if "levelchart" in (s.get("class") or "")]
+    assert len(charts) == 2 and "knee" in "".join(charts[0].itertext())
+    rows = [tr for tr in root.iter("tr") if len(tr.findall("td")) == 12]
+    assert [tr.find("td").text for tr in rows] == ["1", "2", "4", "8", "16"]
+    assert "cut-short" in text and "#7: the connection broke <b>after</b>" in text
+
+
+def test_the_terminal_shows_one_row_per_level_and_the_failures() -> None:
+    import io
+
+    from rich.console import Console
+
+    from sse_doctor.load.llm.terminal import render_llm_load
+    from sse_doctor.redact import Redactor
+
+    levels = sweep(50, 52, 55, 400)
+    levels[3].add(RequestRecord(index=2, sent_s=0.5, outcome="failed", kind="http-429",
+                                detail="HTTP 429, Retry-After: 1", status=429))
+    out = io.StringIO()
+    render_llm_load(Console(file=out, width=120), obs_of(levels), Redactor(), False)
+    text = out.getvalue()
+    assert "knee  at 8" in text and "last good level: 4" in text
+    assert "http-429" in text and "#2: HTTP 429, Retry-After: 1" in text
+    assert [line.split()[0] for line in text.splitlines() if line.strip()[:2] in
+            ("1 ", "2 ", "4 ", "8 ")] == ["1", "2", "4", "8"]

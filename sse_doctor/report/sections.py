@@ -27,6 +27,7 @@ from markupsafe import Markup
 from sse_doctor.checks.registry import SEVERITY_RANK
 from sse_doctor.model import Finding, ScenarioResult, SseObservation
 from sse_doctor.redact import Redactor
+from sse_doctor.report.llm_load_section import llm_load_view
 from sse_doctor.report.svg import TimelineChart, watch_chart
 from sse_doctor.report.text import (
     Shown,
@@ -375,6 +376,7 @@ SECTIONS: dict[str, list[Section]] = {
         FINDINGS,
         INCOMPLETE,
         Section("load.html.j2", load_view),
+        Section("llm_load.html.j2", llm_load_view),  # load --profile llm: the sweep
         Section("shaped.html.j2", shaped_view("load", "Load")),
     ],
     # a browser capture (HAR): no connection of ours to show
