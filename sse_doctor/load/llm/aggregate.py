@@ -67,6 +67,11 @@ def _r(x: float | None, nd: int = 1) -> float | None:
     return None if x is None else round(x, nd)
 
 
+def _level(x: float) -> float | int:
+    """A level as JSON: concurrencies (and whole rates) as integers."""
+    return int(x) if float(x).is_integer() else x
+
+
 def summary(h: Histogram) -> dict[str, Any]:
     out: dict[str, Any] = {name: _r(h.percentile(q), 2) for name, q in QUANTILES}
     out["max"] = _r(h.max, 2) if h.count else None
@@ -164,7 +169,7 @@ class Level:
         metrics["itl_ms"]["per_request_mean"] = summary(self.hist["itl_ms"])
         share = self.goodput_share
         return {
-            self.mode: self.level,
+            self.mode: _level(self.level),
             "elapsed_s": _r(self.elapsed_s, 3),
             "requests": self.requests, "succeeded": self.succeeded, "failed": self.failed,
             "cancelled": self.cancelled,
@@ -193,7 +198,9 @@ class Knee:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "last_good": self.last_good, "reason": self.reason}
+        return {"level": _level(self.level),
+                "last_good": None if self.last_good is None else _level(self.last_good),
+                "reason": self.reason}
 
 
 def _ms(x: float | None) -> str:

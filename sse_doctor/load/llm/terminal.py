@@ -14,7 +14,7 @@ from sse_doctor.load.terminal import ms_text
 
 # times in ms, without the unit: eleven columns fit a terminal
 COLUMNS = ("level", "reqs", "failed", "TTFT p50", "TTFT p99", "answer p50", "ITL p50",
-           "ITL p99", "E2E p99", "tok/s", "goodput")
+           "ITL p99", "E2E p99", "tok/s", "good")
 
 
 def ms(x: float | None) -> str:
