@@ -14,7 +14,7 @@ BODY = json.dumps({"model": "m", "stream": True, "stream_options": {"include_usa
                    "messages": [{"role": "user", "content": "hi"}]})
 LLM = ("--profile", "llm", "-X", "POST", "-d", BODY, "--json", "-", "--fail-on", "never")
 # short answers: 8 tokens 10 ms apart after a 30 ms prefill, about 0.1 s each
-QUICK = "ttft_ms=30&tokens=8&token_ms=10"
+QUICK = "ttft_ms=30&length=8&itl_ms=10"
 
 
 def report(out: str) -> dict:
@@ -89,7 +89,7 @@ def test_cancelled_work_that_goes_on_is_found_and_work_that_stops_is_not(own_lab
     watch = own_lab.url("/llm/queue/state") + "#running"
     outcome = {}
     for mode in ("ignore", "stop"):  # one after the other: they share the gauge
-        url = own_lab.url(f"{QUEUE_PATH}?limit=50&ttft_ms=10&tokens=100&token_ms=20"
+        url = own_lab.url(f"{QUEUE_PATH}?limit=50&ttft_ms=10&length=100&itl_ms=20"
                           f"&cancel={mode}")
         proc = cli("load", url, *LLM, "--concurrency", "4", "--requests", "8",
                    "--cancel-rate", "1", "--cancel-after", "0.2", "--watch-json", watch,

@@ -47,7 +47,8 @@ def check_errors(obs: LlmLoadObservation) -> list[Finding]:
     where = f" from {_name(first)} on" if len(obs.levels) > 1 else ""
     detail = (f"{total} of {decided} requests failed{where}: "
               + ", ".join(f"{k} ({n})" for k, n in sorted(kinds.items(), key=lambda x: -x[1]))
-              + f". For example request #{example['request']}: {example['detail']}."
+              + f". For example request #{example['request']}: "
+              + example["detail"].rstrip(".") + "."
               " None of them is counted as a success.")
     return [finding("llm-load-errors", detail, failed=total, requests=decided, by_kind=kinds,
                     first_level=first.level)]

@@ -274,8 +274,8 @@ class QueueParams:
         self.key = str(request.url.query)  # each distinct query has its own queue and counter
         self.limit = int(num("limit", 4, 1, 10_000))
         self.ttft_s = num("ttft_ms", 50, 0, 60_000) / 1000
-        self.tokens = int(num("tokens", 16, 1, 100_000))
-        self.token_s = num("token_ms", 20, 0, 10_000) / 1000
+        self.tokens = int(num("length", 16, 1, 100_000))  # not "tokens": reports redact it
+        self.token_s = num("itl_ms", 20, 0, 10_000) / 1000
         self.reasoning = int(num("reasoning", 0, 0, 100_000))
         self.every = int(num("fail_every", 1, 1, 1_000_000))
         self.stall_s = num("stall_s", 30, 0, 3600)

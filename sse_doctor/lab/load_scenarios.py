@@ -63,7 +63,7 @@ LLM_LOAD_BODY = ('{"model":"lab-gpt","stream":true,"stream_options":{"include_us
                  '"messages":[{"role":"user","content":"hi"}]}')
 LLM_LOAD_SCENARIOS: tuple[LabLoad, ...] = (
     LabLoad("llm-load-queue",
-            "/llm/queue/v1/chat/completions?limit=2&ttft_ms=30&tokens=12&token_ms=10",
+            "/llm/queue/v1/chat/completions?limit=2&ttft_ms=30&length=12&itl_ms=10",
             "a model server with 2 generation slots: the others wait in its queue (the knee)",
             ("--profile", "llm", "-X", "POST", "-d", LLM_LOAD_BODY, "--sweep", "1,2,4",
              "--requests", "12"),
