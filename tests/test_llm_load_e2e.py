@@ -147,3 +147,33 @@ def test_the_demos_llm_load_row_gets_exactly_its_findings(own_lab) -> None:
     assert outcome.found == row.expect, [f["detail"] for f in outcome.report["findings"]]
     result = outcome.result(own_lab.base_url)  # the row as the demo shows it
     assert result.matches_expected and "llm-load-queueing" in result.checks_run
+
+
+def test_ctrl_c_ends_the_run_with_a_partial_report_and_exit_130(own_lab) -> None:
+    import time
+    import urllib.request
+
+    from tests.conftest import start_cli, stop_with_ctrl_c
+
+    url = own_lab.url(f"{QUEUE_PATH}?limit=4&{QUICK}&k=ctrl-c")
+    proc = start_cli("load", url, *LLM, "--sweep", "1,2", "--requests", "100000",
+                     "--duration", "60")
+    try:
+        deadline = time.monotonic() + 30
+        served = 0
+        while served < 3 and time.monotonic() < deadline:  # a few answers done: mid-run
+            with urllib.request.urlopen(own_lab.url("/llm/queue/state"), timeout=5) as resp:
+                served = json.load(resp)["served"]
+            time.sleep(0.05)
+        assert served >= 3
+    finally:
+        stop_with_ctrl_c(proc)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    r = report(out)
+    assert r["interrupted"] is True
+    assert r["checks_incomplete"] == ["llm-load-cancel-ignored", "llm-load-queueing",
+                                      "llm-load-saturated"]
+    llm = r["load"]["llm"]
+    assert [row["concurrency"] for row in llm["levels"]] == [1]  # the second never started
+    assert llm["succeeded"] >= 3 and llm["failed"] == 0  # the one cut by Ctrl-C is neither

@@ -13,6 +13,7 @@ from sse_doctor.interrupt import exit_code
 from sse_doctor.model import Report, ScenarioResult, SseObservation, finding
 from sse_doctor.plan.load import plan_llm_load
 
+PARTIAL_STANDS = frozenset({"llm-load-errors"})
 STOP_GRACE_S = 5.0  # after Ctrl-C: how long in-flight completions have to hand back
 
 
@@ -67,12 +68,18 @@ def llm_load_command(values: dict[str, Any]) -> int:
     obs = LlmLoadObservation(url=target.url, protocol="sse", settings=settings, levels=done,
                              elapsed_s=time.perf_counter() - t0, interrupted=stop.interrupted,
                              series=watch, remote=remote)
-    checks = LLM_LOAD_CHECKS + ["check-incomplete"] * obs.interrupted
-    result = ScenarioResult(name="load", protocol="sse", url=target.url,
-                            findings=run_llm_load_checks(obs), checks_run=checks,
-                            observation=obs)
+    findings = run_llm_load_checks(obs)
+    incomplete: list[str] = []
+    if obs.interrupted:
+        # what failed stands; the trends across levels and the settle needed the whole run
+        incomplete = [c for c in LLM_LOAD_CHECKS if c not in PARTIAL_STANDS]
+        findings = [f for f in findings if f.code in PARTIAL_STANDS]
+    result = ScenarioResult(name="load", protocol="sse", url=target.url, findings=findings,
+                            checks_run=[c for c in LLM_LOAD_CHECKS if c not in incomplete],
+                            checks_incomplete=incomplete, observation=obs)
     report = Report(command="load", url=target.url, protocol="sse", started_at=started,
-                    duration_s=time.perf_counter() - t0, results=[result])
+                    duration_s=time.perf_counter() - t0, results=[result],
+                    interrupted=obs.interrupted)
     emit_values(report, target.redactor, values)
     if obs.interrupted:
         err("interrupted: the report above is partial")
