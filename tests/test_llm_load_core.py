@@ -340,3 +340,43 @@ def test_the_terminal_shows_one_row_per_level_and_the_failures() -> None:
     assert "http-429" in text and "#2: HTTP 429, Retry-After: 1" in text
     assert [line.split()[0] for line in text.splitlines() if line.strip()[:2] in
             ("1 ", "2 ", "4 ", "8 ")] == ["1", "2", "4", "8"]
+
+
+def plan(*argv: str):  # noqa: ANN201
+    from sse_doctor.commandline import parse_args
+    from sse_doctor.plan.load import plan_llm_load
+
+    return plan_llm_load(parse_args("load", list(argv)))
+
+
+def test_a_remote_target_needs_consent_and_is_paced() -> None:
+    from sse_doctor.errors import UsageError
+
+    with pytest.raises(UsageError, match="not this machine"):
+        plan("https://llm.example.com/v1/chat/completions", "--profile", "llm")
+    settings, _, remote = plan("https://llm.example.com/v1/chat/completions", "--profile", "llm",
+                               "--i-know-what-i-am-doing", "--concurrency", "8")
+    assert remote and settings.remote_rps == 20.0
+    with pytest.raises(UsageError, match="at most 20 completions a second"):
+        plan("https://llm.example.com/v1", "--profile", "llm", "--i-know-what-i-am-doing",
+             "--rate", "50")
+    settings, _, remote = plan("http://127.0.0.1:8000/v1", "--profile", "llm", "--rate", "50")
+    assert not remote and settings.remote_rps is None
+    assert (settings.mode, settings.levels, settings.max_inflight) == ("rate", [50.0], 1000)
+
+
+def test_the_pacer_spaces_request_starts() -> None:
+    import asyncio
+    import time
+
+    from sse_doctor.load.llm.runner import Pacer
+
+    async def starts() -> list[float]:
+        pacer, out = Pacer(50.0), []
+        for _ in range(4):
+            await pacer.wait()
+            out.append(time.perf_counter())
+        return out
+
+    t = asyncio.run(starts())
+    assert all(b - a >= 0.019 for a, b in zip(t, t[1:]))  # never closer than 1/50 s
