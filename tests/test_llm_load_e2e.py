@@ -177,3 +177,21 @@ def test_ctrl_c_ends_the_run_with_a_partial_report_and_exit_130(own_lab) -> None
     llm = r["load"]["llm"]
     assert [row["concurrency"] for row in llm["levels"]] == [1]  # the second never started
     assert llm["succeeded"] >= 3 and llm["failed"] == 0  # the one cut by Ctrl-C is neither
+
+
+@pytest.mark.parametrize(("path", "ok", "failures"), [
+    ("/llm/anthropic/healthy/v1/messages", 4, {}),
+    ("/llm/responses/healthy/v1/responses", 4, {}),
+    ("/llm/anthropic/error/v1/messages", 0, {"error-in-stream": 4}),
+    ("/llm/responses/sequence-gap/v1/responses", 4, {}),  # out of order, but complete
+])
+def test_every_dialect_the_profile_reads_loads_alike(own_lab, path: str, ok: int,
+                                                     failures: dict) -> None:
+    body = json.dumps({"model": "x", "stream": True, "max_tokens": 50, "input": "hi",
+                       "messages": [{"role": "user", "content": "hi"}]})
+    proc = cli("load", own_lab.url(path), "--profile", "llm", "-X", "POST", "-d", body,
+               "--concurrency", "2", "--requests", "4", "--json", "-")
+    llm = report(proc.stdout)["load"]["llm"]
+    assert (llm["succeeded"], llm["failures"]) == (ok, failures)
+    if ok:
+        assert llm["levels"][0]["output_tokens"]["total"] == 4 * 13  # the usage: 13 each
