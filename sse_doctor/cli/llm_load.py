@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
+
+from rich.console import Console
 
 from sse_doctor.cli.output import check_outputs, emit_values, err, exit_code_for
 from sse_doctor.errors import UsageError
@@ -53,18 +56,31 @@ def llm_load_command(values: dict[str, Any]) -> int:
 
     done: list[Any] = []
     watch: list[Any] = []
+    console = Console(stderr=True)
+    progress = None
+    if not (values["quiet"] or values["json_out"] == "-") and console.is_terminal:
+        from sse_doctor.load.llm.terminal import LevelProgress
+
+        progress = LevelProgress(console, target.display_url(), settings.levels, settings.mode)
+
+    def level_done(level: Any) -> None:
+        done.append(level)
+        if progress is not None:
+            progress.level_done(level)
 
     async def main(stop: interrupt.Stop) -> None:
         assert stop.event is not None
         try:
-            levels, watchers = await run_levels(target, settings, stop.event,
-                                                on_level=done.append)
+            levels, watchers = await run_levels(
+                target, settings, stop.event, on_level=level_done,
+                on_record=progress.record if progress is not None else None)
         except WatchError as exc:
             raise UsageError(str(exc)) from None
         if watchers is not None:
             watch.extend(watchers.series)
 
-    _, stop = interrupt.run(main, grace_s=STOP_GRACE_S)
+    with progress if progress is not None else contextlib.nullcontext():
+        _, stop = interrupt.run(main, grace_s=STOP_GRACE_S)
     obs = LlmLoadObservation(url=target.url, protocol="sse", settings=settings, levels=done,
                              elapsed_s=time.perf_counter() - t0, interrupted=stop.interrupted,
                              series=watch, remote=remote)

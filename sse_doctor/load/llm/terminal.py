@@ -108,3 +108,43 @@ def render_llm_load(console: Console, obs: LlmLoadObservation, red: Any,
         console.print(Text("\nWatched", style="bold"))
         for series in obs.series:
             console.print(Text("  ").append_text(sparkline(series)))
+
+
+class LevelProgress:
+    """One status line on stderr while the levels run (rich Live, transient): which level,
+    how many answers so far, how many failed."""
+
+    def __init__(self, console: Console, url: str, levels: list[float], mode: str) -> None:
+        from rich.live import Live
+
+        self.url, self.levels, self.mode = url, levels, mode
+        self.index, self.done, self.failed = 0, 0, 0
+        self.live = Live(Text(f"load {url}: starting…"), console=console, transient=True,
+                         refresh_per_second=4)
+
+    def __enter__(self) -> LevelProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def record(self, rec: Any) -> None:
+        self.done += 1
+        self.failed += rec.outcome == "failed"
+        self._show()
+
+    def level_done(self, level: Any) -> None:
+        self.index += 1
+        self.done = self.failed = 0
+        self._show()
+
+    def _show(self) -> None:
+        if self.index >= len(self.levels):
+            return
+        value = self.levels[self.index]
+        what = f"concurrency {value:g}" if self.mode == "concurrency" else f"{value:g}/s"
+        t = Text(f"load {self.url}  ", style="bold")
+        t.append(f"level {self.index + 1}/{len(self.levels)} ({what}): {self.done} answers, "
+                 f"{self.failed} failed")
+        self.live.update(t)
