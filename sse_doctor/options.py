@@ -227,7 +227,8 @@ STREAMS = Opt("streams", ("--streams",), int, 100, metavar="N", panel=LOAD,
 RAMP = Opt("ramp", ("--ramp",), float, 100.0, metavar="R", panel=LOAD, check=positive,
            help="New streams per second.")
 LOAD_HOLD = Opt("duration", ("--duration",), float, 30.0, metavar="S", panel=LOAD,
-                check=not_negative, help="Seconds to hold them after the ramp.")
+                check=not_negative, help="Seconds to hold them after the ramp (--profile llm: "
+                                         "each level, at most).")
 WORKERS = Opt("workers", ("--workers",), int, metavar="N", panel=LOAD, check=at_least(1),
               help="Worker processes (default: cores).")
 RECONNECT = Opt("reconnect", ("--reconnect",), bool, False, panel=LOAD,
