@@ -397,6 +397,33 @@ _ALL = [
        "More streams or events per worker than one core handles, or our own open-files limit.",
        "Trust no lag or timing figure from this run: use more --workers (one per core), fewer "
        "streams per machine, or several machines (Locust), and raise ulimit -n."),
+    # --- LLM completions under load (load --profile llm, issue 24) ----------------------------
+    _c("llm-load-errors", ERROR, "Completions failed under load",
+       "HTTP refusals (429/503), errors inside a 200 stream, invalid JSON, answers cut short, "
+       "stalled or without their terminal marker, timeouts: the server or a gateway in front "
+       "of it sheds or breaks requests at this load.",
+       "Read the failure kinds and example requests in the report; size the server for the "
+       "load (or rate-limit upstream), and make every failure visible to clients instead of "
+       "a silent cut."),
+    _c("llm-load-queueing", WARNING, "Time to first token grows with concurrency while tokens "
+       "flow as fast",
+       "Requests wait in a queue for a generation slot (the server's concurrency limit or "
+       "batch size); once generating, each answer streams at its usual rate.",
+       "Keep the load below the reported knee, add replicas or slots (larger batches, "
+       "max_num_seqs), or route by queue length; set --slo to judge it by your objectives."),
+    _c("llm-load-saturated", WARNING, "Output tokens per second stopped growing with load",
+       "The server's throughput is at its ceiling: more concurrent requests add latency, not "
+       "tokens.",
+       "Treat the saturation level as the capacity of this deployment; scale out or tune "
+       "batching before sending more load."),
+    _c("llm-load-cancel-ignored", ERROR, "The server kept working for completions the client "
+       "cancelled",
+       "The watched gauge (running requests) did not return to its baseline after the run "
+       "closed streams mid-answer: the server keeps generating for clients that left (no "
+       "abort on disconnect).",
+       "Abort generation when the client disconnects (vLLM and TGI do; check the gateway "
+       "passes the disconnect through), or the cancelled work eats the capacity of live "
+       "requests."),
 ]
 
 REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}

@@ -112,12 +112,12 @@ async def _load_all(base_url: str, progress: Progress | None,
     measures latency), each a `sse-doctor load` child process: its workers fork, and must not
     inherit this process's lab server threads."""
     from sse_doctor.demo_load import run_load_scenario
-    from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS
+    from sse_doctor.lab.load_scenarios import LLM_LOAD_SCENARIOS, LOAD_SCENARIOS
 
-    task_id = progress.add_task("loading the lab", total=len(LOAD_SCENARIOS)) \
-        if progress else None
+    rows = (*LOAD_SCENARIOS, *LLM_LOAD_SCENARIOS)
+    task_id = progress.add_task("loading the lab", total=len(rows)) if progress else None
     results = []
-    for row in LOAD_SCENARIOS:
+    for row in rows:
         outcome = await asyncio.to_thread(run_load_scenario, row, base_url)
         results.append(outcome.result(base_url))
         done.append(results[-1])

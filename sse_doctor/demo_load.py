@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from sse_doctor.checks.llm_load_checks import LLM_LOAD_CHECKS
 from sse_doctor.checks.load_checks import LOAD_CHECKS
 from sse_doctor.lab.load_scenarios import LabLoad, load_argv
 from sse_doctor.model import Finding, ScenarioResult, finding
@@ -44,8 +45,9 @@ class LoadOutcome:
         else:
             findings = [Finding(f["code"], f["severity"], f["title"], f["detail"],
                                 f.get("evidence", {})) for f in self.report["findings"]]
+        checks = LLM_LOAD_CHECKS if self.row.kind == "llm" else LOAD_CHECKS
         return ScenarioResult(name=self.row.name, protocol="sse", url=url, findings=findings,
-                              checks_run=[*LOAD_CHECKS], expected=sorted(self.row.expect))
+                              checks_run=[*checks], expected=sorted(self.row.expect))
 
 
 def run_load_scenario(row: LabLoad, base_url: str, timeout: float = 120.0,

@@ -241,16 +241,52 @@ STREAMS = Opt("streams", ("--streams",), int, 100, metavar="N", panel=LOAD,
 RAMP = Opt("ramp", ("--ramp",), float, 100.0, metavar="R", panel=LOAD, check=positive,
            help="New streams per second.")
 LOAD_HOLD = Opt("duration", ("--duration",), float, 30.0, metavar="S", panel=LOAD,
-                check=not_negative, help="Seconds to hold them after the ramp.")
+                check=not_negative, help="Seconds to hold them after the ramp (--profile llm: "
+                                         "each level, at most).")
 WORKERS = Opt("workers", ("--workers",), int, metavar="N", panel=LOAD, check=at_least(1),
               help="Worker processes (default: cores).")
 RECONNECT = Opt("reconnect", ("--reconnect",), bool, False, panel=LOAD,
                 help="Reconnect ended streams like EventSource (retry, Last-Event-ID).")
 LAG_FROM = Opt("lag_from", ("--lag-from",), metavar="comment:PREFIX|json:PATH", panel=LOAD,
                help="Where the server stamps send time (epoch seconds).")
-LOAD_PROFILE = Opt("profile", ("--profile",), default="auto", metavar="auto|none", panel=LOAD,
-                   help="auto or none (no profile has a load form yet).")
+LOAD_PROFILE = Opt("profile", ("--profile",), default="auto", metavar="auto|none|llm",
+                   panel=LOAD, help="auto or none: streams; llm: completions under load "
+                                    "(docs/llm-load.md).")
 LOAD_I_KNOW = I_KNOW.but(panel=LOAD, help="Allow more than 1000 streams to a remote host.")
+
+# load --profile llm: completions under load (sse_doctor/load/llm)
+LLM_LOAD = "LLM load (--profile llm)"
+
+
+def fraction(flag: str, value: Any) -> str | None:
+    return f"{flag} must be between 0 and 1" if value is not None and not 0 <= value <= 1 \
+        else None
+
+
+LLM_CONCURRENCY = CONCURRENCY.but(default=None, panel=LLM_LOAD,
+                                  help="Completions in flight at once (closed loop; default 1)"
+                                       "; with --rate, the most in flight.")
+RATE = Opt("rate", ("--rate",), float, metavar="R", panel=LLM_LOAD, check=positive,
+           help="Completions started per second (open loop).")
+ARRIVAL = Opt("arrival", ("--arrival",), ("poisson", "constant"), "poisson", panel=LLM_LOAD,
+              help="Open loop: exponential gaps (poisson) or even ones.")
+REQUESTS = Opt("requests", ("--requests",), int, metavar="M", panel=LLM_LOAD,
+               check=between(1, 10_000_000), help="Completions per level (and at most "
+                                                  "--duration seconds).")
+SWEEP = Opt("sweep", ("--sweep",), metavar="N,N,...", panel=LLM_LOAD,
+            help="Concurrency levels run one after another; reports the knee.")
+SLO = Opt("slo", ("--slo",), metavar="ttft=500ms,itl=50ms", panel=LLM_LOAD,
+          help="Objectives for goodput and the knee: ttft, answer, itl, tpot, e2e.")
+CANCEL_RATE = Opt("cancel_rate", ("--cancel-rate",), float, 0.0, metavar="P", panel=LLM_LOAD,
+                  check=fraction, help="Share of completions closed mid-answer (0..1).")
+CANCEL_AFTER = Opt("cancel_after", ("--cancel-after",), float, 1.0, metavar="S",
+                   panel=LLM_LOAD, check=positive,
+                   help="Seconds after sending that a cancelled completion is closed.")
+REQUEST_TIMEOUT = Opt("request_timeout", ("--request-timeout",), float, 120.0, metavar="S",
+                      panel=LLM_LOAD, check=positive,
+                      help="Longest one completion may take, in seconds.")
+LLM_LOAD_OPTIONS = (LLM_CONCURRENCY, RATE, ARRIVAL, REQUESTS, SWEEP, SLO, CANCEL_RATE,
+                    CANCEL_AFTER, REQUEST_TIMEOUT, *WATCHES)
 
 URL = Arg("url", "URL", "http(s):// for SSE, ws(s):// for WebSocket.")
 
@@ -290,8 +326,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
              IDLE_LIMIT.but(panel=LOAD, help="Longest acceptable silence."), LAG_FROM,
              LOAD_PROFILE, LOAD_I_KNOW,
              SEND.but(help="Message to send after open (repeatable)."),
-             PING_INTERVAL.but(help="Send a ping every S seconds."), REQUEST, OUTPUT,
-             args=(URL,)),
+             PING_INTERVAL.but(help="Send a ping every S seconds."), LLM_LOAD_OPTIONS, REQUEST,
+             OUTPUT, args=(URL,)),
     _command("proxy", "Reverse proxy that counts what clients do to their streams, live; reports "
                       "at the end.",
              Opt("listen", ("--listen",), metavar="HOST:PORT", required=True,

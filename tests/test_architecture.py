@@ -143,7 +143,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "sse_doctor.*.observation", "sse_doctor.ws.options", "sse_doctor.ws.closecodes",
              "sse_doctor.ws.stats", "sse_doctor.sse.parser", "sse_doctor.har",
              "sse_doctor.load.http1", "sse_doctor.load.histogram", "sse_doctor.load.recorder",
-             "sse_doctor.load.streams", "sse_doctor.profiles.core",
+             "sse_doctor.load.streams", "sse_doctor.load.llm.record",
+             "sse_doctor.load.llm.aggregate", "sse_doctor.profiles.core",
              "sse_doctor.profiles.*.protocol", "sse_doctor.profiles.*.messages",
              "sse_doctor.profiles.*.codec", "sse_doctor.profiles.*.sdk",
              "sse_doctor.watchers.spec", "sse_doctor.watchers.series"),
@@ -155,6 +156,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
                "sse_doctor.ws", "sse_doctor.ws.*", "sse_doctor.watchers", "sse_doctor.watchers.*",
                "sse_doctor.experiments", "sse_doctor.experiments.*", "sse_doctor.load",
                "sse_doctor.load.driver", "sse_doctor.load.fleet", "sse_doctor.load.threaded",
+               "sse_doctor.load.llm", "sse_doctor.load.llm.runner",
                "sse_doctor.profiles.*.driver"),
     # observations + checks -> a command's result (the profiles conclude their conversations)
     "conclude": ("sse_doctor.conclude", "sse_doctor.conclude.*", "sse_doctor.profiles",
@@ -162,7 +164,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # option values -> a validated Plan that runs engines and concludes
     "plan": ("sse_doctor.plan", "sse_doctor.plan.*", "sse_doctor.commandline"),
     # one report model -> terminal, JSON, JUnit, HTML
-    "report": ("sse_doctor.report.*", "sse_doctor.load.terminal", "sse_doctor.ws.render"),
+    "report": ("sse_doctor.report.*", "sse_doctor.load.terminal", "sse_doctor.load.llm.terminal",
+               "sse_doctor.ws.render"),
     # the misbehaving servers: they know only data, never the doctor's judgement
     "lab": ("sse_doctor.lab", "sse_doctor.lab.*"),
     # what users run: the CLI, suites, demo, proxy, Locust users, the package's public face

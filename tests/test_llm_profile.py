@@ -102,6 +102,7 @@ def test_a_healthy_chat_stream_is_healthy_and_ttft_skips_the_role_chunk() -> Non
     assert {f.code for f in result.findings} == set()
     m = result.profile.metrics
     assert m["ttft_ms"] == 30.0  # the role-only chunk at 20 ms is not a token
+    assert m["first_answer_ms"] == 30.0 and (m["reasoning_deltas"], m["tool_call_deltas"]) == (0, 0)
     assert (m["output_tokens"], m["tokens_exact"]) == (7, True)
     assert m["itl_ms"] == {"p50": 10.0, "p95": 10.0, "max": 10.0}
 
@@ -272,3 +273,14 @@ def test_the_interpreter_keeps_memory_bounded_on_an_endless_answer() -> None:
     assert len(s.gaps) == MAX_GAPS and s.deltas == MAX_GAPS + 501
     assert s.invalid.count == 50 and len(s.invalid.examples) <= 5
     assert s.gap_max == 1e9 - (MAX_GAPS + 499)
+
+
+def test_reasoning_stops_the_first_token_clock_but_not_the_first_answer_one() -> None:
+    think = "data: " + json.dumps({"object": "chat.completion.chunk", "model": "m", "choices": [
+        {"index": 0, "delta": {"reasoning_content": "hmm"}, "finish_reason": None}]}) + "\n\n"
+    result = diagnose(stream(ROLE, think, think, think, chunk("Hi"), chunk(None, "stop"), USAGE,
+                             DONE))
+    m = result.profile.metrics
+    assert (m["ttft_ms"], m["first_answer_ms"], m["reasoning_deltas"]) == (30.0, 60.0, 3)
+    steps = [s.step for s in result.profile.steps]
+    assert steps[:2] == ["first-token", "first-answer-token"]

@@ -18,6 +18,10 @@ from sse_doctor.target import Target
 
 
 def load_command(values: dict[str, Any]) -> int:
+    if values.get("profile") == "llm":
+        from sse_doctor.cli.llm_load import llm_load_command
+
+        return llm_load_command(values)
     check_outputs(values)
     lt, settings, target = plan_load(values)
     from sse_doctor.load.fleet import plan_workers, preflight, run_fleet

@@ -10,7 +10,7 @@ from starlette.routing import Route, WebSocketRoute
 from .browser_routes import browser_routes
 from .experiment_routes import ExperimentState, experiment_routes
 from .hint_routes import HINT_HANDLERS
-from .llm_routes import LLM_HANDLERS
+from .llm_routes import LLM_HANDLERS, llm_load_routes
 from .load_routes import load_routes
 from .mcp_routes import mcp_routes
 from .protocol_routes import SIO_WS_HANDLERS
@@ -43,6 +43,7 @@ def create_app() -> Starlette:
     routes += mcp_routes()
     routes += browser_routes()
     routes += load_routes()
+    routes += llm_load_routes()
     app = Starlette(routes=routes)
     app.state.lab_shutdown = ShutdownSignal()
     app.state.lab_experiments = ExperimentState()

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .browser_routes import PAGES
-from .load_scenarios import LOAD_DEMO_ARGS, LOAD_SCENARIOS
+from .load_scenarios import LLM_LOAD_SCENARIOS, LOAD_DEMO_ARGS, LOAD_SCENARIOS
 from .scenarios import SCENARIOS, get_scenario
 
 
@@ -58,11 +58,11 @@ def lab_listing(base_url: str) -> Group:
 
     loads = Table(box=box.SIMPLE_HEAD, title_justify="left",
                   title="Load: run sse-doctor load on these with the options shown (the demo's "
-                        f"{shlex.join(LOAD_DEMO_ARGS)} too)")
-    _path_column(loads, [row.path for row in LOAD_SCENARIOS])
+                        f"{shlex.join(LOAD_DEMO_ARGS)} too, but for --profile llm)")
+    _path_column(loads, [row.path for row in (*LOAD_SCENARIOS, *LLM_LOAD_SCENARIOS)])
     loads.add_column("models", ratio=1)
     loads.add_column("finds", no_wrap=True)
-    for row in LOAD_SCENARIOS:
+    for row in (*LOAD_SCENARIOS, *LLM_LOAD_SCENARIOS):
         models = Text(row.models)
         models.append(f"\n{shlex.join(row.args)}", style="dim")
         loads.add_row(row.path, models, "\n".join(sorted(row.expect)) or "healthy")

@@ -243,3 +243,170 @@ LLM_HANDLERS: dict[str, tuple[Callable[[Request], Awaitable[Response]], tuple[st
     **{f"llm-anthropic-{v}": (_anthropic(v), ("POST",)) for v in ANTHROPIC_VARIANTS},
     **{f"llm-responses-{v}": (_responses(v), ("POST",)) for v in RESPONSES_VARIANTS},
 }
+
+
+# --- the queueing LLM route (load --profile llm) -------------------------------------------------
+# A model server in miniature: `limit` answers generate at once and the rest wait in a queue for
+# a slot, so time to first token grows past the limit while the token rate of each answer holds
+# (the knee a sweep must find). The head and a role-only chunk go out at once, before the slot,
+# as many gateways do: a client that stops its first-token clock there measures nothing.
+QUEUE_FAILS = ("429", "503", "error", "no-done", "invalid-json", "cut", "stall")
+
+
+class QueueParams:
+    """The route's query: what to generate, how fast, and which requests fail how."""
+
+    def __init__(self, request: Request) -> None:
+        q = request.query_params
+
+        def num(name: str, default: float, low: float, high: float) -> float:
+            raw = q.get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low:g} and {high:g}")
+            return value
+
+        self.key = str(request.url.query)  # each distinct query has its own queue and counter
+        self.limit = int(num("limit", 4, 1, 10_000))
+        self.ttft_s = num("ttft_ms", 50, 0, 60_000) / 1000
+        self.tokens = int(num("length", 16, 1, 100_000))  # not "tokens": reports redact it
+        self.token_s = num("itl_ms", 20, 0, 10_000) / 1000
+        self.reasoning = int(num("reasoning", 0, 0, 100_000))
+        self.every = int(num("fail_every", 1, 1, 1_000_000))
+        self.stall_s = num("stall_s", 30, 0, 3600)
+        self.fail = q.get("fail") or None
+        if self.fail is not None and self.fail not in QUEUE_FAILS:
+            raise ValueError(f"fail must be one of {', '.join(QUEUE_FAILS)}")
+        self.ignore_cancel = q.get("cancel") == "ignore"
+
+
+class QueueState:
+    """Every key's queue (a semaphore of `limit` slots) and request counter, and the gauges
+    GET /llm/queue/state shows: generations running (slot held) and waiting."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.counts: dict[str, int] = {}
+        self.running = 0
+        self.waiting = 0
+        self.served = 0
+        self.tasks: set[asyncio.Task] = set()  # generations, held so they are not collected
+
+    def slot(self, p: QueueParams) -> asyncio.Semaphore:
+        return self.slots.setdefault(p.key, asyncio.Semaphore(p.limit))
+
+    def number(self, p: QueueParams) -> int:
+        self.counts[p.key] = self.counts.get(p.key, 0) + 1
+        return self.counts[p.key]
+
+
+def _reasoning_chunk(model: str, text: str) -> dict:
+    return _chunk(model, {"reasoning_content": text})
+
+
+async def _generate(p: QueueParams, state: QueueState, failing: bool, model: str, usage: bool,
+                    out: asyncio.Queue) -> None:
+    """One answer, put chunk by chunk on `out` (None ends it; an exception object cuts the
+    connection). Runs as its own task so that `cancel=ignore` can outlive the client."""
+    fail = p.fail if failing else None
+    state.waiting += 1
+    try:
+        await state.slot(p).acquire()
+    finally:
+        state.waiting -= 1
+    state.running += 1
+    try:
+        await asyncio.sleep(p.ttft_s)
+        for i in range(p.reasoning):
+            await out.put(_data(_reasoning_chunk(model, f"thought {i} ")))
+            await asyncio.sleep(p.token_s)
+        for i in range(p.tokens):
+            if i:
+                await asyncio.sleep(p.token_s)
+            if i == p.tokens // 2 and fail is not None:
+                if fail == "error":
+                    await out.put(_data({"error": {"message": "The server is overloaded.",
+                                                   "type": "server_error", "code": 503}}))
+                    return
+                if fail == "invalid-json":
+                    await out.put(b'data: {"choices": [{"delta": {"content": "x"\n\n')
+                elif fail == "cut":
+                    await out.put(ConnectionResetError("the lab cut the answer short"))
+                    return
+                elif fail == "stall":
+                    await asyncio.sleep(p.stall_s)
+            await out.put(_data(_chunk(model, {"content": f"tok{i} "})))
+        tail = _data(_chunk(model, {}, "stop"))
+        if usage:
+            tail += _data({"id": "chatcmpl-lab", "object": "chat.completion.chunk",
+                           "created": CREATED, "model": model, "choices": [],
+                           "usage": {"prompt_tokens": 9, "completion_tokens": p.tokens,
+                                     "total_tokens": 9 + p.tokens}})
+        if fail != "no-done":
+            tail += b"data: [DONE]\n\n"
+        await out.put(tail)
+        state.served += 1
+    finally:
+        state.running -= 1
+        state.slot(p).release()
+        out.put_nowait(None)
+
+
+async def _queued_body(p: QueueParams, state: QueueState, failing: bool, model: str,
+                       usage: bool) -> Body:
+    out: asyncio.Queue = asyncio.Queue()
+    task = asyncio.ensure_future(_generate(p, state, failing, model, usage, out))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    try:
+        yield _data(_chunk(model, {"role": "assistant", "content": ""}))
+        while True:
+            item = await out.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if not p.ignore_cancel:  # a server that stops generating when its client leaves
+            task.cancel()
+
+
+def llm_load_routes() -> list:
+    from starlette.routing import Route
+
+    state = QueueState()
+
+    async def queued(request: Request) -> Response:
+        try:
+            p = QueueParams(request)
+        except ValueError as exc:
+            return JSONResponse({"error": {"message": str(exc)}}, 400)
+        doc = await _request(request)
+        if doc.get("stream") is not True:
+            return JSONResponse({"error": {"message": "the lab streams only: set stream=true",
+                                           "type": "invalid_request_error"}}, 400)
+        failing = p.fail is not None and state.number(p) % p.every == 0
+        if failing and p.fail in ("429", "503"):
+            return JSONResponse({"error": {"message": "overloaded, retry later",
+                                           "type": "rate_limit_error"}}, int(p.fail),
+                                headers={"Retry-After": "1"})
+        opts = doc.get("stream_options")
+        usage = isinstance(opts, dict) and opts.get("include_usage") is True
+        model = str(doc.get("model") or "lab-gpt")
+        return LabStream(_queued_body(p, state, failing, model, usage), headers=sse_headers())
+
+    async def gauges(request: Request) -> Response:
+        return JSONResponse({"running": state.running, "waiting": state.waiting,
+                             "served": state.served})
+
+    return [Route(QUEUE_PATH, queued, methods=["POST"]),
+            Route("/llm/queue/state", gauges, methods=["GET"])]
+
+
+QUEUE_PATH = "/llm/queue/v1/chat/completions"

@@ -18,6 +18,8 @@ class LabLoad:
     models: str
     args: tuple[str, ...]  # extra CLI args after the URL
     expect: frozenset[str]
+    demo_args: tuple[str, ...] = LOAD_DEMO_ARGS  # the options every row of its kind gets
+    kind: str = "streams"  # "streams" (the stream engine) or "llm" (load --profile llm)
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "path": self.path, "models": self.models,
@@ -43,8 +45,23 @@ LOAD_SCENARIOS: tuple[LabLoad, ...] = (
 )
 
 
+# load --profile llm: one short sweep on the queueing completion route (2 generation slots,
+# answers of about 0.15 s): TTFT p50 grows about 4x from 1 to 4 in flight, tokens/s stops at 2.
+LLM_LOAD_BODY = ('{"model":"lab-gpt","stream":true,"stream_options":{"include_usage":true},'
+                 '"messages":[{"role":"user","content":"hi"}]}')
+LLM_LOAD_SCENARIOS: tuple[LabLoad, ...] = (
+    LabLoad("llm-load-queue",
+            "/llm/queue/v1/chat/completions?limit=2&ttft_ms=30&length=12&itl_ms=10",
+            "a model server with 2 generation slots: the others wait in its queue (the knee)",
+            ("--profile", "llm", "-X", "POST", "-d", LLM_LOAD_BODY, "--sweep", "1,2,4",
+             "--requests", "12"),
+            frozenset({"llm-load-queueing", "llm-load-saturated"}), demo_args=(),
+            kind="llm"),
+)
+
+
 def get_load_scenario(name: str) -> LabLoad:
-    for row in LOAD_SCENARIOS:
+    for row in (*LOAD_SCENARIOS, *LLM_LOAD_SCENARIOS):
         if row.name == name:
             return row
     raise KeyError(name)
@@ -52,4 +69,4 @@ def get_load_scenario(name: str) -> LabLoad:
 
 def load_argv(row: LabLoad, base_url: str) -> list[str]:
     """The `sse-doctor` arguments of a row against a lab at ``base_url``."""
-    return ["load", base_url.rstrip("/") + row.path, *LOAD_DEMO_ARGS, *row.args]
+    return ["load", base_url.rstrip("/") + row.path, *row.demo_args, *row.args]

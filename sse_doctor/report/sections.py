@@ -37,6 +37,7 @@ from sse_doctor.report.html_text import (
     shown_header,
     value_text,
 )
+from sse_doctor.report.llm_load_section import llm_load_view
 from sse_doctor.report.svg import TimelineChart, watch_chart
 from sse_doctor.report.timeline import CLOSE_WORDS, MAX_MARKS, timeline_for
 from sse_doctor.units import ms_text, size_text
@@ -414,6 +415,7 @@ SECTIONS: dict[str, list[Section]] = {
         FINDINGS,
         INCOMPLETE,
         Section("load.html.j2", load_view),
+        Section("llm_load.html.j2", llm_load_view),  # load --profile llm: the sweep
         Section("shaped.html.j2", shaped_view("load", "Load")),
     ],
     # a browser capture (HAR): no connection of ours to show

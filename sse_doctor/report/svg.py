@@ -336,3 +336,50 @@ def watch_chart(w: dict[str, Any], red: Redactor) -> Markup | None:
                  f'<text class="tick end" x="{WL + pw}" y="{WH - 8}">'
                  f"{t_end / 1000:.1f} s</text></svg>")
     return Markup("".join(parts))
+
+
+def level_chart(name: str, xs: list[float], lines: list[tuple[str, list[float | None]]],
+                knee: float | None, red: Redactor) -> Markup | None:
+    """A sweep (load --profile llm): values by level, levels evenly spaced (1, 2, 4, 8...),
+    one polyline per line, a dashed line at the knee; None when there is nothing to draw."""
+    values = [v for _, vs in lines for v in vs if v is not None]
+    if not xs or not values:
+        return None
+    lo, hi = 0.0, max(values) or 1.0
+    pw, ph = WW - WL - WR, WH - WT - WB
+    n = len(xs)
+
+    def x(i: int) -> float:
+        return WL + (i / (n - 1) * pw if n > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return WT + (hi - v) / (hi - lo) * ph
+
+    title = escape(shown(red, name, 200))
+    parts = [f'<svg class="watchchart levelchart" viewBox="0 0 {WW} {WH}" role="img">'
+             f"<title>{title} by level</title>",
+             f'<rect class="lane0" x="{WL}" y="{WT}" width="{pw}" height="{ph}"/>']
+    if knee is not None and knee in xs:
+        kx = x(xs.index(knee))
+        parts.append(f'<line class="moment" x1="{kx:.1f}" y1="{WT}" x2="{kx:.1f}" '
+                     f'y2="{WT + ph}"/><text class="tick end" x="{kx - 3:.1f}" '
+                     f'y="{WT - 6}">knee</text>')
+    for k, (label, vs) in enumerate(lines):
+        pts = [(x(i), y(v)) for i, v in enumerate(vs) if v is not None]
+        cls = "series" if k == 0 else "series second"
+        if len(pts) > 1:
+            parts.append(f'<polyline class="{cls}" points="'
+                         + " ".join(f"{px:.1f},{py:.1f}" for px, py in pts) + '"/>')
+        for px, py in pts:
+            parts.append(f'<circle class="series-dot" cx="{px:.1f}" cy="{py:.1f}" r="2.5">'
+                         f"<title>{escape(shown(red, label, 60))}</title></circle>")
+        end = pts[-1] if pts else None
+        if end is not None:
+            parts.append(f'<text class="tick end" x="{end[0] - 4:.1f}" y="{end[1] - 5:.1f}">'
+                         f"{escape(shown(red, label, 60))}</text>")
+    parts.append(f'<text class="tick end" x="{WL - 6}" y="{WT + 4}">{hi:.4g}</text>'
+                 f'<text class="tick end" x="{WL - 6}" y="{WT + ph + 4}">0</text>')
+    for i, level in enumerate(xs):
+        parts.append(f'<text class="tick" x="{x(i):.1f}" y="{WH - 8}">{level:g}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -19,6 +19,8 @@ from rich.text import Text
 from sse_doctor.checks.client_checks import capture_summary
 from sse_doctor.experiments.observation import ExperimentObservation
 from sse_doctor.har import HarObservation
+from sse_doctor.load.llm.observation import LlmLoadObservation
+from sse_doctor.load.llm.terminal import render_llm_load
 from sse_doctor.load.observation import LoadObservation
 from sse_doctor.load.terminal import render_load
 from sse_doctor.model import SseObservation
@@ -178,6 +180,28 @@ def _load_terminal(obs: LoadObservation, console: Any, redactor: Redactor, verbo
     render_load(console, obs, redactor, verbose)
 
 
+# --- load --profile llm ---------------------------------------------------------------------------
+def _llm_load_json(obs: LlmLoadObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
+    """The common parts (empty), `load.llm`, the watched values and `interrupted`."""
+    parts = empty_parts()
+    llm = obs.llm_json()
+    for level in llm["levels"]:  # example details quote server text: redacted like the rest
+        for examples in level["examples"].values():
+            for e in examples:
+                e["detail"] = redactor.text(e["detail"])
+    llm.pop("examples", None)
+    if llm["levels"]:
+        llm["examples"] = llm["levels"][-1]["examples"]
+    parts["load"] = {"llm": llm}
+    parts["watches"] = [s.to_json(redactor) for s in obs.series]
+    parts["interrupted"] = obs.interrupted
+    return parts
+
+
+def _llm_load_terminal(obs: LlmLoadObservation, console: Any, redactor: Redactor,
+                       verbose: bool, result: Any) -> None:
+    render_llm_load(console, obs, redactor, verbose)
+
 
 # --- Socket.IO sessions (profiles/socketio) -----------------------------------------------
 def _sio_json(obs: SioObservation, keep: int, redactor: Redactor) -> dict[str, Any]:
@@ -219,6 +243,7 @@ def _sio_terminal(obs: SioObservation, console: Any, redactor: Redactor, verbose
 
 VIEWS: dict[type, View] = {
     LoadObservation: View(_load_json, _load_terminal),
+    LlmLoadObservation: View(_llm_load_json, _llm_load_terminal),
     SioObservation: View(_sio_json, _sio_terminal),
     WsObservation: View(ws_stats.json_parts, ws_render.render),
     HarObservation: View(_har_json, _har_terminal),

@@ -12,20 +12,8 @@ from sse_doctor.model import Finding, ProbeOptions
 from sse_doctor.profiles.base import Profile
 from sse_doctor.profiles.core import ProfileResult
 from sse_doctor.profiles.llm.checks import CODES, check
-from sse_doctor.profiles.llm.protocol import LlmInterpreter, dialect_of
+from sse_doctor.profiles.llm.protocol import LlmInterpreter, dialect_of, usage_requested
 from sse_doctor.target import Target
-
-
-def usage_requested(body: bytes | None) -> bool:
-    """The request asked for a usage chunk (OpenAI stream_options.include_usage)."""
-    if not body:
-        return False
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return False
-    opts = doc.get("stream_options") if isinstance(doc, dict) else None
-    return isinstance(opts, dict) and opts.get("include_usage") is True
 
 
 class LlmProfile(Profile):

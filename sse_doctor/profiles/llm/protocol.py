@@ -34,6 +34,10 @@ MAX_EXAMPLES = 5
 MAX_FRAGMENT = 64 * 1024  # a payload kept to try joining it with the next (split JSON)
 
 RESPONSES_TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
+RESPONSES_REASONING_DELTAS = {"response.reasoning_text.delta",
+                              "response.reasoning_summary_text.delta"}
+RESPONSES_TOOL_DELTAS = {"response.function_call_arguments.delta",
+                         "response.custom_tool_call_input.delta"}
 RESPONSES_TOKEN_DELTAS = {"response.output_text.delta", "response.refusal.delta",
                           "response.reasoning_text.delta", "response.reasoning_summary_text.delta",
                           "response.function_call_arguments.delta",
@@ -100,9 +104,12 @@ class LlmState:
     usage_requested: bool = False
     n_events: int = 0
     model: str | None = None
-    first_token_ms: float | None = None
+    first_token_ms: float | None = None  # the first token of any kind (reasoning included)
+    first_answer_ms: float | None = None  # the first answer token: text, refusal or tool call
     last_token_ms: float | None = None
-    deltas: int = 0
+    deltas: int = 0  # events that carried at least one token of any kind
+    reasoning_deltas: int = 0  # reasoning_content / reasoning / thinking / reasoning events
+    tool_deltas: int = 0  # tool-call argument fragments
     gaps: list[float] = field(default_factory=list)
     gap_max: float | None = None
     usage_tokens: int | None = None
@@ -210,9 +217,17 @@ class LlmInterpreter(Interpreter):
         self._fragment = data if doc is _INVALID and len(data) <= MAX_FRAGMENT else None
 
     # --- dialects -----------------------------------------------------------------------------
-    def _token(self, t_ms: float) -> None:
+    def _token(self, t_ms: float, answer: bool = True, reasoning: bool = False,
+               tool: bool = False) -> None:
+        """One event that carried tokens: ``answer`` when some of them belong to the answer
+        (text, refusal, tool call), ``reasoning``/``tool`` to count those kinds apart. The
+        first-token clock stops on any kind; the first-answer clock only on the answer."""
         s = self.s
         s.deltas += 1
+        s.reasoning_deltas += reasoning
+        s.tool_deltas += tool
+        if answer and s.first_answer_ms is None:
+            s.first_answer_ms = t_ms
         if s.first_token_ms is None:
             s.first_token_ms = t_ms
         elif s.last_token_ms is not None:
@@ -242,26 +257,30 @@ class LlmInterpreter(Interpreter):
             s.usage_seen = True
             if isinstance(usage.get("completion_tokens"), int):
                 s.usage_tokens = usage["completion_tokens"]
-        token = False
+        answer = reasoning = tool = False
         for choice in _list(doc.get("choices")):
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                for key in ("content", "reasoning_content", "reasoning", "refusal"):
+                # a role-only or empty first chunk carries no token: neither clock stops
+                for key in ("content", "refusal"):
                     if isinstance(delta.get(key), str) and delta[key]:
-                        token = True
+                        answer = True
+                for key in ("reasoning_content", "reasoning"):
+                    if isinstance(delta.get(key), str) and delta[key]:
+                        reasoning = True
                 for call in _list(delta.get("tool_calls")):
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict) and fn.get("arguments"):
-                        token = True
+                        tool = True
             fr = choice.get("finish_reason")
             if fr == "":
                 s.empty_finish.add(t_ms, f"event #{n}")
             elif fr is not None:
                 s.finish_reason, s.finish_ms = str(fr), t_ms
-        if token:
-            self._token(t_ms)
+        if answer or reasoning or tool:
+            self._token(t_ms, answer or tool, reasoning, tool)
 
     def _responses(self, t_ms: float, doc: dict, n: int) -> None:
         s = self.s
@@ -280,7 +299,9 @@ class LlmInterpreter(Interpreter):
             self._model(response.get("model"))
         if kind in RESPONSES_TOKEN_DELTAS:
             if isinstance(doc.get("delta"), str) and doc["delta"]:
-                self._token(t_ms)
+                reasoning = kind in RESPONSES_REASONING_DELTAS
+                tool = kind in RESPONSES_TOOL_DELTAS
+                self._token(t_ms, not reasoning, reasoning, tool)
         elif kind == "error":
             s.errors.add(t_ms, f"an error event on event #{n}: "
                                f"{excerpt(str(doc.get('message') or doc))}")
@@ -342,10 +363,12 @@ class LlmInterpreter(Interpreter):
                 s.violations.add(t_ms, f"a delta for block {index} on event #{n}, which is "
                                        "not open")
             delta = doc.get("delta")
-            if isinstance(delta, dict) and any(
-                    isinstance(delta.get(k), str) and delta[k]
-                    for k in ("text", "thinking", "partial_json")):
-                self._token(t_ms)
+            if isinstance(delta, dict):
+                # thinking blocks are reasoning; a signature_delta carries no token
+                text, thinking, tool = (isinstance(delta.get(k), str) and bool(delta[k])
+                                        for k in ("text", "thinking", "partial_json"))
+                if text or thinking or tool:
+                    self._token(t_ms, text or tool, thinking, tool)
         elif kind == "content_block_stop":
             if not self._blocks.get(index):
                 s.violations.add(t_ms, f"block {index} stops on event #{n}, but it is not open")
@@ -423,6 +446,7 @@ def metrics(s: LlmState) -> dict[str, Any]:
         rate = round((tokens - 1) / ((s.last_token_ms - s.first_token_ms) / 1000), 1)
     return {
         "ttft_ms": _r(s.first_token_ms),
+        "first_answer_ms": _r(s.first_answer_ms),
         "itl_ms": {"p50": _r(percentile(s.gaps, 0.5)), "p95": _r(percentile(s.gaps, 0.95)),
                    "max": _r(s.gap_max)},
         "output_tokens": tokens,
@@ -431,6 +455,8 @@ def metrics(s: LlmState) -> dict[str, Any]:
         "finish_reason": s.finish_reason,
         "model": s.model,
         "deltas": s.deltas,
+        "reasoning_deltas": s.reasoning_deltas,
+        "tool_call_deltas": s.tool_deltas,
         "terminal": s.terminal,
     }
 
@@ -439,6 +465,9 @@ def steps(s: LlmState) -> list[Step]:
     out: list[Step] = []
     if s.first_token_ms is not None:
         out.append(Step(s.first_token_ms, "first-token", None, ""))
+    if s.first_answer_ms is not None and s.first_answer_ms != s.first_token_ms:
+        out.append(Step(s.first_answer_ms, "first-answer-token", None,
+                        f"after {s.reasoning_deltas} reasoning delta(s)"))
     for t, text in s.errors.examples[:1]:
         out.append(Step(t, "error", "error", text))
     if s.finish_ms is not None:
@@ -466,7 +495,8 @@ def facts(s: LlmState) -> list[tuple[str, str]]:
     out = [
         ("model", f"{s.model or '-'} · finish {s.finish_reason or '-'} · terminal "
                   f"{s.terminal or 'missing'}"),
-        ("tokens", f"first after {_ms(m['ttft_ms'])} · {tokens} tokens · "
+        ("tokens", f"first after {_ms(m['ttft_ms'])} · first answer token after "
+                   f"{_ms(m['first_answer_ms'])} · {tokens} tokens · "
                    f"{m['tokens_per_s'] if m['tokens_per_s'] is not None else '-'} tokens/s"),
         ("token gaps", f"p50 {_ms(itl['p50'])} · p95 {_ms(itl['p95'])} · max {_ms(itl['max'])}"),
     ]
@@ -477,3 +507,15 @@ def _ms(x: float | None) -> str:
     if x is None:
         return "-"
     return f"{x:.0f} ms" if x < 1000 else f"{x / 1000:.2f} s"
+
+
+def usage_requested(body: bytes | None) -> bool:
+    """The request asked for a usage chunk (OpenAI stream_options.include_usage)."""
+    if not body:
+        return False
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    opts = doc.get("stream_options") if isinstance(doc, dict) else None
+    return isinstance(opts, dict) and opts.get("include_usage") is True
