@@ -29,6 +29,7 @@ class Exporter:
     base: str
     proc: subprocess.Popen[bytes]
     log: pathlib.Path
+    config: pathlib.Path
 
     def get(self, path: str, params: dict[str, str] | None = None,
             headers: dict[str, str] | None = None) -> httpx.Response:
@@ -92,7 +93,7 @@ ping_interval = 0.5
     proc, base, log = start_exporter(str(config), "--max-concurrent", str(MAX_CONCURRENT),
                                      env={"EXPORTER_TEST_TOKEN": SECRET})
     try:
-        yield Exporter(base, proc, log)
+        yield Exporter(base, proc, log, config)
     finally:
         stop(proc)
 
@@ -197,3 +198,26 @@ def test_over_the_bound_is_503_not_a_queue(exporter: Exporter, lab: LabServer) -
         assert all(f.result().status_code == 200 for f in long)
     own = metrics(exporter.get("/metrics").text)
     assert own[("sse_doctor_exporter_probes_refused_total", ("reason", "busy"))] >= 1
+
+
+def test_reload_keeps_the_old_configuration_when_the_new_one_is_bad(exporter: Exporter,
+                                                                    lab: LabServer) -> None:
+    good = exporter.config.read_text()
+    try:
+        exporter.config.write_text(good + "\n[modules.broken]\ntargets = [\"http://h/*\"]\n"
+                                   "idle_limit = \"soon\"\n")
+        answer = httpx.post(exporter.base + "/-/reload", timeout=30)
+        assert answer.status_code == 500
+        assert "[modules.broken]: idle_limit" in answer.text
+        own = metrics(exporter.get("/metrics").text)
+        assert own[("sse_doctor_exporter_config_last_reload_successful",)] == 0
+        assert exporter.probe("broken", f"{lab.base_url}/sse/healthy").status_code == 400
+        exporter.config.write_text(good.replace("[modules.sse]", "[modules.sse2]"))
+        assert httpx.post(exporter.base + "/-/reload", timeout=30).status_code == 200
+        assert exporter.probe("sse", f"{lab.base_url}/sse/http-error").status_code == 400
+        assert exporter.probe("sse2", f"{lab.base_url}/sse/http-error").status_code == 200
+    finally:
+        exporter.config.write_text(good)
+        assert httpx.post(exporter.base + "/-/reload", timeout=30).status_code == 200
+    own = metrics(exporter.get("/metrics").text)
+    assert own[("sse_doctor_exporter_config_last_reload_successful",)] == 1

@@ -204,6 +204,7 @@ def test_the_stalled_alert_fires_and_names_the_finding(stack: Stack) -> None:
     named = stack.wait_for('ALERTS{alertname="StreamFinding", alertstate="firing", '
                            'code="stalled-stream"}')
     assert named[0]["metric"]["instance"].endswith("/sse/stalled")
+    assert named[0]["metric"]["severity"] == "error"  # the finding's own severity
     alerts = httpx.get(f"{stack.api}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
     summaries = {a["annotations"]["summary"] for a in alerts
                  if a["labels"]["alertname"] == "StreamFinding"}
