@@ -1,8 +1,8 @@
 """`sse-doctor exporter --config exporter.toml`: the blackbox-style prober for Prometheus.
 
 Loads and validates the configuration (a bad one: its problems, exit 2), binds the listening
-address (taken: one line, exit 2), then serves until SIGINT or SIGTERM (exit 0: a server's
-normal end)."""
+address (taken: one line, exit 2), then serves until SIGINT or SIGTERM (exit 130 or 143 once
+the probes in flight have been answered or cut)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
@@ -75,7 +74,12 @@ class ExporterState:
         self.reload_ok.set(1)
 
 
-def _refuse(state: ExporterState, reason: str, status: int, message: str) -> Response:
+def _refuse(state: ExporterState, reason: str, status: int, message: str,
+            target: str | None = None) -> Response:
+    if target is not None:  # a problem line may quote the target: its secrets stay masked
+        red = Redactor()
+        red.add_url(target)
+        message = red.text(message)
     state.refused.labels(reason).inc()
     log.warning("probe refused (%s): %s", reason, message)
     return PlainTextResponse(message + "\n", status_code=status)
@@ -117,7 +121,7 @@ def make_app(state: ExporterState) -> Starlette:
         try:
             ok = allowed(target, module.targets)
         except TargetRefused as exc:
-            return _refuse(state, "bad-target", 400, f"target {shown}: {exc}")
+            return _refuse(state, "bad-target", 400, f"target {shown}: {exc}", target)
         if not ok and not state.allow_any_target:
             return _refuse(state, "target-not-allowed", 403,
                            f"target {shown} is not allowed by module {name!r} (its 'targets' "
@@ -135,7 +139,7 @@ def make_app(state: ExporterState) -> Starlette:
         try:
             run = await probe_module(state.config.path, module, target, deadline, state.env)
         except ProbeRefused as exc:
-            return _refuse(state, "module-error", exc.status, str(exc))
+            return _refuse(state, "module-error", exc.status, str(exc), target)
         finally:
             state.in_flight -= 1
             state.gauge_in_flight.dec()
@@ -210,17 +214,16 @@ def warm_up() -> None:
 
 
 def serve(state: ExporterState, sock: socket.socket) -> None:
-    """Serve until SIGINT or SIGTERM (uvicorn's handlers end it gracefully)."""
+    """Serve until SIGINT or SIGTERM."""
     import uvicorn
 
     warm_up()
 
     config = uvicorn.Config(make_app(state), log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    started = time.monotonic()
-    server.run(sockets=[sock])
-    log.info("stopped after %.0f s", time.monotonic() - started)
+    # uvicorn ends gracefully on SIGINT/SIGTERM, then re-raises the signal: the exit code is
+    # 130 or 143, as for every other command stopped by a signal.
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:
