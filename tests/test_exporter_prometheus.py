@@ -10,6 +10,7 @@ assert anything)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import json
 import pathlib
@@ -27,7 +28,7 @@ import yaml  # the test extra: reads the shipped prometheus.yml and alerts.yml
 
 from sse_doctor.lab import LabServer
 from tests.conftest import free_port, wait_listening
-from tests.test_exporter import start_exporter, stop
+from tests.test_exporter import metrics, start_exporter, stop
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "exporter"
@@ -122,6 +123,7 @@ def fast_rules(path: pathlib.Path) -> None:
 class Stack:
     lab: LabServer
     api: str
+    exporter: str
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         answer = httpx.get(f"{self.api}/api/v1/query", params={"query": expr}, timeout=10)
@@ -181,7 +183,7 @@ def stack(lab: LabServer) -> Iterator[Stack]:
                              f"--storage.tsdb.path={folder / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}"],
                             port, "Prometheus", folder / "prometheus.log"))
-        yield Stack(lab, f"http://127.0.0.1:{port}")
+        yield Stack(lab, f"http://127.0.0.1:{port}", base)
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -256,6 +258,27 @@ def test_the_dashboard_queries_work(stack: Stack) -> None:
             assert query.startswith("label_values(") and query.endswith(")")
             metric, _, label = query[len("label_values("):-1].rpartition(", ")
             assert stack.query(f"count by ({label}) ({metric})"), query
+
+
+def test_every_shipped_module_works_as_shipped(stack: Stack) -> None:
+    """The shipped exporter.toml's other modules on the lab routes they were written for."""
+    lab = stack.lab.base_url
+    runs = {"llm": f"{lab}/llm/openai/healthy/v1/chat/completions", "mcp": f"{lab}/mcp/healthy",
+            "sse_job": f"{lab}/sse/no-completed"}
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        answers = dict(zip(runs, pool.map(
+            lambda kv: httpx.get(f"{stack.exporter}/probe", params={"module": kv[0],
+                                                                    "target": kv[1]},
+                                 headers={"X-Prometheus-Scrape-Timeout-Seconds": "4"},
+                                 timeout=30), runs.items())))
+    llm, mcp, job = (metrics(answers[k].text) for k in runs)
+    assert llm[("probe_success",)] == 1
+    assert llm[("sse_doctor_llm_time_to_first_token_seconds",)] > 0
+    assert llm[("sse_doctor_llm_output_tokens",)] > 0
+    assert mcp[("probe_success",)] == 1
+    assert [k for k in mcp if k[0] == "sse_doctor_mcp_revision_info"]
+    assert job[("probe_success",)] == 0
+    assert job[("sse_doctor_finding", ("code", "missing-expected-event"), ("severity", "error"))]
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool comes with Debian's prometheus")
