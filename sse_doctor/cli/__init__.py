@@ -27,6 +27,7 @@ BODIES = {
     "load": "load:load_command",
     "proxy": "proxy:proxy_command",
     "har": "har:har_command",
+    "exporter": "exporter:exporter_command",
     "run": "suite:run_command",
     "init": "suite:init",
     **{name: "experiments:execute(name)"

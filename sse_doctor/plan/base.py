@@ -22,6 +22,9 @@ class Plan:
     partial: Callable[[], list[ScenarioResult]] | None = None
     # experiments: give them a callback(done, total) for progress bars
     on_progress: Callable[[Callable[[int, int], None]], None] | None = None
+    # probe: the result of a run cancelled before its connection ended, from what the
+    # live.Session it ran in saw (session, reason) -> results (the exporter's scrape deadline)
+    salvage: Callable[[Any, str], list[ScenarioResult]] | None = None
 
 
 def target_of(values: dict[str, Any]) -> Target:

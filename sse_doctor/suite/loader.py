@@ -393,14 +393,14 @@ class _Loader:
         self._thresholds(defaults, {k: "[defaults]" for k in THRESHOLD_KEYS})
 
     def _check(self, index: int, raw: Any, defaults: dict[str, Any],
-               line: int | None) -> CheckSpec | None:
-        loc = f"check[{index}]"
+               line: int | None, where: str | None = None) -> CheckSpec | None:
+        loc = where or f"check[{index}]"
         if not isinstance(raw, dict):
             self.problem(loc, f"expects a table, not {_kind(raw)}")
             return None
         name = raw.get("name")
         if isinstance(name, str) and name.strip():
-            loc = f'check[{index}] "{name}"'
+            loc = where or f'check[{index}] "{name}"'
         else:
             self.problem(loc, "missing 'name'" if name is None else "'name' expects a "
                                                                      "non-empty string")
@@ -541,6 +541,18 @@ class _Loader:
                 continue
             out[key] = v
         return out
+
+
+def load_check(path: str, entry: dict[str, Any], *, where: str,
+               env: Mapping[str, str] | None = None) -> CheckSpec:
+    """One check entry (the keys of a suite's [[check]] table, `name` and `url` included) into a
+    validated CheckSpec, outside any suite file: the exporter's modules are check entries.
+    `path` names the file in problems, `where` the entry; raises SuiteInvalid."""
+    loader = _Loader(path, os.environ if env is None else env)
+    spec = loader._check(1, entry, {}, None, where=where)
+    if loader.problems or spec is None:
+        raise SuiteInvalid(loader.problems or [f"{path}: {where}: invalid"])
+    return spec
 
 
 def load_suite(path: str, env: Mapping[str, str] | None = None) -> Suite:
