@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
-from sse_doctor import live
+from sse_doctor import feed
 from sse_doctor.exporter.config import load_config
 from sse_doctor.exporter.probe import DEADLINE_REASON, run_plan
 from sse_doctor.lab import LabServer
@@ -23,10 +23,10 @@ def _result(name: str) -> ScenarioResult:
 
 def test_a_plan_that_ends_at_the_stop_keeps_its_result() -> None:
     async def run(name: str) -> list[ScenarioResult]:
-        stop = live.stop_event()
+        stop = feed.stop_event()
         assert stop is not None
         await stop.wait()  # as the transports do: end the connection at the stop
-        assert live.stop_reason() == DEADLINE_REASON
+        assert feed.stop_reason() == DEADLINE_REASON
         return [_result(name)]
 
     plan = Plan("probe", build_target("http://x/"), 1.0, run)
@@ -48,7 +48,7 @@ def test_a_plan_that_ignores_the_stop_is_cancelled_and_salvaged() -> None:
             raise
         return []
 
-    def salvage(session: live.Session, reason: str) -> list[ScenarioResult]:
+    def salvage(session: feed.Feed, reason: str) -> list[ScenarioResult]:
         salvaged.append((session.reason, reason))
         return [_result("salvaged")]
 
@@ -76,10 +76,10 @@ def test_a_real_probe_cancelled_mid_stream_is_salvaged(lab: LabServer) -> None:
     assert spec.plan.salvage is not None
 
     async def main() -> ScenarioResult:
-        session = live.Session(stop=asyncio.Event())
+        session = feed.Feed(stop=asyncio.Event())
 
         async def probe() -> list[ScenarioResult]:
-            live.start(session)
+            feed.start(session)
             return await spec.plan.run("stalled")
 
         task = asyncio.ensure_future(probe())

@@ -1,7 +1,7 @@
 """One scrape's probe: a module's check for the scrape's target, run within its deadline, judged
 as `sse-doctor run` judges a check (allow list, thresholds, fail_on).
 
-The probe runs inside a live.Session, as `sse-doctor probe` does: at the deadline the session's
+The probe runs inside a feed.Feed, as `sse-doctor probe` does: at the deadline the session's
 stop ends the connection and the probe returns what it saw (like Ctrl-C); a probe that does not
 end within a short grace after that is cancelled and its partial observation salvaged. Either
 way the scrape is answered, in time, with what was seen.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sse_doctor import live
-from sse_doctor.checks.incomplete import interrupted_result
+from sse_doctor import feed
+from sse_doctor.conclude.interrupted import interrupted_result
 from sse_doctor.exporter.config import Module
 from sse_doctor.exporter.deadline import observation_window
 from sse_doctor.model import Finding, Report, ScenarioResult, finding
@@ -71,10 +71,10 @@ async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[Scena
     """The one place the exporter runs a plan: (results, cut short by the deadline).
 
     Kept to this one function so it can move onto the public API (sse_doctor.api) as is."""
-    session = live.Session(stop=asyncio.Event())
+    session = feed.Feed(stop=asyncio.Event())
 
     async def main() -> list[ScenarioResult]:
-        live.start(session)  # this task's context only
+        feed.start(session)  # this task's context only
         return await plan.run(name)
 
     task = asyncio.ensure_future(main())

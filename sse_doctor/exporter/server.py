@@ -202,7 +202,7 @@ def warm_up() -> None:
     lazily, the first scrapes would spend a fair part of their deadline on it."""
     import importlib
 
-    for name in ("sse_doctor.scenarios.probe", "sse_doctor.ws.probe", "sse_doctor.checks.plan",
+    for name in ("sse_doctor.conclude.probe", "sse_doctor.ws.client", "sse_doctor.checks.selection",
                  "sse_doctor.checks.ws_checks", "sse_doctor.profiles", "sse_doctor.report.terminal",
                  "sse_doctor.report.json_report", "sse_doctor.sse.transport"):
         importlib.import_module(name)

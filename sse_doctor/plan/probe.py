@@ -93,7 +93,10 @@ def plan(values: dict[str, Any]) -> Plan:
     choice = opts.profile
     timeouts = max(2, choice.profile.timeouts) if choice is not None and choice.profile \
         else 2
+
     def cut_short(session: Any, reason: str) -> list[ScenarioResult]:
+        from sse_doctor.conclude.probe import salvage
+
         return [salvage(session, target, opts, ws_opts, reason)]
 
     return Plan("probe", target, window_for(opts) + timeouts * target.timeout + 2.0, run,
