@@ -29,7 +29,7 @@ BODIES = {
     "har": "har:har_command",
     "run": "suite:run_command",
     "init": "suite:init",
-    **{name: "experiments:execute(name)"
+    **{name: "experiments:execute_command(name)"
        for name in ("disconnect", "duplicates", "storm", "resume", "checkup")},
 }
 
