@@ -177,22 +177,33 @@ class Report:
         finally:
             console.file.close()
 
+    def write_json(self, path: str | os.PathLike[str]) -> str:
+        """Write the JSON report (as `--json PATH`); returns the path."""
+        from sse_doctor.report.json_report import dumps
+
+        return _write(path, dumps(self._model, self._redactor) + "\n")
+
     def write_html(self, path: str | os.PathLike[str], fail_on: str = "error") -> str:
         """Write the self-contained HTML report (as `--html`); returns the path."""
         from sse_doctor.report import html
 
-        text = html.render(self._model, self._redactor, fail_on)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        return os.fspath(path)
+        return _write(path, html.render(self._model, self._redactor, fail_on))
 
     def write_junit(self, path: str | os.PathLike[str], fail_on: str = "error") -> str:
         """Write JUnit XML (as `--junit`); returns the path."""
         from sse_doctor.report import junit
 
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(junit.render(self._model, fail_on, self._redactor))
-        return os.fspath(path)
+        return _write(path, junit.render(self._model, fail_on, self._redactor))
+
+
+def _write(path: str | os.PathLike[str], text: str) -> str:
+    """Whole or not at all: a reader (a CI step, a browser) never sees half a report."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
 
 
 # --- options to a plan ----------------------------------------------------------------------
