@@ -5,7 +5,9 @@ report. The inner runs load the plugin as any project does: through its pytest11
 
 from __future__ import annotations
 
+import pathlib
 import re
+import shutil
 
 import pytest
 
@@ -121,3 +123,19 @@ def test_the_plugin_stays_out_of_runs_that_do_not_use_it(pytester: pytest.Pytest
     result.assert_outcomes(passed=1)
     result = pytester.runpytest("-p", "no:cacheprovider", "--help")
     assert "--sse-doctor-html=DIR" in result.stdout.str()
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_the_documented_examples_run_as_written(pytester: pytest.Pytester) -> None:
+    """docs/api.md's two complete examples: a FastAPI app served by sse_doctor_server, and a
+    Node server (examples/node-sse/server.js) started as a subprocess."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (the Node example needs it; CI machines have 20)")
+    for rel in ("node-sse/server.js", "pytest/test_node_sse.py", "pytest/test_fastapi_sse.py"):
+        dest = pytester.path / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text((EXAMPLES / rel).read_text())
+    result = pytester.runpytest("-p", "no:cacheprovider", "pytest")
+    result.assert_outcomes(passed=4)
