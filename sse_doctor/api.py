@@ -152,30 +152,31 @@ class Report:
     def scenarios(self) -> list[dict[str, Any]]:
         return list(self.to_json().get("scenarios") or [])
 
-    def advice_text(self, width: int = 100) -> str:
+    def advice_text(self) -> str:
         """The doctor's verdict and "what to do" for each finding, as plain text: the
-        terminal report's verdict lines and advice, without colours or the timeline."""
+        terminal report's verdict lines and advice, without colours or the timeline, one
+        line per sentence group (no wrapping: test runners and logs wrap for themselves)."""
+        import io
+
         from rich.console import Console
         from rich.text import Text
 
         from sse_doctor.report.terminal import findings_block, verdict_line
 
-        console = Console(width=width, record=True, color_system=None, force_terminal=False,
-                          file=open(os.devnull, "w"))  # noqa: SIM115 - closed below
-        try:
-            for r in self._model.results:
-                where = r.name if self._model.multi else f"sse-doctor {self.command}"
-                console.print(Text(f"{where}  {self._redactor.url(r.url)}"))
-                console.print(verdict_line(r))
-                if r.findings:
-                    console.print(Text("What to do"))
-                    console.print(findings_block(r.findings, self._redactor))
-                if r.checks_incomplete:
-                    console.print(Text("Incomplete (interrupted before the window ended, so "
-                                       "not passed): " + ", ".join(r.checks_incomplete)))
-            return console.export_text().rstrip() + "\n"
-        finally:
-            console.file.close()
+        out = io.StringIO()
+        console = Console(file=out, width=200, color_system=None, force_terminal=False,
+                          soft_wrap=True)
+        for r in self._model.results:
+            where = r.name if self._model.multi else f"sse-doctor {self.command}"
+            console.print(Text(f"{where}  {self._redactor.url(r.url)}"))
+            console.print(verdict_line(r))
+            if r.findings:
+                console.print(Text("What to do"))
+                console.print(findings_block(r.findings, self._redactor))
+            if r.checks_incomplete:
+                console.print(Text("Incomplete (interrupted before the window ended, so not "
+                                   "passed): " + ", ".join(r.checks_incomplete)))
+        return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
     def write_json(self, path: str | os.PathLike[str]) -> str:
         """Write the JSON report (as `--json PATH`); returns the path."""
