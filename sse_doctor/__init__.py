@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from sse_doctor.version import __version__ as __version__  # re-exported
 
 __all__ = [
     "OptionError", "Report", "Finding",

@@ -94,7 +94,7 @@ def test_import_is_cheap_and_the_api_is_what_all_names() -> None:
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     mods, callables = proc.stdout.splitlines()
-    assert mods == "['sse_doctor']" and callables == "True"
+    assert mods == "['sse_doctor', 'sse_doctor.version']" and callables == "True"
 
 
 def test_load_test_reports_the_fleet(lab) -> None:

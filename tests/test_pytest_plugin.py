@@ -117,7 +117,8 @@ def test_the_plugin_stays_out_of_runs_that_do_not_use_it(pytester: pytest.Pytest
 
         def test_nothing_imported():
             loaded = sorted(m for m in sys.modules if m.startswith("sse_doctor"))
-            assert loaded == ["sse_doctor", "sse_doctor.pytest_plugin"], loaded
+            assert loaded == ["sse_doctor", "sse_doctor.pytest_plugin",
+                              "sse_doctor.version"], loaded
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)

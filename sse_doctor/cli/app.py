@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from sse_doctor import __version__
 from sse_doctor.commandline import TyperGroup
+from sse_doctor.version import __version__
 
 app = typer.Typer(
     add_completion=False,

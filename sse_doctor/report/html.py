@@ -24,7 +24,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from sse_doctor import __version__
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.redact import Redactor
 from sse_doctor.report.json_report import result_parts
@@ -32,6 +31,7 @@ from sse_doctor.report.sections import by_severity, sections_for
 from sse_doctor.report.svg import MAX_WATCH_POINTS, swatch
 from sse_doctor.report.text import EXCERPT, Shown, clean, count, shown, shown_url
 from sse_doctor.report.timeline import MAX_MARKS
+from sse_doctor.version import __version__
 
 __all__ = ["EXCERPT", "MAX_MARKS", "MAX_WATCH_POINTS", "count", "render"]
 

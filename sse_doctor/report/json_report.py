@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sse_doctor import __version__
 from sse_doctor.model import Report, ScenarioResult
 from sse_doctor.redact import Redactor
 from sse_doctor.report import views
 from sse_doctor.report.parts import empty_parts
 from sse_doctor.units import percentile  # noqa: F401 - its home before units
+from sse_doctor.version import __version__
 
 SCHEMA = "sse-doctor/report@1"
 

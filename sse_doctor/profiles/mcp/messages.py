@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sse_doctor import __version__
+from sse_doctor.version import __version__
 
 DEFAULT_VERSION = "2025-06-18"
 LEGACY_VERSION = "2024-11-05"
