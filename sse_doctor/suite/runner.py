@@ -103,7 +103,8 @@ def merge(spec: CheckSpec, results: list[ScenarioResult]) -> ScenarioResult:
             findings.append(dataclasses.replace(
                 f, detail=f"{r.name}: {f.detail}", evidence={"scenario": r.name, **f.evidence}))
         checks_run.extend(c for c in r.checks_run if c not in checks_run)
-    return ScenarioResult(name=spec.name, protocol=plan.protocol, url=plan.url,
+    # a HAR capture's streams may mix SSE and WebSocket
+    return ScenarioResult(name=spec.name, protocol=protocol_of(results), url=plan.url,
                           findings=findings, checks_run=checks_run)
 
 
