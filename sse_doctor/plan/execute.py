@@ -37,8 +37,9 @@ async def _in_session(plan: Plan, name: str, wrap: Wrap | None) -> list[Scenario
     return await (wrap(coro) if wrap is not None else coro)
 
 
-def _finish(plan: Plan, results: list[ScenarioResult] | None, stop: interrupt.Stop | None,
-            started: datetime, t0: float) -> Report:
+def finish(plan: Plan, results: list[ScenarioResult] | None, stop: interrupt.Stop | None,
+           started: datetime, t0: float) -> Report:
+    """Conclude a run: `results` (None: a signal cancelled it) into the plan's report."""
     interrupted = stop is not None and stop.interrupted
     if results is None:  # cancelled: what it finished, and the rest
         reason = f"interrupted ({stop.name})" if interrupted else "stopped"
@@ -63,7 +64,7 @@ def execute(plan: Plan, name: str | None = None, *, wrap: Wrap | None = None) ->
         return await _in_session(plan, name or plan.command, wrap)
 
     results, stop = interrupt.run(main, cancel=session is None, grace_s=plan.grace_s)
-    return Outcome(_finish(plan, results, stop, started, t0), stop)
+    return Outcome(finish(plan, results, stop, started, t0), stop)
 
 
 async def conclude(plan: Plan, name: str | None = None) -> Report:
@@ -74,4 +75,4 @@ async def conclude(plan: Plan, name: str | None = None) -> Report:
     if plan.session is not None and plan.session.stop is None:
         plan.session.stop = asyncio.Event()
     results = await asyncio.ensure_future(_in_session(plan, name or plan.command, None))
-    return _finish(plan, results, None, started, t0)
+    return finish(plan, results, None, started, t0)
