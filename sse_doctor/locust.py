@@ -46,7 +46,6 @@ engine, and the report is marked interrupted.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import ssl
 import time
@@ -737,10 +736,10 @@ def write_reports(environment: Any, paths: dict[str, str | None],
     """The `sse-doctor load` report from what the Locust processes counted."""
     from datetime import datetime, timezone
 
-    from sse_doctor.checks.load_checks import LOAD_CHECKS, run_load_checks
-    from sse_doctor.model import Report, ScenarioResult
+    from sse_doctor.api import Report as ApiReport
+    from sse_doctor.model import Report
+    from sse_doctor.plan.load_run import load_result
     from sse_doctor.redact import Redactor
-    from sse_doctor.report import json_report, junit
 
     classes = environment.user_classes or [SseUser]
     user = classes[0]
@@ -772,27 +771,17 @@ def write_reports(environment: Any, paths: dict[str, str | None],
                        interrupted, elapsed)
     obs.workers = workers
     obs.loop = f"{obs.loop} (locust)"
-    result = ScenarioResult(name="load", protocol=protocol, url=url,
-                            findings=run_load_checks(obs), checks_run=list(LOAD_CHECKS),
-                            observation=obs)
-    report = Report(command="load", url=url, protocol=protocol,
-                    started_at=datetime.now(timezone.utc), duration_s=elapsed, results=[result])
+    result = load_result(target, obs)  # judged as `sse-doctor load` judges its fleet
     red = Redactor()
     red.add_url(url)
     for k, v in user.headers.items():
         red.add_header(k, v)
+    report = ApiReport(Report(command="load", url=url, protocol=protocol,
+                              started_at=datetime.now(timezone.utc), duration_s=elapsed,
+                              results=[result], interrupted=interrupted), red)
     if paths.get("json"):
-        _write(paths["json"], json_report.dumps(report, red) + "\n")
+        report.write_json(paths["json"])
     if paths.get("junit"):
-        _write(paths["junit"], junit.render(report, "error", red))
+        report.write_junit(paths["junit"])
     if paths.get("html"):
-        from sse_doctor.report import html
-
-        _write(paths["html"], html.render(report, red, "error"))
-
-
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+        report.write_html(paths["html"])

@@ -1,4 +1,5 @@
-"""The package version, in a module of its own so every layer can read it without importing
-the package root (which is the public API and sits above them all)."""
+"""The package's version, in a module of its own: the renderers and the MCP client name it, and
+importing it must not import the package's public facade (sse_doctor/__init__.py loads the API
+on first use, which imports the renderers)."""
 
 __version__ = "0.1.0"

@@ -172,7 +172,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "command": ("sse_doctor", "sse_doctor.__main__", "sse_doctor.cli", "sse_doctor.cli.*",
                 "sse_doctor.suite", "sse_doctor.suite.*", "sse_doctor.demo",
                 "sse_doctor.demo_load", "sse_doctor.proxy", "sse_doctor.proxy.*",
-                "sse_doctor.locust", "sse_doctor.exporter", "sse_doctor.exporter.*"),
+                "sse_doctor.locust", "sse_doctor.exporter", "sse_doctor.exporter.*",
+                "sse_doctor.api", "sse_doctor.pytest_plugin"),
 }
 MAY_IMPORT: dict[str, set[str]] = {
     "data": set(),

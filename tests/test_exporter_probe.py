@@ -48,11 +48,13 @@ def test_a_plan_that_ignores_the_stop_is_cancelled_and_salvaged() -> None:
             raise
         return []
 
-    def salvage(session: feed.Feed, reason: str) -> list[ScenarioResult]:
+    session = feed.Feed()
+
+    def partial(reason: str) -> list[ScenarioResult]:
         salvaged.append((session.reason, reason))
         return [_result("salvaged")]
 
-    plan = Plan("probe", build_target("http://x/"), 1.0, run, salvage=salvage)
+    plan = Plan("probe", build_target("http://x/"), 1.0, run, partial=partial, session=session)
     results, cut = asyncio.run(run_plan(plan, "p", 0.1))
     assert cut and cancelled == ["p"]
     assert salvaged == [(DEADLINE_REASON, DEADLINE_REASON)]
@@ -73,10 +75,11 @@ def test_a_real_probe_cancelled_mid_stream_is_salvaged(lab: LabServer) -> None:
     config = load_config(str(example / "exporter.toml"), {})
     spec, _ = config.modules["sse"].check_spec(config.path, f"{lab.base_url}/sse/stalled",
                                                observe_s=30, env={})
-    assert spec.plan.salvage is not None
+    assert spec.plan.partial is not None and spec.plan.session is not None
 
     async def main() -> ScenarioResult:
-        session = feed.Feed(stop=asyncio.Event())
+        session = spec.plan.session
+        session.stop = asyncio.Event()
 
         async def probe() -> list[ScenarioResult]:
             feed.start(session)
@@ -89,7 +92,7 @@ def test_a_real_probe_cancelled_mid_stream_is_salvaged(lab: LabServer) -> None:
             await asyncio.sleep(0.05)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        [result] = spec.plan.salvage(session, "cancelled")
+        [result] = spec.plan.partial("cancelled")
         return result
 
     result = asyncio.run(main())

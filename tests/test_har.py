@@ -20,9 +20,9 @@ from sse_doctor.checks.client_checks import (
     reconnect_links,
     run_client_checks,
 )
-from sse_doctor.cli import har as cli_har
 from sse_doctor.errors import UsageError
 from sse_doctor.har import HarObservation, StreamRequest
+from sse_doctor.plan import har as plan_har
 from tests.conftest import cli
 from tests.make_har_fixtures import FIXTURES, TOKEN, entry
 from tests.make_har_fixtures import har as make_har
@@ -339,7 +339,7 @@ def test_any_json_in_a_capture_is_read_or_refused_in_one_line(tmp_path_factory, 
     path.write_text(json.dumps({"log": {"entries": items}}))
     try:
         capture = har.load(str(path))
-        red = cli_har._redactor(capture)
+        red = plan_har.capture_redactor(capture)
         for obs in har.observations(capture, str(path)):
             run_client_checks(obs)
             capture_summary(obs)

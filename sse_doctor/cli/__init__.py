@@ -30,7 +30,7 @@ BODIES = {
     "exporter": "exporter:exporter_command",
     "run": "suite:run_command",
     "init": "suite:init",
-    **{name: "experiments:execute(name)"
+    **{name: "experiments:execute_command(name)"
        for name in ("disconnect", "duplicates", "storm", "resume", "checkup")},
 }
 

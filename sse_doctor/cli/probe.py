@@ -7,30 +7,25 @@ seen, marked interrupted, with the checks that needed the whole window incomplet
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console
 
-from sse_doctor import feed, interrupt
 from sse_doctor.cli.output import check_outputs, emit_and_exit, emit_values
-from sse_doctor.conclude.interrupted import interrupted_result
-from sse_doctor.conclude.probe import salvage
 from sse_doctor.errors import EXIT_OK
-from sse_doctor.model import Report, ScenarioResult
-from sse_doctor.plan.probe import plan_probe, run_probe
+from sse_doctor.plan import plan_command
+from sse_doctor.plan.execute import Wrap, execute
 
 
 def probe(values: dict[str, Any]) -> int:
     check_outputs(values)
-    target, opts, ws_opts = plan_probe(values)
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
+    plan = plan_command("probe", values)
+    target, session = plan.target, plan.session
+    opts, ws_opts = plan.options
     to_stdout = values["json_out"] == "-"
     stderr = Console(stderr=True)
-    session = feed.Feed()
-    printer = panel = None
+    printer = None
+    wrap: Wrap | None = None
     # The live view (rich.live and friends) only when it shows: not for CI's plain runs.
     if values["follow"]:
         from sse_doctor.cli.live_view import Printer
@@ -38,31 +33,16 @@ def probe(values: dict[str, Any]) -> int:
         printer = Printer(session, to_stdout, opts.idle_limit, target.redactor,
                           values["verbose"])
     if not values["follow"] and not values["quiet"] and not to_stdout and stderr.is_terminal:
-        from sse_doctor.cli.live_view import LivePanel
+        from sse_doctor.cli.live_view import LivePanel, with_panel
 
         panel = LivePanel(session, target.url, opts.duration, opts.idle_limit, opts,
                           ws_opts, target.redactor)
 
-    async def main(stop: interrupt.Stop) -> ScenarioResult:
-        session.stop = stop.event
-        stop.on_stop(lambda: session.set_stop(f"interrupted ({stop.name})"))
-        feed.start(session)
-        coro = run_probe(target, opts, ws_opts)
-        if panel is not None:
-            from sse_doctor.cli.live_view import with_panel
+        def wrap(coro: Any) -> Any:
+            return with_panel(coro, panel, stderr)
 
-            return await with_panel(coro, panel, stderr)
-        return await coro
-
-    result, stop = interrupt.run(main)
-    if result is None:  # cancelled: the connection did not end within the grace
-        result = salvage(session, target, opts, ws_opts,
-                         f"interrupted ({stop.name})" if stop.interrupted else "stopped")
-    if stop.interrupted:
-        interrupted_result(result)
-    report = Report(command="probe", url=target.url, protocol=target.protocol,
-                    started_at=started, duration_s=time.perf_counter() - t0, results=[result],
-                    interrupted=stop.interrupted)
+    outcome = execute(plan, wrap=wrap)
+    report, stop = outcome.report, outcome.stop
     if printer is not None and printer.closed:
         # `| head -1` had what it wanted: the report files are still written, stdout goes
         # to /dev/null now, and the exit is quiet.

@@ -70,8 +70,10 @@ class ProbeRun:
 async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[ScenarioResult], bool]:
     """The one place the exporter runs a plan: (results, cut short by the deadline).
 
-    Kept to this one function so it can move onto the public API (sse_doctor.api) as is."""
-    session = feed.Feed(stop=asyncio.Event())
+    At the deadline the plan's feed is stopped, as Ctrl-C stops `sse-doctor probe`; a plan
+    that has not ended STOP_GRACE_S later is cancelled and its partial result salvaged."""
+    session = plan.session if plan.session is not None else feed.Feed()
+    session.stop = asyncio.Event()
 
     async def main() -> list[ScenarioResult]:
         feed.start(session)  # this task's context only
@@ -88,10 +90,8 @@ async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[Scena
     else:
         task.cancel()
         await asyncio.wait({task}, timeout=STOP_GRACE_S)
-        results = plan.salvage(session, DEADLINE_REASON) if plan.salvage is not None else []
-    for r in results:
-        interrupted_result(r)
-    return results, True
+        results = plan.partial(DEADLINE_REASON) if plan.partial is not None else []
+    return [interrupted_result(r) for r in results], True
 
 
 def _answered(results: list[ScenarioResult]) -> bool:

@@ -10,6 +10,7 @@ import math
 import multiprocessing
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
@@ -153,17 +154,18 @@ def _split(total: int, parts: int) -> list[int]:
 
 
 def run_fleet(target: LoadTarget, settings: LoadSettings,
-              view: Any = None) -> LoadObservation:
-    """Run the workers to the end (or until Ctrl-C: KeyboardInterrupt is caught here and the
-    workers' counts are still gathered) and merge what they counted. ``view``: a context
-    manager with ``update(row)`` (the live view), entered once the workers are forked, so no
-    thread of it is copied into them."""
+              view: Any = None, stop: threading.Event | None = None) -> LoadObservation:
+    """Run the workers to the end (or until Ctrl-C or `stop` is set: KeyboardInterrupt is
+    caught here and the workers' counts are still gathered) and merge what they counted.
+    ``view``: a context manager with ``update(row)`` (the live view), entered once the
+    workers are forked, so no thread of it is copied into them. ``stop``: set from another
+    thread (a plan run from an event loop) to end the run as Ctrl-C does."""
     with contextlib.ExitStack() as stack:
-        return _run(target, settings, view, stack)
+        return _run(target, settings, view, stack, stop)
 
 
 def _run(target: LoadTarget, settings: LoadSettings, view: Any,
-         stack: contextlib.ExitStack) -> LoadObservation:
+         stack: contextlib.ExitStack, stop: threading.Event | None = None) -> LoadObservation:
     workers, _ = plan_workers(settings.streams, settings.workers)
     t0 = time.perf_counter() + 0.3  # workers start their ramps from here
     procs, conns = _start_workers(target, settings, workers, t0)
@@ -215,6 +217,9 @@ def _run(target: LoadTarget, settings: LoadSettings, view: Any,
                     errors.append(f"worker {index}: {payload}")
                     del open_conns[c]
             if time.perf_counter() > deadline:
+                ask_stop()
+            if stop is not None and stop.is_set() and stop_sent_at is None:
+                interrupted = True
                 ask_stop()
             if stop_sent_at is not None and time.monotonic() - stop_sent_at > STOP_GRACE_S:
                 for c, index in list(open_conns.items()):

@@ -22,7 +22,21 @@ PLANNERS: dict[str, Callable[[dict[str, Any]], Plan]] = {
     "storm": experiments.plan_storm,
     "resume": experiments.plan_resume,
     "checkup": experiments.plan_checkup,
+    "load": lambda values: _load_plan(values),
+    "har": lambda values: _har_plan(values),
 }
+
+
+def _load_plan(values: dict[str, Any]) -> Plan:
+    from sse_doctor.plan.load_run import plan  # the load engine, only when load runs
+
+    return plan(values)
+
+
+def _har_plan(values: dict[str, Any]) -> Plan:
+    from sse_doctor.plan.har import plan
+
+    return plan(values)
 
 
 def plan_command(command: str, values: dict[str, Any]) -> Plan:

@@ -78,12 +78,15 @@ class _Runs:
         self.done.append(r)
         return r
 
-    def partial(self) -> list[ScenarioResult]:
+    def partial(self, reason: str = "interrupted") -> list[ScenarioResult]:
+        """What was done when a signal cancelled the plan: the experiments it finished and
+        the one under way (its observation closed now, its checks run on what it saw)."""
         from sse_doctor.conclude.interrupted import interrupted_result
 
         out = list(self.done)
         if self.probe_session is not None:  # checkup: interrupted during its probe
             target, opts, ws_opts = self.probe_plan
+            # "interrupted" as before: the salvaged stream's close reason names no signal
             out.append(interrupted_result(salvage(self.probe_session, target, opts, ws_opts,
                                                   "interrupted")))
         if self.current is not None:
@@ -110,7 +113,7 @@ def _experiment_plan(command: str, target: Target, opts: ExperimentOptions, sett
         return [await runs.run(command, settings, runner, result, name)]
 
     return Plan(command, target, budget_s, run, partial=runs.partial,
-                on_progress=runs.set_progress)
+                on_progress=runs.set_progress, multi=True)
 
 
 def _settings_json(settings: Any, opts: ExperimentOptions) -> dict[str, Any]:
@@ -263,4 +266,4 @@ def plan_checkup(p: dict[str, Any]) -> Plan:
     budget = probe_opts.duration + 4 * (hold + 2 * target.timeout + 2 * opts.grace + 10) \
         + p["cycles"] / max(1, p["concurrency"]) * (2 * target.timeout + 2)
     return Plan("checkup", target, budget, run, partial=runs.partial,
-                on_progress=runs.set_progress)
+                on_progress=runs.set_progress, multi=True)

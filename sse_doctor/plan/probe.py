@@ -82,25 +82,36 @@ async def run_probe(target: Target, opts: ProbeOptions, ws_opts: Any = None,
 
 
 def plan(values: dict[str, Any]) -> Plan:
+    """The probe as a plan: it watches its stream in a live session, so a stop (Ctrl-C)
+    ends the stream early and the report is made from what it saw."""
+    from sse_doctor import feed
+    from sse_doctor.conclude.interrupted import interrupted_result
+    from sse_doctor.conclude.probe import salvage
+    from sse_doctor.sse.observe import window_for
+
     target, opts, ws_opts = plan_probe(values)
+    session = feed.Feed()
+    names: list[str] = []
 
     async def run(name: str) -> list[ScenarioResult]:
+        names.append(name)
         return [await run_probe(target, opts, ws_opts, name=name)]
 
-    from sse_doctor.sse.observe import window_for
+    def partial(reason: str) -> list[ScenarioResult]:
+        # cancelled before its connection ended: the stream as far as it got
+        return [salvage(session, target, opts, ws_opts, reason,
+                        name=names[-1] if names else "probe")]
+
+    def interrupted(results: list[ScenarioResult]) -> list[ScenarioResult]:
+        return [interrupted_result(r) for r in results]
 
     # A profile that drives a conversation (MCP: several requests) may need more timeouts.
     choice = opts.profile
     timeouts = max(2, choice.profile.timeouts) if choice is not None and choice.profile \
         else 2
-
-    def cut_short(session: Any, reason: str) -> list[ScenarioResult]:
-        from sse_doctor.conclude.probe import salvage
-
-        return [salvage(session, target, opts, ws_opts, reason)]
-
     return Plan("probe", target, window_for(opts) + timeouts * target.timeout + 2.0, run,
-                salvage=cut_short)
+                partial=partial, session=session, interrupted=interrupted,
+                options=(opts, ws_opts))
 
 
 def probe_values(argv: list[str]) -> dict[str, Any]:

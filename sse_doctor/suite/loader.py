@@ -32,7 +32,7 @@ from sse_doctor.redact import Redactor, is_secret_param
 
 THRESHOLD_KEYS = ("max_first_event_ms", "max_gap_s", "min_events")
 # Keys the suite handles itself; every other key of a check is an option of its command.
-SUITE_KEYS = ("name", "url", "command", "allow", "ignore", "headers", *THRESHOLD_KEYS)
+SUITE_KEYS = ("name", "url", "file", "command", "allow", "ignore", "headers", *THRESHOLD_KEYS)
 TOP_KEYS = ("name", "defaults", "check")
 DEFAULT_COMMAND = "probe"
 # Expanded into these keys, a variable's value is a credential wherever it shows up again.
@@ -94,10 +94,11 @@ class Suite:
         """One redactor that knows every check's secrets: suite outputs mix all checks."""
         red = Redactor()
         for c in self.checks:
-            for k, v in c.plan.target.headers:
-                red.add_header(k, v)
-            red.add_url(c.plan.target.url)
-            red.merge(c.plan.target.redactor)  # what the plan learnt (a profile's payload)
+            if c.plan.target is not None:
+                for k, v in c.plan.target.headers:
+                    red.add_header(k, v)
+                red.add_url(c.plan.target.url)
+            red.merge(c.plan.redactor)  # what the plan learnt (a profile's payload, a HAR's)
             for s in c.secrets:
                 red.add_secret(s)
         return red
@@ -458,12 +459,20 @@ class _Loader:
                 if key in SECRET_KEYS or is_secret_param(var):
                     secrets.append(self.env[var])
 
-        url = expanded.get("url")
+        # What the command runs on: a URL, or for `har` the capture file (relative to the
+        # suite file, like every other file a check names).
+        arg = COMMANDS[command].args[0].key
+        other = "file" if arg == "url" else "url"
+        if other in raw:
+            self.problem(loc, f"'{other}' is not a key of '{command}' checks: give '{arg}'")
+        url = expanded.get(arg)
         if url is None:
-            self.problem(loc, "missing 'url'")
+            self.problem(loc, f"missing '{arg}'")
         elif not isinstance(url, str) or not url:
-            self.problem(origin["url"], "'url' expects a non-empty string")
+            self.problem(origin[arg], f"'{arg}' expects a non-empty string")
             url = None
+        elif arg == "file" and not os.path.isabs(url):
+            url = os.path.join(self.base, url)
 
         allow = self._allow(expanded.get("allow", []), origin.get("allow", loc))
         ignore = self._allow(expanded.get("ignore", []), origin.get("ignore", loc), "ignore")

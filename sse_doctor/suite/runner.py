@@ -93,7 +93,7 @@ def merge(spec: CheckSpec, results: list[ScenarioResult]) -> ScenarioResult:
     """One suite entry per check. A command that returns several scenarios (checkup) keeps
     them as sub-results; the entry has the union of their findings, each naming its scenario
     in its evidence and detail."""
-    target = spec.plan.target
+    plan = spec.plan
     if len(results) == 1:
         return dataclasses.replace(results[0], name=spec.name,
                                    findings=list(results[0].findings),
@@ -105,7 +105,8 @@ def merge(spec: CheckSpec, results: list[ScenarioResult]) -> ScenarioResult:
             findings.append(dataclasses.replace(
                 f, detail=f"{r.name}: {f.detail}", evidence={"scenario": r.name, **f.evidence}))
         checks_run.extend(c for c in r.checks_run if c not in checks_run)
-    return ScenarioResult(name=spec.name, protocol=target.protocol, url=target.url,
+    # a HAR capture's streams may mix SSE and WebSocket
+    return ScenarioResult(name=spec.name, protocol=protocol_of(results), url=plan.url,
                           findings=findings, checks_run=checks_run)
 
 
@@ -143,8 +144,7 @@ def outcome(spec: CheckSpec, results: list[ScenarioResult], extra: list[Finding]
     if results:
         entry = merge(spec, results)
     else:
-        target = spec.plan.target
-        entry = ScenarioResult(name=spec.name, protocol=target.protocol, url=target.url,
+        entry = ScenarioResult(name=spec.name, protocol=spec.plan.protocol, url=spec.plan.url,
                                findings=[], checks_run=[])
     missed, report = evaluate(spec.thresholds, results)
     entry.findings.extend(missed + extra)
@@ -171,7 +171,14 @@ async def run_checks(suite: Suite, jobs: int, fail_on: str,
             on_done(outcome)
         return outcome
 
-    return list(await asyncio.gather(*(one(c) for c in suite.checks)))
+    # A load check runs alone, after the others: its worker processes are forked, and a fork
+    # would hold every socket the other checks have open (a dropped stream would stay open).
+    alone = [c for c in suite.checks if c.command == "load"]
+    outcomes = {id(o.spec): o for o in await asyncio.gather(
+        *(one(c) for c in suite.checks if c.command != "load"))}
+    for c in alone:
+        outcomes[id(c)] = await one(c)
+    return [outcomes[id(c)] for c in suite.checks]
 
 
 def run_suite(suite: Suite, *, jobs: int = 4, fail_on: str = "error",

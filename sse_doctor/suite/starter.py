@@ -63,7 +63,8 @@ def starter_suite(url: str, protocol: str, commands: list[str],
 #   sse-doctor run {filename} --junit sse-doctor-junit.xml
 #
 # Each [[check]] runs one sse-doctor command against one URL: probe unless 'command' names
-# another ({others}). Any option of that command can be set, with '-' written as '_':
+# another ({others}); a har check names its browser capture with file = "page.har"
+# instead. Any option of that command can be set, with '-' written as '_':
 # --idle-limit 15 is idle_limit = 15; repeatable options take a list.
 # ${{VAR}} is replaced by the environment variable VAR (keep tokens out of this file; an unset
 # or empty VAR is an error, ${{VAR:-default}} gives a default); $$ is a literal $.

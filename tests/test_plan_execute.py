@@ -1,0 +1,69 @@
+"""Every plan concludes the same way (sse_doctor.plan.execute), without sockets: results into
+the one Report, a cancelled plan's partial results, a stopped plan's results marked."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from datetime import datetime, timezone
+
+from sse_doctor import interrupt
+from sse_doctor.model import ScenarioResult, finding
+from sse_doctor.plan.base import Plan
+from sse_doctor.plan.execute import conclude, finish
+from sse_doctor.target import build_target
+
+
+def _result(name: str, *codes: str) -> ScenarioResult:
+    return ScenarioResult(name=name, protocol="sse", url="http://x.invalid/",
+                          findings=[finding(c, "detail") for c in codes], checks_run=list(codes))
+
+
+def _plan(**kw) -> Plan:
+    async def run(name: str) -> list[ScenarioResult]:
+        return [_result(name, "no-heartbeat")]
+
+    return Plan("probe", build_target("http://x.invalid/?token=s3cret"), 1.0, run, **kw)
+
+
+def test_conclude_runs_the_plan_to_its_report() -> None:
+    report = asyncio.run(conclude(_plan(multi=True), "first"))
+    assert report.command == "probe" and report.multi and not report.interrupted
+    assert [r.name for r in report.results] == ["first"] and report.verdict == "error"
+
+
+def test_a_cancelled_plan_reports_what_partial_salvages_and_the_marks() -> None:
+    asked: list[str] = []
+
+    def partial(reason: str) -> list[ScenarioResult]:
+        asked.append(reason)
+        return [_result("so far", "stalled-stream")]
+
+    def mark(results: list[ScenarioResult]) -> list[ScenarioResult]:
+        return [ScenarioResult(**{**vars(r), "checks_incomplete": ["stalled-stream"]})
+                for r in results]
+
+    plan = _plan(partial=partial, interrupted=mark)
+    stop = interrupt.Stop(signum=signal.SIGTERM)
+    report = finish(plan, None, stop, datetime.now(timezone.utc), time.perf_counter())
+    assert asked == ["interrupted (SIGTERM)"] and report.interrupted
+    assert [(r.name, r.checks_incomplete) for r in report.results] == \
+        [("so far", ["stalled-stream"])]
+
+
+def test_a_plan_that_finished_is_not_marked_and_a_har_plan_names_its_file() -> None:
+    plan = _plan(interrupted=lambda results: [])  # would drop everything if it were called
+    report = finish(plan, [_result("probe")], interrupt.Stop(), datetime.now(timezone.utc),
+                     time.perf_counter())
+    assert [r.name for r in report.results] == ["probe"] and not report.interrupted
+    assert plan.url == "http://x.invalid/?token=s3cret"
+    assert "s3cret" not in plan.redactor.url(plan.url)  # the target's redactor
+
+    async def run(name: str) -> list[ScenarioResult]:
+        return [ScenarioResult(name="/ws", protocol="ws", url="ws://x.invalid/ws",
+                               findings=[], checks_run=[])]
+
+    har = Plan("har", None, 1.0, run, multi=True, url="capture.har")
+    report = asyncio.run(conclude(har))
+    assert report.url == "capture.har" and report.protocol == "ws" and report.multi
