@@ -173,8 +173,14 @@ PROFILE_OPT = Opt("profile", ("--profile",), default="auto",
                   help="Protocol profile (auto: recognised from the stream only).")
 TTFT_LIMIT = Opt("ttft_limit", ("--ttft-limit",), float, metavar="S", panel=PROFILE,
                  check=positive, help="llm: longest acceptable time to first token.")
-MCP_VERSION = Opt("mcp_version", ("--mcp-version",), metavar="V", panel=PROFILE,
-                  help="mcp: protocol version to offer (default 2025-06-18).")
+# None is auto (a default value would count as "given" where the option needs its profile).
+MCP_VERSION = Opt("mcp_version", ("--mcp-version",), metavar="auto|REVISION", panel=PROFILE,
+                  help="mcp: revision to speak (default auto: 2026-07-28 first, as the "
+                       "official clients negotiate).")
+CALL = Opt("call", ("--call",), metavar="TOOL", panel=PROFILE,
+           help="mcp: the one tool to call (never called unasked).")
+ARGS = Opt("args", ("--args",), metavar="JSON", panel=PROFILE,
+           help="mcp: the --call tool's arguments, a JSON object.")
 QUERY = Opt("query", ("--query",), metavar="TEXT|@FILE", panel=PROFILE,
              help="graphql: the operation to run (a subscription, query or mutation).")
 VARIABLES = Opt("variables", ("--variables",), metavar="JSON", panel=PROFILE,
@@ -186,7 +192,7 @@ NAMESPACE = Opt("namespace", ("--namespace",), metavar="NS", panel=PROFILE,
 TRANSPORT = Opt("transport", ("--transport",), ("polling", "websocket"), panel=PROFILE,
                 help="socketio: polling only, or a WebSocket from the start (default: "
                      "polling, then upgrade).")
-PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, QUERY, VARIABLES, INIT_PAYLOAD,
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, CALL, ARGS, QUERY, VARIABLES, INIT_PAYLOAD,
                    NAMESPACE, TRANSPORT)
 
 # experiments

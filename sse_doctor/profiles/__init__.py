@@ -39,6 +39,8 @@ CHOICES = ("auto", "none", *KNOWN)
 OPTION_OWNERS: dict[str, str] = {
     "ttft_limit": "llm",
     "mcp_version": "mcp",
+    "call": "mcp",
+    "args": "mcp",
     "query": "graphql",
     "variables": "graphql",
     "init_payload": "graphql",

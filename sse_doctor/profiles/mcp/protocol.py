@@ -1,6 +1,11 @@
-"""The MCP session, sans-I/O: which HTTP request comes next, given what the previous ones
-answered. Streamable HTTP (spec 2025-06-18, the version offered is an option) and, when the
-server only speaks it, the 2024-11-05 HTTP+SSE transport.
+"""The MCP conversation, sans-I/O: which HTTP request comes next, given what the previous
+ones answered, and when an answer is complete.
+
+Three eras, as the official clients negotiate them (``--mcp-version auto``): revision
+2026-07-28 first (``server/discover``, then stateless requests: modern.py), the 2025
+``initialize`` session over Streamable HTTP where the server does not know it, and the
+2024-11-05 HTTP+SSE transport last. An explicit revision is asked for as it is; a server
+that will not speak it is recorded (a finding), never silently downgraded.
 
 The conversation is a generator: it yields a :class:`Request`, the shell sends it and sends
 back a :class:`Reply` (status, headers, body or SSE events, or why nothing came). Everything
@@ -10,7 +15,7 @@ the checks need is written to a :class:`McpRecord`; nothing here touches a socke
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -58,6 +63,17 @@ class Request:
     #   legacy-hold  keep the background stream until the window ends
     read: str = "rpc"
     expect_ids: tuple[str, ...] = ()
+    # The core's word on when an SSE answer is complete (the shell never decodes JSON-RPC):
+    # true for the event that carries the awaited response.
+    until: Callable[[SseItem], bool] | None = None
+    delay_s: float = 0.0  # wait this long before sending (a server's `retry` before a resume)
+
+
+def answers(rpc_id: int | str) -> Callable[[SseItem], bool]:
+    """The completion test for the response to rpc_id."""
+    def done(item: SseItem) -> bool:
+        return bool(item.data.strip()) and any(m.answers(rpc_id) for m in rpc.read(item.data))
+    return done
 
 
 @dataclass
@@ -104,7 +120,22 @@ class McpRecord:
 
     url: str
     version_offered: str
-    version: str | None = None  # negotiated (the server's InitializeResult)
+    version: str | None = None  # the revision spoken (negotiated)
+    version_asked: str = "auto"  # --mcp-version: auto or a revision
+    era: str | None = None  # modern (2026-07-28) | handshake (2025) | None (nothing spoken)
+    revisions_supported: list[str] = field(default_factory=list)  # as the server said them
+    negotiation: list[str] = field(default_factory=list)  # each hop, in words
+    revision_refused: str | None = None  # an explicit revision the server would not speak
+    revision_offered: list[str] = field(default_factory=list)  # what it offered instead
+    host_rejected: tuple[int, str] | None = None  # (status, words): Host or Origin refused
+    discover_failed: str | None = None  # a modern server refused or garbled server/discover
+    headers_ignored: str | None = None  # served a request whose headers contradict its body
+    listen: str | None = None  # ok | unacknowledged | unsupported | refused | skipped
+    listen_detail: str = ""
+    call: str | None = None  # --call: ok | input_required | error | tool-error | missing
+    call_detail: str = ""
+    prompts: int | None = None
+    resources: int | None = None
     transport: str = "streamable-http"  # or "http+sse" (2024-11-05)
     session_id: str | None = None
     server: str | None = None  # serverInfo name and version
@@ -145,13 +176,24 @@ class McpSession:
     """Drives one MCP session: ``start()`` gives the first request, ``receive(reply)`` the
     next one (None when the conversation is over)."""
 
-    def __init__(self, url: str, version: str = rpc.DEFAULT_VERSION) -> None:
+    def __init__(self, url: str, version: str = "auto", call: str | None = None,
+                 call_args: dict[str, Any] | None = None) -> None:
+        """version: "auto" or a revision of rpc.KNOWN_REVISIONS (the options check it);
+        call/call_args: the one tool call the user allows (2026-07-28 walk)."""
         self.url = url
-        self.record = McpRecord(url=url, version_offered=version)
+        offered = rpc.LATEST_HANDSHAKE if version == "auto" or version in rpc.MODERN_REVISIONS \
+            else version
+        self.record = McpRecord(url=url, version_offered=offered, version_asked=version)
+        self.call, self.call_args = call, call_args
         self._get_events: list[SseItem] = []  # the GET stream's, for the resume
         self._last_post: Reply | None = None  # the tools/list answer, for the resume
         self._now = 0.0  # the latest time a reply told us, for steps without a request
+        self._ids = 0
         self._gen = self._conversation()
+
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
 
     def start(self) -> Request | None:
         return next(self._gen, None)
@@ -228,32 +270,61 @@ class McpSession:
 
     # --- the conversation ---------------------------------------------------------------------
     def _conversation(self) -> Generator[Request, Reply, None]:
+        asked = self.record.version_asked
+        if asked == "auto" or asked in rpc.MODERN_REVISIONS:
+            from sse_doctor.profiles.mcp import modern
+
+            if (yield from modern.negotiate(self)):
+                return
+        yield from self._handshake()
+
+    def _handshake(self) -> Generator[Request, Reply, None]:
+        """The 2025 walk: initialize, initialized, a list, the GET stream, resume, DELETE."""
         rec = self.record
         reply = yield Request("initialize", "POST", self.url, self._headers(session=False),
-                              rpc.initialize(1, rec.version_offered), rpc_id=1)
+                              rpc.initialize(1, rec.version_offered), rpc_id=1,
+                              until=answers(1))
         rec.init_status = reply.status
         if reply.unreachable:
             rec.unreachable = reply.error
             rec.step(reply.t_ms, "initialize", None, reply.error, False)
             return
         if reply.status in (404, 405):
+            rec.negotiation.append(f"initialize {rec.version_offered}: {reply.status}")
             yield from self._legacy(reply)
+            return
+        if reply.status in (403, 421) and host_refusal(reply) is not None:
+            rec.host_rejected = (reply.status, host_refusal(reply) or "")
+            rec.step(reply.t_ms, "initialize", reply.status, rec.host_rejected[1], False)
             return
         if not (yield from self._initialize(reply)):
             return
+        if not (yield from self._initialized()):
+            return
+        if not (yield from self._list()):
+            yield from self._cleanup()
+            return
+        if not (yield from self._get_stream()):
+            yield from self._cleanup()
+            return
+        yield from self._resume()
+        yield from self._terminate()
+
+    def _initialized(self) -> Generator[Request, Reply, bool]:
+        rec = self.record
         name = "notifications/initialized"
         reply = yield Request(name, "POST", self.url, self._headers(),
                               rpc.notification(name), read="accept")
         if self._lost(name, reply):
             yield from self._cleanup()
-            return
+            return False
         if reply.status == 202:
             rec.step(reply.t_ms, name, 202, "accepted")
         elif reply.status is not None and 200 <= reply.status < 300:
             rec.step(reply.t_ms, name, reply.status, "accepted, though the spec asks for 202")
         else:
             body = rpc.excerpt(reply.body)
-            if reply.status == 400 and _about_version(body):
+            if reply.status == 400 and _about_version(reply.body):
                 why = (f"400 over the protocol version: the server refused "
                        f"MCP-Protocol-Version {rec.version}, the version it chose itself in "
                        f"initialize ({body})")
@@ -263,16 +334,8 @@ class McpSession:
                 why = f"notifications/initialized got no answer: {reply.error}"
             rec.init_failed = why
             rec.step(reply.t_ms, name, reply.status, why, False)
-            return
-
-        if not (yield from self._list()):
-            yield from self._cleanup()
-            return
-        if not (yield from self._get_stream()):
-            yield from self._cleanup()
-            return
-        yield from self._resume()
-        yield from self._terminate()
+            return False
+        return True
 
     def _initialize(self, reply: Reply) -> Generator[Request, Reply, bool]:
         rec = self.record
@@ -317,6 +380,16 @@ class McpSession:
             rec.step(reply.t_ms, "initialize", reply.status, reason, False)
             return False
         rec.session_id = sid
+        rec.era = "handshake"
+        if rec.version not in rec.revisions_supported:
+            rec.revisions_supported.append(rec.version)
+        rec.negotiation.append(f"initialize {rec.version_offered}: {rec.version}")
+        asked = rec.version_asked
+        if asked != "auto" and rec.version != asked:
+            if rec.revision_refused is None:
+                rec.revision_refused = (f"initialize offering {asked} was answered with "
+                                        f"{rec.version}")
+            rec.revision_offered = rec.revision_offered or [rec.version]
         rec.initialize_ms = max(0.0, reply.end_ms - reply.t_ms) if reply.end_ms else None
         rec.response_modes.append("sse" if reply.is_sse else "json")
         parts = [f"protocol {rec.version}"
@@ -342,7 +415,7 @@ class McpSession:
         method = "tools/list" if "tools" in rec.capabilities else "ping"
         reply = yield Request(method, "POST", self.url, self._headers(),
                               rpc.request(2, method, {} if method == "tools/list" else None),
-                              rpc_id=2)
+                              rpc_id=2, until=answers(2))
         if self._lost(method, reply):
             return False
         if reply.status is None:
@@ -468,7 +541,7 @@ class McpSession:
         rec.step(reply.t_ms, "DELETE", reply.status, f"session {short(rec.session_id)} ended")
         name = "after DELETE"
         reply = yield Request(name, "POST", self.url, self._headers(), rpc.request(3, "ping"),
-                              rpc_id=3)
+                              rpc_id=3, until=answers(3))
         if reply.status in (400, 404):
             rec.terminate = "ok"
             rec.step(reply.t_ms, name, reply.status, "the ended session is refused")
@@ -537,7 +610,7 @@ class McpSession:
         hdrs = [("Accept", rpc.ACCEPT_POST), ("Content-Type", "application/json")]
         reply = yield Request("initialize", "POST", rec.legacy_endpoint, hdrs,
                               rpc.initialize(1, rpc.LEGACY_VERSION), rpc_id=1,
-                              read="legacy-rpc")
+                              read="legacy-rpc", until=answers(1))
         rec.init_status = reply.post_status
         if not (yield from self._initialize(_legacy_as_post(reply))):
             return
@@ -552,7 +625,7 @@ class McpSession:
         method = "tools/list" if "tools" in rec.capabilities else "ping"
         reply = yield Request(method, "POST", rec.legacy_endpoint, hdrs,
                               rpc.request(2, method, {} if method == "tools/list" else None),
-                              rpc_id=2, read="legacy-rpc")
+                              rpc_id=2, read="legacy-rpc", until=answers(2))
         msgs = self._messages(method, _legacy_as_post(reply))
         answer = next((m for m in msgs if m.answers(2)), None)
         if answer is None:
@@ -592,9 +665,36 @@ def _legacy_as_post(reply: Reply) -> Reply:
                  end_ms=reply.end_ms)
 
 
-def _about_version(body: str) -> bool:
-    low = body.lower()
-    return "version" in low and "session" not in low
+_UNSUPPORTED_TEXT = re.compile(r"unsupported protocol version|protocol version .*not supported",
+                               re.IGNORECASE)
+
+
+def _about_version(body: str | bytes) -> bool:
+    """A refusal of the protocol version: JSON-RPC -32022 (2026-07-28), or the words the SDKs
+    used before it ("Unsupported protocol version: ..."). Not any body that says "version"."""
+    raw = body.encode() if isinstance(body, str) else body
+    code, message, _ = rpc.body_error(raw)
+    if code == rpc.UNSUPPORTED_VERSION:
+        return True
+    text = message or raw.decode("utf-8", "replace")
+    return bool(_UNSUPPORTED_TEXT.search(text)) and "session" not in text.lower()
+
+
+def host_refusal(reply: Reply) -> str | None:
+    """A DNS-rebinding guard's refusal in words: 421 for the Host header (the Python SDK),
+    403 for the Origin (the spec's MUST); None when the refusal is about something else."""
+    body = rpc.excerpt(reply.body)
+    said = f" ({body})" if body else ""
+    if reply.status == 421:
+        return ("421 Misdirected Request: the server's DNS-rebinding protection refused the "
+                f"Host header{said}. Behind a proxy that passes its own Host, add the public "
+                "host to the server's allowed hosts or let the proxy pass the original Host")
+    if reply.status == 403 and ("origin" in body.lower() or "host" in body.lower()):
+        what = "Origin" if "origin" in body.lower() else "Host"
+        return (f"403 Forbidden: the server refused the {what} header{said} (the spec's answer "
+                "to an invalid Origin). A browser-facing proxy or page sends an Origin the "
+                "server does not allow: add it to the allowed origins")
+    return None
 
 
 def _refusal_reason(reply: Reply, offered: str) -> str:
@@ -606,14 +706,17 @@ def _refusal_reason(reply: Reply, offered: str) -> str:
     if status == 406:
         return (f"406 Not Acceptable: the server refused the request's Accept header{said}; "
                 f"MCP clients send 'Accept: {rpc.ACCEPT_POST}': a proxy may rewrite it")
-    if status == 400 and _about_version(body):
+    if status == 400 and _about_version(reply.body):
+        _, _, data = rpc.body_error(reply.body)
+        supported = rpc.supported_of(data)
+        if supported is not None:
+            return (f"400 over the protocol version: the server does not take {offered}; it "
+                    f"supports {', '.join(supported) or 'nothing it names'} (-32022)")
         return (f"400 over the protocol version: the server does not take {offered}{said}; "
                 "try --mcp-version with a version it supports")
-    if status == 421:
-        return ("421 Misdirected Request: the server's DNS-rebinding protection refused the "
-                f"Host header{said}; a proxy passes a Host the server does not expect")
-    if status == 403 and "origin" in body.lower():
-        return f"403: the server's DNS-rebinding protection refused the Origin header{said}"
+    host = host_refusal(reply)
+    if host is not None:
+        return host
     if status in (401, 403):
         return f"{status}: authentication refused{said}; give credentials with --bearer or -H"
     return f"{status}{said}"
