@@ -64,9 +64,6 @@ class McpProfile(Profile):
                 raise UsageError(f"--args: not JSON ({exc})") from None
             if not isinstance(args, dict):
                 raise UsageError("--args: the tool's arguments must be a JSON object")
-        if call and version in messages.HANDSHAKE_REVISIONS:
-            raise UsageError(f"--call is for revision 2026-07-28; --mcp-version {version} "
-                             "walks the 2025 session without calling tools")
         return McpOptions(version, call or None, args)
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:

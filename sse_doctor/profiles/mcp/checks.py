@@ -128,7 +128,7 @@ def check_listen(rec: McpRecord) -> list[Finding]:
     return [finding("mcp-listen-unacknowledged",
                     f"subscriptions/listen: {rec.listen_detail}. The SDK clients wait for "
                     "notifications/subscriptions/acknowledged before they count the "
-                    "subscription as open, then give up.", detail=rec.listen_detail)]
+                    "subscription as open, then give up.", listen=rec.listen_detail)]
 
 
 def check_headers(rec: McpRecord) -> list[Finding]:

@@ -133,7 +133,7 @@ class Driver:
                 for item in parser.feed(chunk, (now - t0) * 1000):
                     if type(item) is not Event:
                         continue
-                    sse_item = SseItem(item.t, item.type, item.data, item.id)
+                    sse_item = SseItem(item.t, item.type, item.data, item.id, item.retry)
                     if len(reply.events) < MAX_ITEMS:
                         reply.events.append(sse_item)
                     if until is not None and until(sse_item):
@@ -208,8 +208,8 @@ class Driver:
             return reply
         reply.status, reply.headers, reply.http_version = obs.status, obs.headers, obs.http_version
         reply.body = obs.body_excerpt
-        reply.events = [SseItem(reply.t_ms + e.t_ms, e.type, e.data or "", e.id)
-                        for e in obs.events]
+        reply.events = [SseItem(reply.t_ms + e.t_ms, e.type, e.data or "", e.id,
+                                getattr(e, "retry", None)) for e in obs.events]
         return reply
 
     async def _legacy(self, req: Request) -> Reply:

@@ -13,14 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sse_doctor.profiles.mcp import messages as rpc
+from sse_doctor.profiles.mcp.exchange import McpRecord, Reply, Request, answers, host_refusal
 from sse_doctor.profiles.mcp.messages import Message
-from sse_doctor.profiles.mcp.protocol import Reply, Request, answers, host_refusal
 
-if TYPE_CHECKING:
-    from sse_doctor.profiles.mcp.protocol import McpSession
+
+class McpSession(Protocol):
+    """What the walks here need of the conversation (protocol.McpSession)."""
+
+    url: str
+    record: McpRecord
+    call: str | None
+    call_args: dict[str, Any] | None
+    _now: float
+
+    def next_id(self) -> int: ...
+
+    def _messages(self, where: str, reply: Reply, typed: bool = True) -> list[Message]: ...
 
 # (capability, list method, the result's key) walked when the server advertises them.
 LISTS = (("tools", "tools/list", "tools"), ("resources", "resources/list", "resources"),
@@ -270,14 +281,19 @@ def _header_check(s: McpSession, version: str) -> Generator[Request, Reply, None
 
 def _call(s: McpSession, version: str) -> Generator[Request, Reply, None]:
     """The one tool call the user named (--call TOOL --args JSON)."""
-    rec = s.record
     step = f"tools/call {s.call}"
     params = {"name": s.call, "arguments": s.call_args or {}}
     reply, answer = yield from _exchange(s, version, step, "tools/call", params)
+    judge_call(s.record, step, reply, answer)
+
+
+def judge_call(rec: McpRecord, step: str, reply: Reply, answer: Message | None) -> None:
+    """What the tool call's answer says (any revision): a result, input_required (a valid
+    answer), a tool error (isError), a JSON-RPC error, or nothing."""
     if answer is None:
         rec.call = "missing" if reply.status is not None and reply.status < 400 else "error"
         rec.call_detail = rec.steps[-1].detail if rec.steps else ""
-        if reply.status == 404:
+        if reply.status == 404 and not (rec.steps and rec.steps[-1].step == step):
             rec.call_detail = "404: tools/call is not served (-32601)"
             rec.step(reply.t_ms, step, 404, rec.call_detail, False)
         return

@@ -15,161 +15,32 @@ the checks need is written to a :class:`McpRecord`; nothing here touches a socke
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Generator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from sse_doctor.profiles.mcp import messages as rpc
+from sse_doctor.profiles.mcp import modern
+from sse_doctor.profiles.mcp.exchange import (
+    McpRecord,
+    McpStep,
+    Reply,
+    Request,
+    SseItem,
+    answers,
+    host_refusal,
+    short,
+)
 from sse_doctor.profiles.mcp.messages import Message
-from sse_doctor.redact import shorten
+
+__all__ = ["McpRecord", "McpSession", "McpStep", "Reply", "Request", "SseItem", "answers",
+           "host_refusal", "judge_resume", "resume_plan", "short"]
 
 # Resume replays at most this many events we saw: enough to see a loss or a repeat.
 MAX_REPLAY = 10
-MAX_INVALID = 20  # invalid messages kept as evidence (all are counted)
+MAX_POLLS = 5  # SSE polling: reconnects after a server-closed stream, per request
+MAX_RETRY_WAIT_S = 2.0  # a server's `retry` is honoured up to this long
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
-
-
-def short(session_id: str) -> str:
-    """An Mcp-Session-Id as outputs show it: enough to tell two apart, not enough to use."""
-    return shorten(session_id)
-
-
-@dataclass
-class SseItem:
-    """One SSE event of a reply (the shell parses with sse.parser)."""
-
-    t_ms: float
-    type: str
-    data: str
-    id: str  # the last event ID in force, as EventSource sees it
-
-
-@dataclass
-class Request:
-    step: str  # the step's name in the report
-    method: str  # HTTP method
-    url: str
-    headers: list[tuple[str, str]]  # protocol headers; the shell adds the user's own
-    body: bytes | None = None
-    rpc_id: int | None = None  # the JSON-RPC id whose response ends the reading
-    # how the shell reads the answer:
-    #   rpc      until the response to rpc_id (JSON body, or SSE events) or the deadline
-    #   accept   the head and a short body (a notification: 202 expected)
-    #   hold     a GET stream held for the window; the Reply carries its SseObservation
-    #   resume   a GET with Last-Event-ID, read until every id in expect_ids came
-    #   legacy-open  a GET kept open in the background; answer at its first event
-    #   legacy-rpc   POST, then wait on the background stream for the response to rpc_id
-    #   legacy-hold  keep the background stream until the window ends
-    read: str = "rpc"
-    expect_ids: tuple[str, ...] = ()
-    # The core's word on when an SSE answer is complete (the shell never decodes JSON-RPC):
-    # true for the event that carries the awaited response.
-    until: Callable[[SseItem], bool] | None = None
-    delay_s: float = 0.0  # wait this long before sending (a server's `retry` before a resume)
-
-
-def answers(rpc_id: int | str) -> Callable[[SseItem], bool]:
-    """The completion test for the response to rpc_id."""
-    def done(item: SseItem) -> bool:
-        return bool(item.data.strip()) and any(m.answers(rpc_id) for m in rpc.read(item.data))
-    return done
-
-
-@dataclass
-class Reply:
-    status: int | None  # None: no response head (see error)
-    t_ms: float = 0.0  # when the request was sent, ms since the session began
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""  # a non-SSE body (bounded)
-    events: list[SseItem] = field(default_factory=list)
-    ended: str = ""  # server (body ended) | response (we stopped after it) | deadline | transport
-    error: str = ""  # no response: why, in words
-    unreachable: bool = False  # could not connect at all (DNS, refused, TLS)
-    observation: Any = None  # hold / legacy-hold: the stream's SseObservation
-    post_status: int | None = None  # legacy-rpc: the POST's own status
-    http_version: str | None = None
-    head_ms: float | None = None  # when the response head came, ms since the session began
-    end_ms: float = 0.0  # when the exchange was over, ms since the session began
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), None)
-
-    @property
-    def content_type(self) -> str:
-        return (self.header("content-type") or "").split(";")[0].strip().lower()
-
-    @property
-    def is_sse(self) -> bool:
-        return self.content_type == "text/event-stream"
-
-
-@dataclass
-class McpStep:
-    t_ms: float
-    step: str
-    status: int | str | None
-    detail: str
-    ok: bool = True
-
-
-@dataclass
-class McpRecord:
-    """What the conversation found, for the pure checks and the report."""
-
-    url: str
-    version_offered: str
-    version: str | None = None  # the revision spoken (negotiated)
-    version_asked: str = "auto"  # --mcp-version: auto or a revision
-    era: str | None = None  # modern (2026-07-28) | handshake (2025) | None (nothing spoken)
-    revisions_supported: list[str] = field(default_factory=list)  # as the server said them
-    negotiation: list[str] = field(default_factory=list)  # each hop, in words
-    revision_refused: str | None = None  # an explicit revision the server would not speak
-    revision_offered: list[str] = field(default_factory=list)  # what it offered instead
-    host_rejected: tuple[int, str] | None = None  # (status, words): Host or Origin refused
-    discover_failed: str | None = None  # a modern server refused or garbled server/discover
-    headers_ignored: str | None = None  # served a request whose headers contradict its body
-    listen: str | None = None  # ok | unacknowledged | unsupported | refused | skipped
-    listen_detail: str = ""
-    call: str | None = None  # --call: ok | input_required | error | tool-error | missing
-    call_detail: str = ""
-    prompts: int | None = None
-    resources: int | None = None
-    transport: str = "streamable-http"  # or "http+sse" (2024-11-05)
-    session_id: str | None = None
-    server: str | None = None  # serverInfo name and version
-    capabilities: list[str] = field(default_factory=list)
-    response_modes: list[str] = field(default_factory=list)  # "json" / "sse" per request
-    tools: int | None = None
-    steps: list[McpStep] = field(default_factory=list)
-    unreachable: str | None = None
-    init_failed: str | None = None  # the reason in words
-    init_status: int | None = None
-    lost: list[tuple[str, int, str]] = field(default_factory=list)  # (step, status, body)
-    missing: list[tuple[str, str]] = field(default_factory=list)  # (step, what happened)
-    invalid: list[tuple[str, str, str]] = field(default_factory=list)  # (where, why, excerpt)
-    n_invalid: int = 0
-    refused: list[tuple[str, int, str]] = field(default_factory=list)  # other HTTP errors
-    legacy_endpoint: str | None = None
-    get_status: int | None = None
-    get_observation: Any = None  # the GET stream (or the legacy stream): SseObservation
-    init_observation: Any = None  # set by the shell: the initialize exchange
-    resume: str | None = None  # None (not tried) | "ok" | "broken"
-    resume_detail: str = ""
-    resume_evidence: dict[str, Any] = field(default_factory=dict)
-    terminate: str | None = None  # "ok" (refused after DELETE) | "405" | "not-terminated" ...
-    not_terminated: str | None = None
-    initialize_ms: float | None = None
-
-    def step(self, t_ms: float, name: str, status: int | str | None, detail: str,
-             ok: bool = True) -> None:
-        self.steps.append(McpStep(t_ms, name, status, detail, ok))
-
-    def add_invalid(self, where: str, msg: Message) -> None:
-        self.n_invalid += 1
-        if len(self.invalid) < MAX_INVALID:
-            self.invalid.append((where, msg.why, msg.excerpt))
 
 
 class McpSession:
@@ -272,8 +143,6 @@ class McpSession:
     def _conversation(self) -> Generator[Request, Reply, None]:
         asked = self.record.version_asked
         if asked == "auto" or asked in rpc.MODERN_REVISIONS:
-            from sse_doctor.profiles.mcp import modern
-
             if (yield from modern.negotiate(self)):
                 return
         yield from self._handshake()
@@ -304,6 +173,8 @@ class McpSession:
         if not (yield from self._list()):
             yield from self._cleanup()
             return
+        if self.call:
+            yield from self._call()
         if not (yield from self._get_stream()):
             yield from self._cleanup()
             return
@@ -427,6 +298,9 @@ class McpSession:
             rec.refused.append((method, reply.status, body))
             rec.step(reply.t_ms, method, reply.status, f"refused: {body}", False)
             return True
+        reply, lost = yield from self._poll(method, reply, 2)
+        if lost:
+            return True
         msgs = self._messages(method, reply)
         answer = next((m for m in msgs if m.answers(2)), None)
         if answer is None:
@@ -461,6 +335,92 @@ class McpSession:
         self._last_post = reply
         rec.step(reply.t_ms, method, reply.status, detail)
         return True
+
+    def _call(self) -> Generator[Request, Reply, None]:
+        """The one tool call the user named, in the session (its answer may come by polling)."""
+        rec = self.record
+        step = f"tools/call {self.call}"
+        body = rpc.request(4, "tools/call", {"name": self.call,
+                                             "arguments": self.call_args or {}})
+        reply = yield Request(step, "POST", self.url, self._headers(), body, rpc_id=4,
+                              until=answers(4))
+        if self._lost(step, reply):
+            return
+        if reply.status is None or reply.status >= 400:
+            rec.step(reply.t_ms, step, reply.status, f"no answer: {reply.error}"
+                     if reply.status is None else f"refused: {rpc.excerpt(reply.body)}", False)
+            modern.judge_call(rec, step, reply, None)
+            return
+        reply, lost = yield from self._poll(step, reply, 4)
+        if lost:
+            return
+        answer = next((m for m in self._messages(step, reply) if m.answers(4)), None)
+        if answer is None:
+            rec.missing.append((step, self._no_answer(reply)))
+            rec.step(reply.t_ms, step, reply.status, self._no_answer(reply), False)
+        modern.judge_call(rec, step, reply, answer)
+
+    def _poll(self, step: str, reply: Reply, rpc_id: int) \
+            -> Generator[Request, Reply, tuple[Reply, bool]]:
+        """2025-11-25 SSE polling: the server sent a priming event with an id, then closed the
+        POST's stream before the response; the client waits `retry` and resumes with
+        Last-Event-ID, where the response must come. The answer with every event read, and
+        whether the response was lost (recorded as a broken resume)."""
+        rec = self.record
+        done = answers(rpc_id)
+        events = list(reply.events)
+        polls = 0
+        while reply.is_sse and reply.ended == "server" and not any(done(e) for e in events):
+            last = next((e.id for e in reversed(events) if e.id), "")
+            if not last or polls >= MAX_POLLS:
+                break
+            polls += 1
+            retry = next((e.retry for e in reversed(events) if e.retry is not None), None)
+            wait = min((retry or 0) / 1000, MAX_RETRY_WAIT_S)
+            headers = [("Accept", "text/event-stream"), ("Last-Event-ID", last)] \
+                + self._session_headers()
+            reply = yield Request(f"{step} resume", "GET", self.url, headers, read="resume",
+                                  rpc_id=rpc_id, until=done, delay_s=wait)
+            got = [e for e in reply.events if e.data.strip()]
+            others = [m for e in got for m in rpc.read(e.data)
+                      if m.kind in ("response", "error") and m.id != rpc_id]
+            said = (f"the server closed the stream after event {last!r}; resumed "
+                    f"after {wait * 1000:.0f} ms (retry {retry if retry is not None else 'unset'})")
+            if others:
+                rec.resume, rec.resume_detail = "broken", (
+                    f"{step}: {said}, and the resumed stream carried a response to another "
+                    f"request (id {others[0].id!r}): events from another stream")
+                rec.resume_evidence = {"last_event_id": last, "step": step}
+                rec.step(reply.t_ms, f"{step} resume", reply.status, rec.resume_detail, False)
+                return reply, True
+            if reply.status is None or not 200 <= reply.status < 300 or not reply.is_sse:
+                why = (f"no answer: {reply.error}" if reply.status is None
+                       else f"{reply.status} ({rpc.excerpt(reply.body) or reply.content_type})")
+                rec.resume, rec.resume_detail = "broken", (
+                    f"{step}: {said}, but the resume was refused: {why}; the response is lost")
+                rec.resume_evidence = {"last_event_id": last, "step": step,
+                                       "status": reply.status}
+                rec.step(reply.t_ms, f"{step} resume", reply.status, rec.resume_detail, False)
+                return reply, True
+            events += reply.events
+            if any(done(e) for e in reply.events):
+                rec.resume = rec.resume or "ok"
+                rec.step(reply.t_ms, f"{step} resume", reply.status,
+                         f"SSE polling: {said}; the response came on the resumed stream")
+            elif not got or reply.ended != "server":
+                rec.resume, rec.resume_detail = "broken", (
+                    f"{step}: {said}, but the response never came on the resumed stream "
+                    f"({len(got)} event(s) with data, then {reply.ended or 'the end'}): "
+                    "the response was lost on resume")
+                rec.resume_evidence = {"last_event_id": last, "step": step,
+                                       "received": [e.id for e in got][:50]}
+                rec.step(reply.t_ms, f"{step} resume", reply.status, rec.resume_detail, False)
+                return reply, True
+        merged = Reply(status=reply.status, t_ms=reply.t_ms, headers=reply.headers,
+                       body=reply.body, events=events, ended=reply.ended, error=reply.error,
+                       http_version=reply.http_version, head_ms=reply.head_ms,
+                       end_ms=reply.end_ms)
+        return merged, False
 
     def _get_stream(self) -> Generator[Request, Reply, bool]:
         rec = self.record
@@ -511,7 +471,8 @@ class McpSession:
             return
         verdict, detail, evidence = judge_resume(reply, last_id, before, expected)
         detail = f"{source} from Last-Event-ID {last_id!r}: {detail}"
-        rec.resume, rec.resume_detail, rec.resume_evidence = verdict, detail, evidence
+        if rec.resume != "broken":  # a response lost to SSE polling stays the finding
+            rec.resume, rec.resume_detail, rec.resume_evidence = verdict, detail, evidence
         self._messages("resume", reply)
         rec.step(reply.t_ms, "resume", reply.status, detail, verdict == "ok")
 
@@ -678,23 +639,6 @@ def _about_version(body: str | bytes) -> bool:
         return True
     text = message or raw.decode("utf-8", "replace")
     return bool(_UNSUPPORTED_TEXT.search(text)) and "session" not in text.lower()
-
-
-def host_refusal(reply: Reply) -> str | None:
-    """A DNS-rebinding guard's refusal in words: 421 for the Host header (the Python SDK),
-    403 for the Origin (the spec's MUST); None when the refusal is about something else."""
-    body = rpc.excerpt(reply.body)
-    said = f" ({body})" if body else ""
-    if reply.status == 421:
-        return ("421 Misdirected Request: the server's DNS-rebinding protection refused the "
-                f"Host header{said}. Behind a proxy that passes its own Host, add the public "
-                "host to the server's allowed hosts or let the proxy pass the original Host")
-    if reply.status == 403 and ("origin" in body.lower() or "host" in body.lower()):
-        what = "Origin" if "origin" in body.lower() else "Host"
-        return (f"403 Forbidden: the server refused the {what} header{said} (the spec's answer "
-                "to an invalid Origin). A browser-facing proxy or page sends an Origin the "
-                "server does not allow: add it to the allowed origins")
-    return None
 
 
 def _refusal_reason(reply: Reply, offered: str) -> str:
