@@ -157,10 +157,11 @@ def profile_result(rec: McpRecord) -> ProfileResult:
         "get_stream": rec.get_status,
         "resume": rec.resume or "not tried",
         "terminate": rec.terminate,
+        "call": rec.call,
     }
     if rec.era == "modern":
         metrics.update({"resources": rec.resources, "prompts": rec.prompts,
-                        "listen": rec.listen, "call": rec.call})
+                        "listen": rec.listen})
     facts: list[tuple[str, str]] = []
     if rec.version:
         facts.append(("mcp", f"{rec.transport} · revision {rec.version}"
