@@ -32,7 +32,7 @@ SSE = [("content-type", "text/event-stream")]
 def events_of(body: str, t_ms: float = 0.0) -> list[SseItem]:
     p = SSEParser()
     items = p.feed(body.encode(), t_ms) + p.close(t_ms)
-    return [SseItem(i.t, i.type, i.data, i.id) for i in items if type(i) is Event]
+    return [SseItem(i.t, i.type, i.data, i.id, i.retry) for i in items if type(i) is Event]
 
 
 def recorded(name: str, t_ms: float = 0.0) -> Reply:
@@ -112,7 +112,7 @@ def test_a_healthy_sdk_session_asks_for_each_step_with_the_right_headers() -> No
     assert [r.method for r in sent] == ["POST", "POST", "POST", "GET", "DELETE", "POST"]
     assert sent[2].rpc_id == 2 and json.loads(sent[2].body)["method"] == "tools/list"
     assert found(rec) == set()
-    assert rec.tools == 2 and rec.server == "sdk-demo 1.30.0" and rec.terminate == "ok"
+    assert rec.tools == 3 and rec.server == "sdk-demo 1.0" and rec.terminate == "ok"
     assert [s.status for s in rec.steps] == [200, 202, 200, 405, "skipped", 200, 404]
     assert all(sid not in s.detail for s in rec.steps)
 
