@@ -36,13 +36,14 @@ TOOLS = [{"name": "add", "description": "Add two numbers",
                                                            "b": {"type": "integer"}}}}]
 
 # name -> what the route does wrong (the scenario table says what each models)
-VARIANTS = ("healthy", "session-lost", "response-missing", "invalid-message", "resume-broken",
-            "not-terminated", "host-refused", "silent-stream", "legacy", "polling",
-            "polling-lost")
+SESSION_VARIANTS = ("healthy", "session-lost", "response-missing", "invalid-message",
+                    "resume-broken", "not-terminated", "host-refused", "silent-stream", "legacy",
+                    "polling", "polling-lost")
 MODERN = "2026-07-28"
 # name -> what the modern-only route does wrong
 MODERN_VARIANTS = ("modern", "modern-silent-listen", "modern-unsupported",
                    "modern-headers-ignored")
+VARIANTS = SESSION_VARIANTS + MODERN_VARIANTS  # every MCP route, /mcp/<variant>
 FUTURE = "2027-07-28"  # the one revision modern-unsupported speaks (none the doctor knows)
 POLL_RETRY_MS = 50  # the polling routes' `retry:`
 
@@ -352,7 +353,7 @@ def _error(status: int, message: str, code: int = -32600, rpc_id: Any = "server-
 
 def mcp_routes() -> list[Route]:
     routes = []
-    for variant in VARIANTS:
+    for variant in SESSION_VARIANTS:
         lab = McpLab(variant)
         routes.append(Route(f"/mcp/{variant}", lab.endpoint, methods=["GET", "POST", "DELETE"],
                             name=f"mcp-{variant}"))
