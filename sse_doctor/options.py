@@ -207,6 +207,10 @@ WATCH_JSON = Opt("watch_json", ("--watch-json",), metavar="URL#PATH", panel=WATC
 WATCH_PORT = Opt("watch_port", ("--watch-port",), int, metavar="PORT", panel=WATCH,
                  multiple=True, help="Server sockets on this local port, by state (repeatable).")
 WATCHES = (GRACE, WATCH_METRIC, WATCH_JSON, WATCH_PORT)
+# disconnect --profile mcp --call TOOL: the dropped stream is that tool call's (cancellation)
+EXP_PROFILE = Opt("profile", ("--profile",), metavar="mcp", panel=EXP,
+                  help="mcp: drop a tools/call's stream (with --call): was the work cancelled?")
+EXP_MCP = (EXP_PROFILE, CALL.but(panel=EXP), ARGS.but(panel=EXP))
 AFTER_EVENTS = Opt("after_events", ("--after-events",), int, metavar="N", panel=EXP,
                    check=at_least(1), help="Drop after N events (default 2).")
 AFTER = Opt("after", ("--after",), float, metavar="S", panel=EXP, check=positive,
@@ -308,8 +312,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
              args=(Arg("url", "URL", "The stream the suite checks."),)),
     _command("disconnect", "Drop the stream abruptly, then check the server lets the client "
                            "back in and cleans up.",
-             AFTER_EVENTS, AFTER, MODE, REPEAT, HOLD.but(default=10.0), WATCHES, REQUEST,
-             OUTPUT, args=(URL,), panel="Experiments"),
+             AFTER_EVENTS, AFTER, MODE, REPEAT, HOLD.but(default=10.0), WATCHES, EXP_MCP,
+             REQUEST, OUTPUT, args=(URL,), panel="Experiments"),
     _command("duplicates", "Open several streams with one identity and see which the server "
                            "keeps.",
              CONNECTIONS, POLICY, HOLD.but(default=5.0), WATCHES, REQUEST, OUTPUT,

@@ -384,6 +384,12 @@ _ALL = [
        "true. (input_required is a valid answer, not a failure.)",
        "Read the error in the detail: check the tool's name and --args against its "
        "inputSchema (tools/list), then the server's log."),
+    _c("mcp-call-not-cancelled", ERROR, "The tool call kept running after its stream was closed",
+       "disconnect --profile mcp --call TOOL closed the call's response stream, which 2026-07-28 "
+       "defines as cancelling the request, and a watched value (running calls, busy workers) "
+       "did not return to its baseline within the grace: the work went on for nobody.",
+       "Tie the tool's work to the request: stop it when the response stream closes (the SDKs "
+       "cancel the handler's task; work moved to a detached task or a queue must watch for it)."),
     # --- load (fleet level, issue 12) ----------------------------------------------------------
     _c("load-refused", ERROR, "The server turned away a share of the streams",
        "A connection or worker limit: an HTTP status (503, 429; nginx answers 500 when it has "

@@ -35,6 +35,8 @@ TOOLS = [{"name": "add", "description": "Add two numbers",
           "inputSchema": {"type": "object", "properties": {"a": {"type": "integer"},
                                                            "b": {"type": "integer"}}}}]
 
+SLOW_TOOL = {"name": "slow", "description": "Work for a while, with progress",
+             "inputSchema": {"type": "object", "properties": {}}}
 # name -> what the route does wrong (the scenario table says what each models)
 SESSION_VARIANTS = ("healthy", "session-lost", "response-missing", "invalid-message",
                     "resume-broken", "not-terminated", "host-refused", "silent-stream", "legacy",
@@ -42,7 +44,9 @@ SESSION_VARIANTS = ("healthy", "session-lost", "response-missing", "invalid-mess
 MODERN = "2026-07-28"
 # name -> what the modern-only route does wrong
 MODERN_VARIANTS = ("modern", "modern-silent-listen", "modern-unsupported",
-                   "modern-headers-ignored")
+                   "modern-headers-ignored", "modern-call-runs-on")
+SLOW_CALL_S = 6.0  # the `slow` tool's work: a progress notification every SLOW_TICK_S
+SLOW_TICK_S = 0.2
 VARIANTS = SESSION_VARIANTS + MODERN_VARIANTS  # every MCP route, /mcp/<variant>
 FUTURE = "2027-07-28"  # the one revision modern-unsupported speaks (none the doctor knows)
 POLL_RETRY_MS = 50  # the polling routes' `retry:`
@@ -243,6 +247,11 @@ class ModernLab:
     def __init__(self, variant: str) -> None:
         self.variant = variant
         self.speaks = FUTURE if variant == "modern-unsupported" else MODERN
+        self.running = 0  # `slow` calls at work (the cancellation experiment watches it)
+        self.tasks: set[asyncio.Task] = set()
+
+    async def state(self, request: Request) -> Response:
+        return JSONResponse({"running": self.running})
 
     async def endpoint(self, request: Request) -> Response:
         if request.method != "POST":
@@ -276,6 +285,8 @@ class ModernLab:
                 "data": {"supported": [self.speaks], "requested": version}}}, status_code=400)
         if method == "subscriptions/listen":
             return self._listen(rpc_id, params)
+        if method == "tools/call" and params.get("name") == "slow":
+            return self._slow(rpc_id)
         result = self._result(method, params)
         if result is None:
             return _error(404, "Method not found", -32601, rpc_id)
@@ -289,7 +300,7 @@ class ModernLab:
             return {"supportedVersions": [self.speaks],
                     "capabilities": {"tools": {"listChanged": True}}}
         if method == "tools/list":
-            return {"tools": TOOLS}
+            return {"tools": TOOLS + [SLOW_TOOL]}
         if method == "tools/call":
             args = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
             if params.get("name") != "add":
@@ -297,6 +308,47 @@ class ModernLab:
             total = int(args.get("a", 0)) + int(args.get("b", 0))
             return {"content": [{"type": "text", "text": str(total)}], "isError": False}
         return None
+
+    def _slow(self, rpc_id: Any) -> Response:
+        """A long call answered on an SSE stream with progress. Closing the stream cancels it
+        (the body's task is cancelled); modern-call-runs-on moved the work to a detached task
+        that goes on for nobody."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def work() -> None:
+            self.running += 1
+            try:
+                loop = asyncio.get_running_loop()
+                end = loop.time() + SLOW_CALL_S
+                n = 0
+                while loop.time() < end:
+                    await asyncio.sleep(SLOW_TICK_S)
+                    n += 1
+                    queue.put_nowait(_event(json.dumps({
+                        "jsonrpc": "2.0", "method": "notifications/progress",
+                        "params": {"progressToken": str(rpc_id), "progress": n}})))
+                queue.put_nowait(_event(json.dumps(_response(rpc_id, {
+                    "content": [{"type": "text", "text": "slow done"}], "isError": False,
+                    "resultType": "complete"}))))
+            finally:
+                self.running -= 1
+                queue.put_nowait(None)
+
+        async def body() -> AsyncIterator[bytes]:
+            if self.variant == "modern-call-runs-on":
+                task = asyncio.get_running_loop().create_task(work())
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            else:
+                task = asyncio.get_running_loop().create_task(work())
+            try:
+                while (chunk := await queue.get()) is not None:
+                    yield chunk
+            finally:
+                if self.variant != "modern-call-runs-on":
+                    task.cancel()  # the stream closed: the request is cancelled
+
+        return LabStream(body(), headers=sse_headers())
 
     def _listen(self, rpc_id: Any, params: dict[str, Any]) -> Response:
         wanted = params.get("notifications") if isinstance(params.get("notifications"), dict) \
@@ -363,4 +415,5 @@ def mcp_routes() -> list[Route]:
         modern = ModernLab(variant)
         routes.append(Route(f"/mcp/{variant}", modern.endpoint,
                             methods=["GET", "POST", "DELETE"], name=f"mcp-{variant}"))
+        routes.append(Route(f"/mcp/{variant}/state", modern.state, methods=["GET"]))
     return routes

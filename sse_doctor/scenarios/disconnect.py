@@ -32,6 +32,7 @@ class DisconnectSettings:
     after: float | None = None  # ... or after this many seconds
     mode: str = "rst"  # rst | fin
     repeat: int = 1
+    profile: str | None = None  # "mcp": the stream dropped is a tools/call's (cancellation)
 
     def describe(self) -> str:
         when = f"after {self.after:g} s" if self.after is not None else \
@@ -96,8 +97,14 @@ def disconnect_result(target: Target, opts: ExperimentOptions, d: DisconnectSett
                                    f"({d.mode.upper()})", obs.reconnect_wants_items)
         run = ["reconnect-rejected"]
         if obs.series:
-            findings += leak_findings(obs.series, "cleanup-leak", opts.grace, "the disconnects")
-            run.append("cleanup-leak")
+            if d.profile == "mcp":  # closing a call's stream cancels it (spec 2026-07-28)
+                findings += leak_findings(obs.series, "mcp-call-not-cancelled", opts.grace,
+                                          "the disconnects")
+                run.append("mcp-call-not-cancelled")
+            else:
+                findings += leak_findings(obs.series, "cleanup-leak", opts.grace,
+                                          "the disconnects")
+                run.append("cleanup-leak")
         if any(s.kind == "port" for s in obs.series):
             findings += close_wait_findings(obs.series, opts.grace)
             run.append("close-wait-leak")
