@@ -174,7 +174,8 @@ def profile_result(rec: McpRecord) -> ProfileResult:
         facts.append(("negotiation", " → ".join(rec.negotiation)))
     main = main_observation(rec)
     if main is not None and not main.unreachable:
-        first = "server/discover" if rec.era == "modern" else "initialize"
+        first = next((s.step for s in reversed(rec.steps)
+                      if s.step in ("initialize", "server/discover")), "initialize")
         held = "subscriptions/listen" if rec.era == "modern" else "the server's stream"
         facts.append(("connection", f"below: {held}, held for the window"
                       if main is rec.get_observation else f"below: the answer to {first}"))

@@ -113,7 +113,9 @@ def negotiate(s: McpSession) -> Generator[Request, Reply, bool]:
         msgs = s._messages("server/discover", reply, typed=False) \
             if reply.status is not None and reply.status < 400 else []
         seen = read_discover(reply, rpc_id, version, msgs)
-        rec.negotiation.append(f"discover {version}: {seen.words}")
+        rec.negotiation.append(f"discover {version}: " + (
+            f"{reply.status}, refused by a DNS-rebinding guard" if seen.kind == "host"
+            else seen.words))
         if seen.supported:
             rec.revisions_supported = list(dict.fromkeys(rec.revisions_supported
                                                          + seen.supported))
