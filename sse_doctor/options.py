@@ -181,6 +181,9 @@ CALL = Opt("call", ("--call",), metavar="TOOL", panel=PROFILE,
            help="mcp: the one tool to call (never called unasked).")
 ARGS = Opt("args", ("--args",), metavar="JSON", panel=PROFILE,
            help="mcp: the --call tool's arguments, a JSON object.")
+INPUT_RESPONSES = Opt("input_responses", ("--input-responses",), metavar="JSON", panel=PROFILE,
+                      help="mcp: answers to the call's input_required (a JSON object keyed as "
+                           "the server asked); the call is retried with them.")
 QUERY = Opt("query", ("--query",), metavar="TEXT|@FILE", panel=PROFILE,
              help="graphql: the operation to run (a subscription, query or mutation).")
 VARIABLES = Opt("variables", ("--variables",), metavar="JSON", panel=PROFILE,
@@ -192,8 +195,8 @@ NAMESPACE = Opt("namespace", ("--namespace",), metavar="NS", panel=PROFILE,
 TRANSPORT = Opt("transport", ("--transport",), ("polling", "websocket"), panel=PROFILE,
                 help="socketio: polling only, or a WebSocket from the start (default: "
                      "polling, then upgrade).")
-PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, CALL, ARGS, QUERY, VARIABLES, INIT_PAYLOAD,
-                   NAMESPACE, TRANSPORT)
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, CALL, ARGS, INPUT_RESPONSES, QUERY,
+                   VARIABLES, INIT_PAYLOAD, NAMESPACE, TRANSPORT)
 
 # experiments
 HOLD = DURATION.but(panel=EXP, help="Longest a connection is held, in seconds.")

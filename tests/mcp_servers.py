@@ -23,6 +23,11 @@ from mcp.server import MCPServer  # noqa: E402
 from mcp.server.mcpserver import Context  # noqa: E402
 from mcp.server.streamable_http import EventStore  # noqa: E402
 from mcp.server.transport_security import TransportSecuritySettings  # noqa: E402
+from mcp_types import (  # noqa: E402
+    ElicitRequest,
+    ElicitRequestFormParams,
+    InputRequiredResult,
+)
 
 OPEN = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 GUARDED = TransportSecuritySettings(enable_dns_rebinding_protection=True,
@@ -75,6 +80,16 @@ def make_server(name: str = "sdk-demo") -> MCPServer:
         await ctx.close_sse_stream()
         await anyio.sleep(0.2)
         return "done"
+
+    @server.tool()
+    def confirm(ctx: Context) -> str | InputRequiredResult:
+        """Ask the user first (2026-07-28: input_required, then a retry with the answers)."""
+        if ctx.input_responses is None:
+            ask = ElicitRequest(params=ElicitRequestFormParams(
+                message="Go ahead?", requested_schema={"type": "object", "properties": {
+                    "ok": {"type": "boolean"}}}))
+            return InputRequiredResult(input_requests={"go": ask}, request_state="round-1")
+        return "confirmed"
 
     @server.resource("config://app")
     def config() -> str:

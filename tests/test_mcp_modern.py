@@ -299,9 +299,23 @@ def test_the_tool_is_called_only_when_asked_and_its_answer_judged() -> None:
 
     ask = result({"resultType": "input_required", "requestState": "abc",
                   "inputRequests": {"confirm": {"method": "elicitation/create"}}})
-    rec, _ = converse(modern_script(**{"tools/call add": ask}), call="add")
+    rec, sent = converse(modern_script(**{"tools/call add": ask}), call="add")
     assert rec.call == "input_required" and found(rec) == set()
     assert "input_required" in rec.steps[-2].detail and "confirm" in rec.steps[-2].detail
+    assert not any("with input" in r.step for r in sent)  # no answers given: it stops there
+    answers = {"confirm": {"action": "accept", "content": {"ok": True}}}
+    done = result({"content": [{"type": "text", "text": "done"}]})
+    session = McpSession(URL, "auto", "add", {"a": 1}, answers)
+    script = modern_script(**{"tools/call add": ask, "tools/call add (with input)": done})
+    req, sent = session.start(), []
+    while req is not None:
+        sent.append(req)
+        entry = script[req.step]
+        req = session.receive(entry(req) if callable(entry) else entry)
+    retry = json.loads(next(r for r in sent if r.step == "tools/call add (with input)").body)
+    assert retry["params"]["inputResponses"] == answers
+    assert retry["params"]["requestState"] == "abc" and retry["params"]["arguments"] == {"a": 1}
+    assert session.record.call == "ok"
     failed = result({"content": [{"type": "text", "text": "boom"}], "isError": True})
     rec, _ = converse(modern_script(**{"tools/call add": failed}), call="add")
     assert found(rec) == {"mcp-call-failed"} and "boom" in finding(rec, "mcp-call-failed")
@@ -349,6 +363,7 @@ def test_profile_options_are_checked_once() -> None:
     for bad, words in [({"mcp_version": "2099-01-01"}, "auto, 2024-11-05"),
                        ({"mcp_version": "latest"}, "not a revision"),
                        ({"args": "{}"}, "--args needs --call"),
+                       ({"input_responses": "{}"}, "--input-responses needs --call"),
                        ({"call": "add", "args": "[1]"}, "a JSON object"),
                        ({"call": "add", "args": "{nope"}, "not JSON")]:
         with pytest.raises(UsageError, match=words):

@@ -21,13 +21,16 @@ from tests.mcp_servers import Served, serve
 
 WINDOW = ("--duration", "1.5")
 FULL_SESSION_ID = re.compile(r"[0-9a-f]{32}")
-KINDS = ("dual", "modern", "stateless", "json", "resumable", "guarded", "legacy", "replicas")
+# name -> kind: the 2026 and the 2025 runs each get their own balancer (a shared one would
+# interleave their turns).
+SERVERS = {k: k for k in ("dual", "modern", "stateless", "json", "resumable", "guarded",
+                          "legacy", "replicas")} | {"replicas-2026": "replicas"}
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, Served]]:
     with contextlib.ExitStack() as stack:
-        yield {kind: stack.enter_context(serve(kind)) for kind in KINDS}
+        yield {name: stack.enter_context(serve(kind)) for name, kind in SERVERS.items()}
 
 
 def _runs(s: dict[str, Served]) -> dict[str, tuple[str, ...]]:
@@ -44,6 +47,9 @@ def _runs(s: dict[str, Served]) -> dict[str, tuple[str, ...]]:
                       "--json", "-"),
         "dual-bad-call": ("probe", url["dual"], *mcp, "--call", "add", "--args", '{"a": "x"}',
                           "--json", "-"),
+        "dual-ask": ("probe", url["dual"], *mcp, "--call", "confirm", "--json", "-"),
+        "dual-answer": ("probe", url["dual"], *mcp, "--call", "confirm", "--input-responses",
+                        '{"go": {"action": "accept", "content": {"ok": true}}}', "--json", "-"),
         "dual-idle": ("probe", url["dual"], *mcp, "--mcp-version", "2025-06-18",
                       "--idle-limit", "0.5", "--json", "-"),
         "dual-plain": ("probe", url["dual"], *WINDOW, "--json", "-"),
@@ -66,7 +72,7 @@ def _runs(s: dict[str, Served]) -> dict[str, tuple[str, ...]]:
         "accept-json": ("probe", url["dual"], *mcp, "--mcp-version", "2025-06-18",
                         "-H", "Accept: application/json", "--json", "-"),
         "legacy": ("probe", url["legacy"], *mcp, "--json", "-"),
-        "replicas": ("probe", url["replicas"], *mcp, "--json", "-"),
+        "replicas": ("probe", url["replicas-2026"], *mcp, "--json", "-"),
         "replicas-2025": ("probe", url["replicas"], *mcp, "--mcp-version", "2025-06-18",
                           "--json", "-"),
     }
@@ -99,7 +105,7 @@ def test_the_dual_era_sdk_server_is_spoken_to_in_2026_07_28_and_healthy(runs) ->
     m = report["profile"]["metrics"]
     assert m["revision"] == "2026-07-28" and m["revisions_supported"] == ["2026-07-28"]
     assert m["negotiation"].startswith("discover 2026-07-28: 200")
-    assert m["tools"] == 3 and m["resources"] == 1 and m["prompts"] == 1
+    assert m["tools"] == 4 and m["resources"] == 1 and m["prompts"] == 1
     assert m["session"] is None and m["listen"] == "ok" and m["call"] is None
     assert steps(report) == {"server/discover": 200, "tools/list": 200, "resources/list": 200,
                              "prompts/list": 200, "header check": 400,
@@ -149,6 +155,19 @@ def test_the_one_tool_call_asked_for_is_made_and_judged(runs) -> None:
     bad, rc_bad, _ = runs["dual-bad-call"]
     assert rc_bad == 0 and codes(bad) == {"mcp-call-failed"}  # a warning
     assert bad["profile"]["metrics"]["call"] in ("error", "tool-error")
+
+
+def test_input_required_is_a_valid_answer_and_the_round_trip_completes(runs) -> None:
+    asked, rc, _ = runs["dual-ask"]
+    assert rc == 0 and asked["findings"] == [] and asked["profile"]["metrics"]["call"] == \
+        "input_required"
+    step = next(s for s in asked["profile"]["steps"] if s["step"] == "tools/call confirm")
+    assert "input_required" in step["detail"] and "(go)" in step["detail"]
+    answered, rc, _ = runs["dual-answer"]
+    assert rc == 0 and answered["findings"] == [] and answered["profile"]["metrics"]["call"] == "ok"
+    final = next(s for s in answered["profile"]["steps"]
+                 if s["step"] == "tools/call confirm (with input)")
+    assert final["detail"].startswith("result: confirmed")
 
 
 def test_the_sdk_client_agrees_with_the_profile(servers, runs) -> None:
@@ -235,7 +254,7 @@ def test_the_old_http_sse_transport_is_found_and_driven(runs) -> None:
     assert rc == 0  # a warning: the session worked over the old transport
     assert codes(report) == {"mcp-legacy-transport"}
     m = report["profile"]["metrics"]
-    assert m["transport"] == "http+sse" and m["tools"] == 3 and m["revision"] == "2024-11-05"
+    assert m["transport"] == "http+sse" and m["tools"] == 4 and m["revision"] == "2024-11-05"
     assert m["negotiation"].startswith("discover 2026-07-28: 405")
     assert "session_id=" not in json.dumps(report).replace("session_id=[REDACTED]", "")
 

@@ -41,6 +41,7 @@ OPTION_OWNERS: dict[str, str] = {
     "mcp_version": "mcp",
     "call": "mcp",
     "args": "mcp",
+    "input_responses": "mcp",
     "query": "graphql",
     "variables": "graphql",
     "init_payload": "graphql",

@@ -26,10 +26,12 @@ from sse_doctor.profiles.mcp.protocol import McpRecord, short
 
 class McpOptions:
     def __init__(self, version: str = "auto", call: str | None = None,
-                 call_args: dict[str, Any] | None = None) -> None:
+                 call_args: dict[str, Any] | None = None,
+                 input_responses: dict[str, Any] | None = None) -> None:
         self.version = version
         self.call = call
         self.call_args = call_args
+        self.input_responses = input_responses
 
 
 class McpProfile(Profile):
@@ -53,25 +55,21 @@ class McpProfile(Profile):
         if version != "auto" and version not in messages.KNOWN_REVISIONS:
             raise UsageError(f"--mcp-version {version!r}: not a revision sse-doctor speaks "
                              f"(auto, {', '.join(messages.KNOWN_REVISIONS)})")
-        call, raw = params.get("call"), params.get("args")
-        if raw is not None and not call:
-            raise UsageError("--args needs --call TOOL")
-        args: dict[str, Any] | None = None
-        if raw is not None:
-            try:
-                args = json.loads(raw)
-            except ValueError as exc:
-                raise UsageError(f"--args: not JSON ({exc})") from None
-            if not isinstance(args, dict):
-                raise UsageError("--args: the tool's arguments must be a JSON object")
-        return McpOptions(version, call or None, args)
+        call = params.get("call")
+        for flag, key in (("--args", "args"), ("--input-responses", "input_responses")):
+            if params.get(key) is not None and not call:
+                raise UsageError(f"{flag} needs --call TOOL")
+        args = _json_object(params.get("args"), "--args", "the tool's arguments")
+        answers = _json_object(params.get("input_responses"), "--input-responses",
+                               "the answers")
+        return McpOptions(version, call or None, args, answers)
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:
         from sse_doctor.profiles.mcp.driver import run_session
 
         popts = ctx.popts or McpOptions()
         run = await run_session(ctx.target, ctx.opts, popts.version, popts.call,
-                                popts.call_args)
+                                popts.call_args, popts.input_responses)
         rec = run.record
         if rec.legacy_endpoint:
             ctx.target.redactor.add_url(rec.legacy_endpoint)  # its session_id parameter
@@ -99,6 +97,18 @@ class McpProfile(Profile):
 
 
 PROFILE = McpProfile()
+
+
+def _json_object(raw: str | None, flag: str, what: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag}: {what} must be a JSON object")
+    return value
 NOT_FOR_MCP_STREAMS = frozenset({"stalled-stream"})
 
 

@@ -385,9 +385,10 @@ def _observation_of(req: Request, reply: Reply, now_ms: float) -> SseObservation
 
 
 async def run_session(target: Target, opts: ProbeOptions, version: str = "auto",
-                      call: str | None = None, call_args: dict | None = None) -> McpRun:
+                      call: str | None = None, call_args: dict | None = None,
+                      input_responses: dict | None = None) -> McpRun:
     """Drive one whole MCP conversation against the target; what it found."""
-    session = McpSession(target.url, version, call, call_args)
+    session = McpSession(target.url, version, call, call_args, input_responses)
     client = transport.make_client(target)
     driver = Driver(target, opts, client)
     try:

@@ -27,6 +27,7 @@ class McpSession(Protocol):
     record: McpRecord
     call: str | None
     call_args: dict[str, Any] | None
+    input_responses: dict[str, Any] | None
     _now: float
 
     def next_id(self) -> int: ...
@@ -282,9 +283,20 @@ def _header_check(s: McpSession, version: str) -> Generator[Request, Reply, None
 
 
 def _call(s: McpSession, version: str) -> Generator[Request, Reply, None]:
-    """The one tool call the user named (--call TOOL --args JSON)."""
+    """The one tool call the user named (--call TOOL --args JSON). An input_required answer
+    is retried once with the user's --input-responses and the requestState it carried (the
+    spec's multi round-trip request); without them the round trip stops there."""
     step = f"tools/call {s.call}"
-    params = {"name": s.call, "arguments": s.call_args or {}}
+    params: dict[str, Any] = {"name": s.call, "arguments": s.call_args or {}}
+    reply, answer = yield from _exchange(s, version, step, "tools/call", params)
+    judge_call(s.record, step, reply, answer)
+    if s.record.call != "input_required" or s.input_responses is None or answer is None:
+        return
+    result = answer.obj.get("result") or {}
+    params = {**params, "inputResponses": s.input_responses}
+    if isinstance(result.get("requestState"), str):
+        params["requestState"] = result["requestState"]
+    step = f"tools/call {s.call} (with input)"
     reply, answer = yield from _exchange(s, version, step, "tools/call", params)
     judge_call(s.record, step, reply, answer)
 
@@ -309,8 +321,8 @@ def judge_call(rec: McpRecord, step: str, reply: Reply, answer: Message | None) 
             else {}
         rec.call = "input_required"
         rec.call_detail = (f"input_required: the server asks for {len(asks)} input(s) "
-                           f"({', '.join(sorted(asks)) or 'none named'}) before it can finish; "
-                           "a valid answer (the doctor does not answer for the user)")
+                           f"({', '.join(sorted(asks)) or 'none named'}) before it can finish: "
+                           "a valid answer (--input-responses completes the round trip)")
         rec.step(reply.t_ms, step, reply.status, rec.call_detail)
         return
     content = result.get("content") if isinstance(result.get("content"), list) else []

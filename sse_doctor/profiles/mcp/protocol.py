@@ -48,14 +48,17 @@ class McpSession:
     next one (None when the conversation is over)."""
 
     def __init__(self, url: str, version: str = "auto", call: str | None = None,
-                 call_args: dict[str, Any] | None = None) -> None:
+                 call_args: dict[str, Any] | None = None,
+                 input_responses: dict[str, Any] | None = None) -> None:
         """version: "auto" or a revision of rpc.KNOWN_REVISIONS (the options check it);
-        call/call_args: the one tool call the user allows (2026-07-28 walk)."""
+        call/call_args: the one tool call the user allows; input_responses: the user's
+        answers should that call answer input_required (2026-07-28)."""
         self.url = url
         offered = rpc.LATEST_HANDSHAKE if version == "auto" or version in rpc.MODERN_REVISIONS \
             else version
         self.record = McpRecord(url=url, version_offered=offered, version_asked=version)
         self.call, self.call_args = call, call_args
+        self.input_responses = input_responses
         self._get_events: list[SseItem] = []  # the GET stream's, for the resume
         self._last_post: Reply | None = None  # the tools/list answer, for the resume
         self._now = 0.0  # the latest time a reply told us, for steps without a request
