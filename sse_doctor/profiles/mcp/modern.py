@@ -374,37 +374,35 @@ def _listen(s: McpSession, version: str, caps: dict[str, Any]) \
         rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail, False)
         return
     msgs = [m for m in s._messages("subscriptions/listen", reply) if m.kind != "invalid"]
+    rec.listen, rec.listen_detail = judge_listen(reply, msgs, rpc_id)
+    rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail,
+             rec.listen == "ok")
+
+
+def judge_listen(reply: Reply, msgs: list[Message], rpc_id: int) -> tuple[str, str]:
+    """("ok" | "unacknowledged", words) for a listen stream held for the window: it must
+    open with notifications/subscriptions/acknowledged naming the request's id."""
     obs = reply.observation
     held = getattr(obs, "end_ms", 0.0) / 1000
     comments = getattr(obs, "n_comments", 0)
     if not reply.is_sse:
-        rec.listen = "unacknowledged"
-        rec.listen_detail = (f"answered {reply.content_type or 'untyped'}, not an event stream: "
-                             "a listen response is a notification stream")
-    elif not msgs:
-        rec.listen = "unacknowledged"
-        rec.listen_detail = (f"held {held:.1f} s without the acknowledgement"
-                             + (f" ({comments} keepalive comment(s) only)" if comments
-                                else ": not a byte"))
-    elif msgs[0].method != ACKNOWLEDGED:
-        rec.listen = "unacknowledged"
-        rec.listen_detail = (f"the first message is {msgs[0].method or msgs[0].kind!r}, not "
-                             f"{ACKNOWLEDGED}")
-    else:
-        params = msgs[0].obj.get("params") if isinstance(msgs[0].obj.get("params"), dict) \
-            else {}
-        meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
-        sub = meta.get(rpc.META_SUBSCRIPTION_ID)
-        honored = params.get("notifications") if isinstance(params.get("notifications"),
-                                                             dict) else {}
-        if sub != rpc_id:
-            rec.listen = "unacknowledged"
-            rec.listen_detail = (f"the acknowledgement names subscription {sub!r}, not the "
-                                 f"request's id {rpc_id}")
-        else:
-            rec.listen = "ok"
-            kept = ", ".join(k for k, v in honored.items() if v) or "nothing"
-            rec.listen_detail = (f"acknowledged ({kept} honored), held {held:.1f} s: "
-                                 f"{len(msgs) - 1} notification(s), {comments} keepalive(s)")
-    rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail,
-             rec.listen == "ok")
+        return "unacknowledged", (f"answered {reply.content_type or 'untyped'}, not an event "
+                                  "stream: a listen response is a notification stream")
+    if not msgs:
+        return "unacknowledged", (f"held {held:.1f} s without the acknowledgement"
+                                  + (f" ({comments} keepalive comment(s) only)" if comments
+                                     else ": not a byte"))
+    if msgs[0].method != ACKNOWLEDGED:
+        return "unacknowledged", (f"the first message is {msgs[0].method or msgs[0].kind!r}, "
+                                  f"not {ACKNOWLEDGED}")
+    params = msgs[0].obj.get("params") if isinstance(msgs[0].obj.get("params"), dict) else {}
+    meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+    sub = meta.get(rpc.META_SUBSCRIPTION_ID)
+    if sub != rpc_id:
+        return "unacknowledged", (f"the acknowledgement names subscription {sub!r}, not the "
+                                  f"request's id {rpc_id}")
+    honored = params.get("notifications") if isinstance(params.get("notifications"), dict) \
+        else {}
+    kept = ", ".join(k for k, v in honored.items() if v) or "nothing"
+    return "ok", (f"acknowledged ({kept} honored), held {held:.1f} s: {len(msgs) - 1} "
+                  f"notification(s), {comments} keepalive(s)")

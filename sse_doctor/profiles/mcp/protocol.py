@@ -536,6 +536,16 @@ class McpSession:
 
     # --- the 2024-11-05 HTTP+SSE transport ------------------------------------------------
     def _legacy(self, first: Reply) -> Generator[Request, Reply, None]:
+        """The 2024-11-05 HTTP+SSE transport: a GET stream that names the POST URL, requests
+        POSTed there, their responses on the stream."""
+        if not (yield from self._legacy_open(first)):
+            return
+        if not (yield from self._legacy_session()):
+            return
+        yield from self._legacy_hold()
+
+    def _legacy_open(self, first: Reply) -> Generator[Request, Reply, bool]:
+        """The GET whose first event must be `endpoint`, naming a URL of the same origin."""
         rec = self.record
         rec.step(first.t_ms, "initialize", first.status,
                  f"refused ({first.status}): trying the 2024-11-05 HTTP+SSE transport", False)
@@ -553,31 +563,37 @@ class McpSession:
                                f"({rpc.excerpt(first.body) or 'no body'}), and a GET did not "
                                f"open the old HTTP+SSE transport either ({seen})")
             rec.step(reply.t_ms, "legacy GET", reply.status, seen, False)
-            return
+            return False
         try:
             rec.legacy_endpoint = urljoin(self.url, endpoint.data.strip())
             there, here = urlsplit(rec.legacy_endpoint), urlsplit(self.url)
         except ValueError:
             rec.init_failed = f"the `endpoint` event is not a URL: {rpc.excerpt(endpoint.data)}"
             rec.step(reply.t_ms, "legacy GET", reply.status, rec.init_failed, False)
-            return
+            return False
         if (there.scheme, there.netloc) != (here.scheme, here.netloc):
             # The SDK's client refuses it too ("Endpoint origin does not match").
             rec.init_failed = (f"the `endpoint` event names another origin "
                                f"({there.scheme}://{there.netloc}): clients refuse to POST there")
             rec.step(reply.t_ms, "legacy GET", reply.status, rec.init_failed, False)
-            return
+            return False
         rec.transport = "http+sse"
         rec.version_offered = rpc.LEGACY_VERSION
         rec.step(reply.t_ms, "legacy GET", reply.status,
                  "an `endpoint` event: the server speaks the 2024-11-05 HTTP+SSE transport")
+        return True
+
+    def _legacy_session(self) -> Generator[Request, Reply, bool]:
+        """initialize, initialized and a list, POSTed to the endpoint, answered on the stream."""
+        rec = self.record
+        assert rec.legacy_endpoint is not None
         hdrs = [("Accept", rpc.ACCEPT_POST), ("Content-Type", "application/json")]
         reply = yield Request("initialize", "POST", rec.legacy_endpoint, hdrs,
                               rpc.initialize(1, rpc.LEGACY_VERSION), rpc_id=1,
                               read="legacy-rpc", until=answers(1))
         rec.init_status = reply.post_status
         if not (yield from self._initialize(_legacy_as_post(reply))):
-            return
+            return False
         rec.session_id = None  # the old transport keeps its session in the endpoint URL
         name = "notifications/initialized"
         reply = yield Request(name, "POST", rec.legacy_endpoint, hdrs,
@@ -605,6 +621,11 @@ class McpSession:
             rec.step(reply.t_ms, method, reply.post_status,
                      f"{_n(len(tools), 'tool')} (on the stream)" if isinstance(tools, list)
                      else "answered (on the stream)")
+        return True
+
+    def _legacy_hold(self) -> Generator[Request, Reply, None]:
+        """The stream, held to the end of the window and judged as any SSE stream."""
+        rec = self.record
         reply = yield Request("legacy stream", "GET", self.url, [], read="legacy-hold")
         rec.get_observation = reply.observation
         rec.get_status = getattr(reply.observation, "status", None)
