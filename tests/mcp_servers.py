@@ -91,6 +91,26 @@ def make_server(name: str = "sdk-demo") -> MCPServer:
             return InputRequiredResult(input_requests={"go": ask}, request_state="round-1")
         return "confirmed"
 
+    running = {"calls": 0}  # `work` calls in progress, served at /state for the watchers
+
+    @server.tool()
+    async def work(ctx: Context, seconds: float = 5.0) -> str:
+        """Work for a while, with progress (the cancellation experiment drops its stream)."""
+        running["calls"] += 1
+        try:
+            for step in range(int(seconds / 0.2)):
+                await ctx.report_progress(step, seconds / 0.2)
+                await anyio.sleep(0.2)
+        finally:
+            running["calls"] -= 1
+        return "worked"
+
+    @server.custom_route("/state", methods=["GET"])
+    async def state(request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"running": running["calls"]})
+
     @server.resource("config://app")
     def config() -> str:
         return "answer=42"

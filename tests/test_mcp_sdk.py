@@ -48,6 +48,9 @@ def _runs(s: dict[str, Served]) -> dict[str, tuple[str, ...]]:
         "dual-bad-call": ("probe", url["dual"], *mcp, "--call", "add", "--args", '{"a": "x"}',
                           "--json", "-"),
         "dual-ask": ("probe", url["dual"], *mcp, "--call", "confirm", "--json", "-"),
+        "dual-cancel": ("disconnect", url["dual"], "--profile", "mcp", "--call", "work",
+                        "--args", '{"seconds": 5}', "--after", "0.8", "--grace", "3",
+                        "--watch-json", s["dual"].url("/state") + "#running", "--json", "-"),
         "dual-answer": ("probe", url["dual"], *mcp, "--call", "confirm", "--input-responses",
                         '{"go": {"action": "accept", "content": {"ok": true}}}', "--json", "-"),
         "dual-idle": ("probe", url["dual"], *mcp, "--mcp-version", "2025-06-18",
@@ -105,7 +108,7 @@ def test_the_dual_era_sdk_server_is_spoken_to_in_2026_07_28_and_healthy(runs) ->
     m = report["profile"]["metrics"]
     assert m["revision"] == "2026-07-28" and m["revisions_supported"] == ["2026-07-28"]
     assert m["negotiation"].startswith("discover 2026-07-28: 200")
-    assert m["tools"] == 4 and m["resources"] == 1 and m["prompts"] == 1
+    assert m["tools"] == 5 and m["resources"] == 1 and m["prompts"] == 1
     assert m["session"] is None and m["listen"] == "ok" and m["call"] is None
     assert steps(report) == {"server/discover": 200, "tools/list": 200, "resources/list": 200,
                              "prompts/list": 200, "header check": 400,
@@ -168,6 +171,17 @@ def test_input_required_is_a_valid_answer_and_the_round_trip_completes(runs) -> 
     final = next(s for s in answered["profile"]["steps"]
                  if s["step"] == "tools/call confirm (with input)")
     assert final["detail"].startswith("result: confirmed")
+
+
+def test_the_sdk_cancels_a_call_whose_stream_is_closed(runs) -> None:
+    # disconnect --profile mcp --call: the SDK 2.3 cancels the tool's task when its response
+    # stream closes; the watched count of running calls returns to 0, and it serves again.
+    report, rc, err = runs["dual-cancel"]
+    assert err == "" and rc == 0 and report["findings"] == [], report["scenarios"][0]
+    steps = [s["text"] for s in report["scenarios"][0]["experiment"]["steps"]]
+    assert any(t.startswith("connection #1:") and "dropped (RST" in t for t in steps), steps
+    assert any(t.startswith("back to baseline: running") for t in steps), steps
+    assert any(t.startswith("reconnect: accepted (200)") for t in steps), steps
 
 
 def test_the_sdk_client_agrees_with_the_profile(servers, runs) -> None:
@@ -254,7 +268,7 @@ def test_the_old_http_sse_transport_is_found_and_driven(runs) -> None:
     assert rc == 0  # a warning: the session worked over the old transport
     assert codes(report) == {"mcp-legacy-transport"}
     m = report["profile"]["metrics"]
-    assert m["transport"] == "http+sse" and m["tools"] == 4 and m["revision"] == "2024-11-05"
+    assert m["transport"] == "http+sse" and m["tools"] == 5 and m["revision"] == "2024-11-05"
     assert m["negotiation"].startswith("discover 2026-07-28: 405")
     assert "session_id=" not in json.dumps(report).replace("session_id=[REDACTED]", "")
 

@@ -35,8 +35,12 @@ def call_target(target: Target, params: dict[str, Any]) -> Target:
         raise UsageError(f"--args: not JSON ({exc})") from None
     if not isinstance(args, dict):
         raise UsageError("--args: the tool's arguments must be a JSON object")
+    # A progress token: a server that reports progress commits to an SSE stream at once,
+    # so there is a stream to close while the work runs (the SDK 2.3 otherwise answers only
+    # when the tool is done, or after 15 s).
     body, headers = rpc.modern_request(1, "tools/call", rpc.LATEST_MODERN,
-                                       {"name": call, "arguments": args})
+                                       {"name": call, "arguments": args},
+                                       progress_token="sse-doctor-cancel")
     given = {k.lower() for k, _ in target.headers}
     merged = [(k, v) for k, v in headers if k.lower() not in given] + list(target.headers)
     return dataclasses.replace(target, method="POST", body=body, body_is_json=True,

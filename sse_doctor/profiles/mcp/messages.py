@@ -65,7 +65,8 @@ def initialize(rpc_id: int, version: str) -> bytes:
 
 
 def modern_request(rpc_id: int | str, method: str, version: str,
-                   params: dict[str, Any] | None = None) -> tuple[bytes, list[tuple[str, str]]]:
+                   params: dict[str, Any] | None = None, progress_token: str | None = None) \
+        -> tuple[bytes, list[tuple[str, str]]]:
     """A 2026-07-28 request: its body (the version and client capabilities in params._meta)
     and the headers that mirror it (MCP-Protocol-Version, Mcp-Method, Mcp-Name)."""
     body_params = dict(params or {})
@@ -74,6 +75,8 @@ def modern_request(rpc_id: int | str, method: str, version: str,
         META_CLIENT_INFO: {"name": "sse-doctor", "version": __version__},
         META_CLIENT_CAPABILITIES: {},
     }
+    if progress_token is not None:
+        body_params["_meta"]["progressToken"] = progress_token
     headers = [("Accept", ACCEPT_POST), ("Content-Type", "application/json"),
                ("MCP-Protocol-Version", version), ("Mcp-Method", method)]
     named = NAME_BEARING.get(method)
