@@ -264,6 +264,12 @@ def test_listen_not_served_or_not_advertised_is_no_finding() -> None:
                            b'"message":"Method not found"}}')
     rec, _ = converse(modern_script(**{"subscriptions/listen": not_found}))
     assert found(rec) == set() and rec.listen == "unsupported"
+    # Nor does the generic layer read the 404 as a failed stream.
+    from sse_doctor.model import ProbeOptions
+    from sse_doctor.profiles.mcp import generic_checks
+
+    assert rec.get_observation is None
+    assert generic_checks(rec, ProbeOptions())[0] == []
     quiet = Reply(status=200, headers=[("content-type", "application/json")], body=(
         b'{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],'
         b'"capabilities":{"tools":{}}}}'))

@@ -355,7 +355,6 @@ def _listen(s: McpSession, version: str, caps: dict[str, Any]) \
     reply = yield Request("subscriptions/listen", "POST", s.url, headers, body,
                           rpc_id=rpc_id, read="hold")
     rec.get_status = reply.status
-    rec.get_observation = reply.observation
     if reply.status is None:
         rec.listen, rec.listen_detail = "refused", f"no answer: {reply.error}"
         rec.step(reply.t_ms, "subscriptions/listen", None, rec.listen_detail, False)
@@ -373,6 +372,7 @@ def _listen(s: McpSession, version: str, caps: dict[str, Any]) \
         rec.refused.append(("subscriptions/listen", reply.status, rpc.excerpt(reply.body)))
         rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail, False)
         return
+    rec.get_observation = reply.observation  # judged as any stream (a refusal is not one)
     msgs = [m for m in s._messages("subscriptions/listen", reply) if m.kind != "invalid"]
     rec.listen, rec.listen_detail = judge_listen(reply, msgs, rpc_id)
     rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail,
