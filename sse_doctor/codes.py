@@ -362,6 +362,48 @@ _ALL = [
        "DELETE answered with success but the server keeps serving the session.",
        "Discard the session on DELETE and answer 404 to its id from then on; answer 405 if "
        "clients may not end sessions."),
+    # --- MCP revisions (issue 20): 2026-07-28 first, every older one still -----------------
+    _c("mcp-revision-unsupported", ERROR, "The server will not speak the MCP revision asked for",
+       "An explicit --mcp-version the server answered with another revision (a counter-offer "
+       "to initialize, a discover that is not modern, -32022 with its data.supported list), "
+       "or, under auto, a modern-only server with no revision in common.",
+       "Probe with --mcp-version auto to walk what the server speaks; serve the revision your "
+       "clients ask for (the SDKs 2.x speak 2026-07-28 and the 2025 handshake side by side)."),
+    _c("mcp-host-rejected", ERROR, "The server refused the request's Host or Origin header",
+       "The server's DNS-rebinding protection: 421 Misdirected Request for a Host it does not "
+       "allow (the Python SDK), 403 Forbidden for an Origin it does not allow (the spec's "
+       "answer). Behind a proxy, the proxy's Host or the page's Origin reaches the server.",
+       "Add the public host (or the page's origin) to the server's allowed hosts/origins, or "
+       "let the proxy pass the original Host; do not turn the protection off on a server "
+       "reachable from a browser."),
+    _c("mcp-discover-failed", ERROR, "A modern MCP server refused server/discover",
+       "server/discover (mandatory in 2026-07-28) was answered with a 2026-07-28 error "
+       "(-32020 header mismatch, -32021 missing capability, -32022 without data.supported): "
+       "the server is modern but the official clients cannot negotiate with it.",
+       "Answer server/discover with supportedVersions, capabilities and serverInfo for every "
+       "client, whatever capabilities it declares; -32022 must carry data.supported."),
+    _c("mcp-listen-unacknowledged", ERROR, "The subscriptions/listen stream was never acknowledged",
+       "The listen stream did not start with notifications/subscriptions/acknowledged naming "
+       "the request's id: it stayed silent, sent something else first, or answered JSON.",
+       "Send the acknowledgement (with the honored filter and _meta subscriptionId) as the "
+       "stream's first event, then keepalive comments (': ping') while nothing changes."),
+    _c("mcp-headers-ignored", WARNING, "The server ignores the MCP request headers",
+       "A request whose Mcp-Method header contradicts its body was served: 2026-07-28 asks "
+       "for 400 with -32020 (HeaderMismatch), since gateways route and rate-limit on the "
+       "mirrored headers.",
+       "Compare MCP-Protocol-Version, Mcp-Method and Mcp-Name with the body on every request "
+       "and refuse a mismatch (the SDKs 2.x do)."),
+    _c("mcp-call-failed", WARNING, "The tool call asked for failed",
+       "The tool named with --call answered a JSON-RPC error, or a result with isError: "
+       "true. (input_required is a valid answer, not a failure.)",
+       "Read the error in the detail: check the tool's name and --args against its "
+       "inputSchema (tools/list), then the server's log."),
+    _c("mcp-call-not-cancelled", ERROR, "The tool call kept running after its stream was closed",
+       "disconnect --profile mcp --call TOOL closed the call's response stream, which 2026-07-28 "
+       "defines as cancelling the request, and a watched value (running calls, busy workers) "
+       "did not return to its baseline within the grace: the work went on for nobody.",
+       "Tie the tool's work to the request: stop it when the response stream closes (the SDKs "
+       "cancel the handler's task; work moved to a detached task or a queue must watch for it)."),
     # --- load (fleet level, issue 12) ----------------------------------------------------------
     _c("load-refused", ERROR, "The server turned away a share of the streams",
        "A connection or worker limit: an HTTP status (503, 429; nginx answers 500 when it has "

@@ -187,8 +187,17 @@ PROFILE_OPT = Opt("profile", ("--profile",), default="auto",
                   help="Protocol profile (auto: recognised from the stream only).")
 TTFT_LIMIT = Opt("ttft_limit", ("--ttft-limit",), float, metavar="S", panel=PROFILE,
                  check=positive, help="llm: longest acceptable time to first token.")
-MCP_VERSION = Opt("mcp_version", ("--mcp-version",), metavar="V", panel=PROFILE,
-                  help="mcp: protocol version to offer (default 2025-06-18).")
+# None is auto (a default value would count as "given" where the option needs its profile).
+MCP_VERSION = Opt("mcp_version", ("--mcp-version",), metavar="auto|REVISION", panel=PROFILE,
+                  help="mcp: revision to speak (default auto: 2026-07-28 first, as the "
+                       "official clients negotiate).")
+CALL = Opt("call", ("--call",), metavar="TOOL", panel=PROFILE,
+           help="mcp: the one tool to call (never called unasked).")
+ARGS = Opt("args", ("--args",), metavar="JSON", panel=PROFILE,
+           help="mcp: the --call tool's arguments, a JSON object.")
+INPUT_RESPONSES = Opt("input_responses", ("--input-responses",), metavar="JSON", panel=PROFILE,
+                      help="mcp: answers to the call's input_required (a JSON object keyed as "
+                           "the server asked); the call is retried with them.")
 QUERY = Opt("query", ("--query",), metavar="TEXT|@FILE", panel=PROFILE,
              help="graphql: the operation to run (a subscription, query or mutation).")
 VARIABLES = Opt("variables", ("--variables",), metavar="JSON", panel=PROFILE,
@@ -200,8 +209,8 @@ NAMESPACE = Opt("namespace", ("--namespace",), metavar="NS", panel=PROFILE,
 TRANSPORT = Opt("transport", ("--transport",), ("polling", "websocket"), panel=PROFILE,
                 help="socketio: polling only, or a WebSocket from the start (default: "
                      "polling, then upgrade).")
-PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, QUERY, VARIABLES, INIT_PAYLOAD,
-                   NAMESPACE, TRANSPORT)
+PROFILE_OPTIONS = (PROFILE_OPT, TTFT_LIMIT, MCP_VERSION, CALL, ARGS, INPUT_RESPONSES, QUERY,
+                   VARIABLES, INIT_PAYLOAD, NAMESPACE, TRANSPORT)
 
 # experiments
 HOLD = DURATION.but(panel=EXP, help="Longest a connection is held, in seconds.")
@@ -215,6 +224,10 @@ WATCH_JSON = Opt("watch_json", ("--watch-json",), metavar="URL#PATH", panel=WATC
 WATCH_PORT = Opt("watch_port", ("--watch-port",), int, metavar="PORT", panel=WATCH,
                  multiple=True, help="Server sockets on this local port, by state (repeatable).")
 WATCHES = (GRACE, WATCH_METRIC, WATCH_JSON, WATCH_PORT)
+# disconnect --profile mcp --call TOOL: the dropped stream is that tool call's (cancellation)
+EXP_PROFILE = Opt("profile", ("--profile",), metavar="mcp", panel=EXP,
+                  help="mcp: drop a tools/call's stream (with --call): was the work cancelled?")
+EXP_MCP = (EXP_PROFILE, CALL.but(panel=EXP), ARGS.but(panel=EXP))
 AFTER_EVENTS = Opt("after_events", ("--after-events",), int, metavar="N", panel=EXP,
                    check=at_least(1), help="Drop after N events (default 2).")
 AFTER = Opt("after", ("--after",), float, metavar="S", panel=EXP, check=positive,
@@ -371,8 +384,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
              args=(Arg("url", "URL", "The stream the suite checks."),)),
     _command("disconnect", "Drop the stream abruptly, then check the server lets the client "
                            "back in and cleans up.",
-             AFTER_EVENTS, AFTER, MODE, REPEAT, HOLD.but(default=10.0), WATCHES, REQUEST,
-             WS_CONNECT, OUTPUT, args=(URL,), panel="Experiments"),
+             AFTER_EVENTS, AFTER, MODE, REPEAT, HOLD.but(default=10.0), WATCHES, EXP_MCP,
+             REQUEST, WS_CONNECT, OUTPUT, args=(URL,), panel="Experiments"),
     _command("duplicates", "Open several streams with one identity and see which the server "
                            "keeps.",
              CONNECTIONS, POLICY, HOLD.but(default=5.0), WATCHES, REQUEST, WS_CONNECT, OUTPUT,

@@ -19,7 +19,7 @@ POST = {"Accept": rpc.ACCEPT_POST, "Content-Type": "application/json"}
 
 
 def save(name: str, r: httpx.Response) -> None:
-    keep = {"content-type", "mcp-session-id", "cache-control"}
+    keep = {"content-type", "mcp-session-id", "cache-control", "allow"}
     doc = {"status": r.status_code,
            "headers": [[k, v] for k, v in r.headers.multi_items() if k in keep],
            "body": r.text}
@@ -39,8 +39,37 @@ def session(base: str, client: httpx.Client, prefix: str) -> None:
                                              headers=more))
 
 
+def modern(base: str, client: httpx.Client, prefix: str) -> None:
+    """Revision 2026-07-28: the answers to what the profile sends, and to what it must not."""
+    def post(method: str, params: dict | None = None, version: str = "2026-07-28",
+             **header: str) -> httpx.Response:
+        body, headers = rpc.modern_request(7, method, version, params)
+        return client.post(base, content=body, headers={**dict(headers), **header})
+
+    save(f"{prefix}-discover", post("server/discover"))
+    save(f"{prefix}-tools-list", post("tools/list"))
+    save(f"{prefix}-call", post("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}}))
+    save(f"{prefix}-unsupported", post("server/discover", version="2099-01-01"))
+    save(f"{prefix}-header-mismatch", post("server/discover", **{"Mcp-Method": "tools/list"}))
+    body, headers = rpc.modern_request(7, "subscriptions/listen", "2026-07-28",
+                                       {"notifications": {"toolsListChanged": True}})
+    with client.stream("POST", base, content=body, headers=dict(headers)) as r:
+        first = next(r.iter_text())
+        doc = {"status": r.status_code, "headers": [[k, v] for k, v in r.headers.multi_items()
+                                                    if k == "content-type"], "body": first}
+    (OUT / f"{prefix}-listen.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    with httpx.Client(timeout=10) as client:
+        with serve("dual") as s:
+            modern(s.url("/mcp"), client, "sdk2")
+        with serve("modern") as s:
+            save("sdk2-modern-only-initialize", client.post(
+                s.url("/mcp"), content=rpc.initialize(1, "2025-11-25"), headers=POST))
+            save("sdk2-modern-only-get", client.get(s.url("/mcp"),
+                                                    headers={"Accept": "text/event-stream"}))
     with httpx.Client(timeout=10) as client:
         with serve("healthy") as s:
             base = s.url("/mcp")

@@ -583,6 +583,8 @@ EXPECTED_EXPERIMENTS = {
     "ws-disconnect-leaky": ("disconnect", "/ws/leaky-session", {"cleanup-leak"}),
     "ws-disconnect-clean": ("disconnect", "/ws/clean-session", set()),
     "close-wait": ("disconnect", "/sse/close-wait", {"close-wait-leak"}),
+    "mcp-cancel": ("disconnect", "/mcp/modern", set()),
+    "mcp-call-runs-on": ("disconnect", "/mcp/modern-call-runs-on", {"mcp-call-not-cancelled"}),
     "duplicates-unlimited": ("duplicates", "/sse/duplicates-unlimited",
                              {"duplicate-streams-allowed"}),
     "duplicates-newest": ("duplicates", "/sse/newest-wins", set()),

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from sse_doctor.lab import SCENARIOS, LabServer
-from tests.conftest import cli
+from tests.conftest import cli, start_cli_together
 
 MCP = [s for s in SCENARIOS if s.protocol == "mcp"]
 # The demo's idle limit (a loaded machine may delay a 0.5 s heartbeat past 1 s).
@@ -38,9 +38,11 @@ def test_every_lab_mcp_server_gets_exactly_its_diagnosis(lab: LabServer) -> None
         assert rc == (1 if errors else 0), s.name
     healthy = reports["mcp-healthy"][0]["profile"]
     assert healthy["metrics"]["resume"] == "ok"
+    # A 2025 server: discover is not understood, so the 2025 session is walked.
+    assert healthy["metrics"]["revision"] == "2025-06-18"
     assert [st["step"] for st in healthy["steps"]] == [
-        "initialize", "notifications/initialized", "tools/list", "GET stream", "resume",
-        "DELETE", "after DELETE"]
+        "server/discover", "initialize", "notifications/initialized", "tools/list",
+        "GET stream", "resume", "DELETE", "after DELETE"]
 
 
 def test_the_terminal_shows_each_step_under_the_verdict(lab: LabServer) -> None:
@@ -113,7 +115,7 @@ def test_a_suite_check_of_an_mcp_session_gets_the_time_its_requests_may_take() -
         return plan_command("probe", params).budget_s
 
     assert budget("--profile", "none") == 4 + 2 * 3 + 2.0
-    assert budget("--profile", "mcp") == 4 + 7 * 3 + 2.0
+    assert budget("--profile", "mcp") == 4 + 9 * 3 + 2.0
 
 
 @pytest.mark.parametrize("path", ["/sse/garbage", "/sse/silent", "/sse/echo", "/sse/huge-line"])
@@ -133,3 +135,62 @@ def test_a_server_stream_idle_between_messages_is_not_stalled(lab: LabServer) ->
     report = json.loads(r.stdout)
     assert report["stats"]["comments"] >= 3 and report["stats"]["events"] == 3
     assert {f["code"] for f in report["findings"]} == {"mcp-legacy-transport"}
+
+
+def test_modern_lab_servers_are_walked_in_2026_07_28(lab: LabServer) -> None:
+    runs = start_cli_together({
+        "modern": ("probe", lab.url("/mcp/modern"), "--profile", "mcp", *ARGS,
+                   "--call", "add", "--args", '{"a": 2, "b": 40}', "--json", "-"),
+        "unsupported": ("probe", lab.url("/mcp/modern-unsupported"), "--profile", "mcp",
+                        *ARGS, "--json", "-"),
+        "asked-2025": ("probe", lab.url("/mcp/modern"), "--profile", "mcp", *ARGS,
+                       "--mcp-version", "2025-06-18", "--json", "-"),
+    })
+    out = {k: (json.loads(r.communicate(timeout=60)[0]), r.returncode) for k, r in runs.items()}
+    report, rc = out["modern"]
+    assert rc == 0 and report["findings"] == []
+    m = report["profile"]["metrics"]
+    assert m["revision"] == "2026-07-28" and m["listen"] == "ok" and m["call"] == "ok"
+    assert m["negotiation"] == "discover 2026-07-28: 200, supportedVersions ['2026-07-28']"
+    call = next(s for s in report["profile"]["steps"] if s["step"] == "tools/call add")
+    assert call["detail"].startswith("result: 42")
+    # The listen stream's keepalive comments are seen as any stream's.
+    assert report["stats"]["comments"] >= 1
+    unsupported, rc = out["unsupported"]
+    assert rc == 1 and unsupported["profile"]["metrics"]["revisions_supported"] == ["2027-07-28"]
+    # A 2025 initialize to a modern-only server: refused, with the server's words.
+    old, rc = out["asked-2025"]
+    assert rc == 1 and {f["code"] for f in old["findings"]} == {"mcp-initialize-failed"}
+    assert "speaks 2026-07-28 only" in old["findings"][0]["detail"]
+
+
+def _cancel(lab: LabServer, variant: str) -> tuple[str, ...]:
+    return ("disconnect", lab.url(f"/mcp/{variant}"), "--profile", "mcp", "--call", "slow",
+            "--after", "0.6", "--grace", "2",
+            "--watch-json", lab.url(f"/mcp/{variant}/state") + "#running", "--json", "-")
+
+
+def test_closing_a_calls_stream_must_cancel_it(lab: LabServer) -> None:
+    runs = start_cli_together({"healthy": _cancel(lab, "modern"),
+                               "runs-on": _cancel(lab, "modern-call-runs-on")})
+    out = {k: (json.loads(r.communicate(timeout=60)[0]), r.returncode) for k, r in runs.items()}
+    healthy, rc = out["healthy"]
+    assert rc == 0 and healthy["findings"] == [], healthy["scenarios"][0]
+    broken, rc = out["runs-on"]
+    assert rc == 1 and {f["code"] for f in broken["findings"]} == {"mcp-call-not-cancelled"}
+    assert "running was 0 before" in broken["findings"][0]["detail"]
+    # The follow-up call is served: the server still answers after the drop.
+    for report in (healthy, broken):
+        steps = [s["text"] for s in report["scenarios"][0]["experiment"]["steps"]]
+        assert any(t.startswith("reconnect: accepted (200)") for t in steps), steps
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--profile", "mcp"), "needs --call TOOL"),
+    (("--call", "slow", "--profile", "llm"), "only the mcp profile"),
+    (("--profile", "mcp", "--call", "slow", "--args", "[1]"), "a JSON object"),
+])
+def test_the_cancellation_experiment_refuses_bad_input_in_one_line(args: tuple[str, ...],
+                                                                   words: str) -> None:
+    r = cli("disconnect", "http://127.0.0.1:9/mcp", *args)
+    assert r.returncode == 2 and words in r.stderr and r.stderr.count("\n") == 1, r.stderr

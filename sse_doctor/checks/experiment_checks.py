@@ -179,7 +179,10 @@ def start_failure(leg: Leg) -> Checked:
     return run_sse_checks(leg.obs, ProbeOptions())
 
 
-def disconnect_checks(obs: ExperimentObservation, mode: str, grace: float) -> Checked:
+def disconnect_checks(obs: ExperimentObservation, mode: str, grace: float,
+                      leak_code: str = "cleanup-leak") -> Checked:
+    """`leak_code`: what a watched value that stays up means (an MCP call whose stream was
+    closed: mcp-call-not-cancelled, since closing the stream cancels the call)."""
     if obs.stats.get("started") is False:
         return start_failure(obs.legs[0])
     drops = obs.stats.get("drops", 0)
@@ -188,8 +191,8 @@ def disconnect_checks(obs: ExperimentObservation, mode: str, grace: float) -> Ch
                                f"({mode.upper()})", obs.reconnect_wants_items)
     run = ["reconnect-rejected"]
     if obs.series:
-        findings += leak_findings(obs.series, "cleanup-leak", grace, "the disconnects")
-        run.append("cleanup-leak")
+        findings += leak_findings(obs.series, leak_code, grace, "the disconnects")
+        run.append(leak_code)
     if any(s.kind == "port" for s in obs.series):
         findings += close_wait_findings(obs.series, grace)
         run.append("close-wait-leak")

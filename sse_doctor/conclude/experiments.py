@@ -27,7 +27,9 @@ def _result(target: Target, opts: Any, obs: ExperimentObservation, name: str,
 
 def disconnect_result(target: Target, opts: Any, d: Any, obs: ExperimentObservation,
                       name: str) -> ScenarioResult:
-    return _result(target, opts, obs, name, disconnect_checks(obs, d.mode, opts.grace))
+    # closing an MCP call's stream cancels the call (2026-07-28): work that goes on is a leak
+    leak = "mcp-call-not-cancelled" if getattr(d, "profile", None) == "mcp" else "cleanup-leak"
+    return _result(target, opts, obs, name, disconnect_checks(obs, d.mode, opts.grace, leak))
 
 
 def duplicates_result(target: Target, opts: Any, d: Any, obs: ExperimentObservation,

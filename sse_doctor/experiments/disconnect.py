@@ -29,6 +29,7 @@ class DisconnectSettings:
     after: float | None = None  # ... or after this many seconds
     mode: str = "rst"  # rst | fin
     repeat: int = 1
+    profile: str | None = None  # "mcp": the stream dropped is a tools/call's (cancellation)
 
     def describe(self) -> str:
         when = f"after {self.after:g} s" if self.after is not None else \

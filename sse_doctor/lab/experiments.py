@@ -67,6 +67,11 @@ def _storm_args(metric: str, route: str) -> tuple[str, ...]:
             "--watch-metric", _metric(metric, route))
 
 
+def _mcp_cancel_args(variant: str) -> tuple[str, ...]:
+    return ("--profile", "mcp", "--call", "slow", "--after", "0.6", "--grace", "2",
+            "--watch-json", f"{{base}}/mcp/{variant}/state#running")
+
+
 _DUPLICATES = ("--connections", "3", "--policy", "single")
 _RESUME = ("--after-events", "3")
 
@@ -98,6 +103,12 @@ EXPERIMENTS: tuple[LabExperiment, ...] = (
          " client's FIN leaves the server's socket in CLOSE_WAIT",
          ("--mode", "fin", "--after", "0.5", "--grace", "2", "--watch-port", "{port}"),
          {"close-wait-leak"}),
+    _row("mcp-cancel", "disconnect", "/mcp/modern",
+         "a 2026-07-28 server whose long tool call stops when its response stream is closed "
+         "(the spec's cancellation)", _mcp_cancel_args("modern")),
+    _row("mcp-call-runs-on", "disconnect", "/mcp/modern-call-runs-on",
+         "the same server with the tool's work moved to a detached task: closing the stream "
+         "cancels nothing", _mcp_cancel_args("modern-call-runs-on"), {"mcp-call-not-cancelled"}),
     _row("duplicates-unlimited", "duplicates", "/sse/duplicates-unlimited",
          "any number of streams per user, every one fed the same events",
          _DUPLICATES, {"duplicate-streams-allowed"}),

@@ -374,11 +374,25 @@ SCENARIOS += (
     _mcp("not-terminated", "DELETE answers 200 but the session keeps answering",
          {"mcp-session-not-terminated"}),
     _mcp("host-refused", "the SDK's DNS-rebinding protection behind a proxy that passes its own "
-         "Host: 421 to initialize", {"mcp-initialize-failed"}),
+         "Host: 421 to every request", {"mcp-host-rejected"}),
     _mcp("silent-stream", "a healthy session whose GET stream never sends a byte: proxies cut it "
          "when idle", {"no-heartbeat"}),
     _mcp("legacy", "only the 2024-11-05 HTTP+SSE transport: POST is 405, a GET stream announces "
          "its POST URL in an `endpoint` event", {"mcp-legacy-transport"}),
+    _mcp("polling", "2025-11-25 SSE polling: tools/list's stream sends a priming event (id, "
+         "retry) and closes; the response comes on the stream resumed with Last-Event-ID"),
+    _mcp("polling-lost", "SSE polling whose resumed stream never carries the response: it "
+         "is lost on resume", {"mcp-resume-broken"}),
+    _mcp("modern", "a server that speaks only revision 2026-07-28: server/discover, stateless "
+         "requests checked against their headers, a subscriptions/listen stream with its "
+         "acknowledgement and keepalives; GET and DELETE 405"),
+    _mcp("modern-silent-listen", "a modern server whose subscriptions/listen stream opens and "
+         "never sends a byte: no acknowledgement, no keepalive",
+         {"mcp-listen-unacknowledged", "no-heartbeat"}),
+    _mcp("modern-unsupported", "a modern-only server of a later revision: -32022 with "
+         "data.supported naming only 2027-07-28", {"mcp-revision-unsupported"}),
+    _mcp("modern-headers-ignored", "a modern server that never compares the Mcp-Method header "
+         "with the body", {"mcp-headers-ignored"}),
 )
 
 

@@ -139,6 +139,13 @@ def plan_disconnect(p: dict[str, Any]) -> Plan:
         raise UsageError("give either --after-events N or --after S, not both")
     d = DisconnectSettings(after_events=p["after_events"] if p["after"] is None else None,
                            after=p["after"], mode=p["mode"], repeat=p["repeat"])
+    if p.get("profile") or p.get("call") or p.get("args") is not None:
+        from sse_doctor.profiles.mcp.cancel import DEFAULT_AFTER_S, call_target
+
+        target = call_target(target, p)  # a tools/call's stream is the one dropped
+        d.profile = "mcp"
+        if d.after is None and d.after_events is None:
+            d.after = DEFAULT_AFTER_S
     if d.after is None and d.after_events is None:
         d.after_events = 2
     hold = d.after if d.after is not None else opts.duration

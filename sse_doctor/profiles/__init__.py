@@ -32,6 +32,9 @@ CHOICES = ("auto", "none", *KNOWN)
 OPTION_OWNERS: dict[str, str] = {
     "ttft_limit": "llm",
     "mcp_version": "mcp",
+    "call": "mcp",
+    "args": "mcp",
+    "input_responses": "mcp",
     "query": "graphql",
     "variables": "graphql",
     "init_payload": "graphql",

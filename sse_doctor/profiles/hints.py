@@ -72,10 +72,24 @@ def profile_hints(obs: Any, url: str, protocol: str) -> list[Finding]:
                 return [_hint("mcp", why)]
             return []
         return [_hint("graphql", why)]
-    why = mcp_signs(getattr(obs, "status", None), getattr(obs, "body_excerpt", b""))
+    why = mcp_signs(getattr(obs, "status", None), getattr(obs, "body_excerpt", b"")) \
+        or modern_mcp_signs(obs, url)
     if why is not None:
         return [_hint("mcp", why)]
     return []
+
+
+def modern_mcp_signs(obs: Any, url: str) -> str | None:
+    """A 2026-07-28 MCP server takes POST only: its GET is 405 (Allow: POST), body empty."""
+    if getattr(obs, "status", None) != 405 or profile_for_url(url) != "mcp":
+        return None
+    allow_value = next((str(v) for k, v in getattr(obs, "headers", None) or []
+                        if str(k).lower() == "allow"), "")
+    allow = {m.strip().upper() for m in allow_value.split(",") if m.strip()}
+    if allow == {"POST"}:
+        return ("the server answered 405 allowing only POST on an /mcp path, as a 2026-07-28 "
+                "MCP server does (no GET stream)")
+    return None
 
 
 # URL paths of the common LLM streaming APIs (OpenAI and compatible servers, Anthropic).

@@ -1,16 +1,19 @@
-"""The MCP profile (`probe URL --profile mcp`): drives a whole Model Context Protocol session
-over Streamable HTTP (or the 2024-11-05 HTTP+SSE transport when that is all the server
-speaks) and says where it breaks.
+"""The MCP profile (`probe URL --profile mcp`): negotiates a revision as the official
+clients do (`--mcp-version auto`: 2026-07-28 through server/discover, then the 2025
+initialize session over Streamable HTTP, then the 2024-11-05 HTTP+SSE transport), walks what
+the server speaks and says where it breaks.
 
 - messages.py: JSON-RPC 2.0 as MCP uses it (what is sent, a strict reading of what comes back)
-- session.py: the session, sans-I/O (request -> reply -> next request) and its record
+- protocol.py: the conversation, sans-I/O (request -> reply -> next request), its record and
+  the 2025 and 2024-11-05 walks
+- modern.py: the negotiation and the 2026-07-28 walk, sans-I/O
 - driver.py: the httpx shell that sends each request and reads each answer within bounds
 - checks.py: pure checks, record -> mcp-* findings
 """
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any, ClassVar
 
 from sse_doctor.errors import UsageError
@@ -21,12 +24,15 @@ from sse_doctor.profiles.mcp import messages
 from sse_doctor.profiles.mcp.checks import CODES, check_refused, run_mcp_checks
 from sse_doctor.profiles.mcp.protocol import McpRecord, short
 
-_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
-
 
 class McpOptions:
-    def __init__(self, version: str = messages.DEFAULT_VERSION) -> None:
+    def __init__(self, version: str = "auto", call: str | None = None,
+                 call_args: dict[str, Any] | None = None,
+                 input_responses: dict[str, Any] | None = None) -> None:
         self.version = version
+        self.call = call
+        self.call_args = call_args
+        self.input_responses = input_responses
 
 
 class McpProfile(Profile):
@@ -36,24 +42,35 @@ class McpProfile(Profile):
     codes = CODES
     # Answers already seen stand after Ctrl-C; resume and termination need their steps.
     partial_stands = frozenset({"mcp-initialize-failed", "mcp-invalid-message",
-                                "mcp-session-lost", "mcp-legacy-transport"})
-    # Requests of a session that may each take up to --timeout besides the held GET stream
-    # (initialize, initialized, tools/list, the GET's head, resume, DELETE, the check after):
-    # a suite's budget for the check.
-    timeouts: ClassVar[int] = 7
+                                "mcp-session-lost", "mcp-legacy-transport",
+                                "mcp-revision-unsupported", "mcp-host-rejected",
+                                "mcp-discover-failed", "mcp-headers-ignored",
+                                "mcp-call-failed"})
+    # Requests that may each take up to --timeout besides the held stream: a discover that
+    # falls back, then the 2025 session (initialize, initialized, tools/list, the GET's head,
+    # resume, DELETE, the check after); the 2026 walk is shorter. A suite's budget.
+    timeouts: ClassVar[int] = 9
 
     def options(self, params: dict[str, Any]) -> McpOptions:
-        version = params.get("mcp_version") or messages.DEFAULT_VERSION
-        if not _VERSION.fullmatch(version):
-            raise UsageError(f"--mcp-version {version!r}: expected a protocol revision such "
-                             "as 2025-06-18")
-        return McpOptions(version)
+        version = params.get("mcp_version") or "auto"
+        if version != "auto" and version not in messages.KNOWN_REVISIONS:
+            raise UsageError(f"--mcp-version {version!r}: not a revision sse-doctor speaks "
+                             f"(auto, {', '.join(messages.KNOWN_REVISIONS)})")
+        call = params.get("call")
+        for flag, key in (("--args", "args"), ("--input-responses", "input_responses")):
+            if params.get(key) is not None and not call:
+                raise UsageError(f"{flag} needs --call TOOL")
+        args = _json_object(params.get("args"), "--args", "the tool's arguments")
+        answers = _json_object(params.get("input_responses"), "--input-responses",
+                               "the answers")
+        return McpOptions(version, call or None, args, answers)
 
     async def run(self, ctx: ProfileContext) -> ScenarioResult:
         from sse_doctor.profiles.mcp.driver import run_session
 
         popts = ctx.popts or McpOptions()
-        run = await run_session(ctx.target, ctx.opts, popts.version)
+        run = await run_session(ctx.target, ctx.opts, popts.version, popts.call,
+                                popts.call_args, popts.input_responses)
         rec = run.record
         if rec.legacy_endpoint:
             ctx.target.redactor.add_url(rec.legacy_endpoint)  # its session_id parameter
@@ -81,6 +98,18 @@ class McpProfile(Profile):
 
 
 PROFILE = McpProfile()
+
+
+def _json_object(raw: str | None, flag: str, what: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag}: {what} must be a JSON object")
+    return value
 NOT_FOR_MCP_STREAMS = frozenset({"stalled-stream"})
 
 
@@ -125,6 +154,9 @@ def generic_checks(rec: McpRecord, opts: ProbeOptions) -> tuple[list[Finding], l
 def profile_result(rec: McpRecord) -> ProfileResult:
     modes = sorted(set(rec.response_modes))
     metrics: dict[str, Any] = {
+        "revision": rec.version,
+        "revisions_supported": rec.revisions_supported,
+        "negotiation": " → ".join(rec.negotiation) or None,
         "transport": rec.transport,
         "protocol_version": rec.version,
         "protocol_version_offered": rec.version_offered,
@@ -136,19 +168,28 @@ def profile_result(rec: McpRecord) -> ProfileResult:
         "get_stream": rec.get_status,
         "resume": rec.resume or "not tried",
         "terminate": rec.terminate,
+        "call": rec.call,
     }
+    if rec.era == "modern":
+        metrics.update({"resources": rec.resources, "prompts": rec.prompts,
+                        "listen": rec.listen})
     facts: list[tuple[str, str]] = []
     if rec.version:
-        facts.append(("mcp", f"{rec.transport} · protocol {rec.version}"
+        facts.append(("mcp", f"{rec.transport} · revision {rec.version}"
                       + (f" · server {rec.server}" if rec.server else "")
                       + (f" · {rec.tools} tool{'' if rec.tools == 1 else 's'}"
                          if rec.tools is not None else "")))
     if rec.session_id:
         facts.append(("session", short(rec.session_id)))
+    if rec.negotiation:
+        facts.append(("negotiation", " → ".join(rec.negotiation)))
     main = main_observation(rec)
     if main is not None and not main.unreachable:
-        facts.append(("connection", "below: the server's stream, held for the window"
-                      if main is rec.get_observation else "below: the answer to initialize"))
+        first = next((s.step for s in reversed(rec.steps)
+                      if s.step in ("initialize", "server/discover")), "initialize")
+        held = "subscriptions/listen" if rec.era == "modern" else "the server's stream"
+        facts.append(("connection", f"below: {held}, held for the window"
+                      if main is rec.get_observation else f"below: the answer to {first}"))
     steps = [Step(s.t_ms, s.step, s.status, s.detail) for s in rec.steps]
     return ProfileResult(name="mcp", dialect=rec.transport, metrics=metrics, steps=steps,
                          facts=facts, state=rec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sse_doctor.model import Finding, finding
+from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.protocol import McpRecord, short
 
 
@@ -88,8 +89,68 @@ def check_refused(rec: McpRecord) -> list[Finding]:
                     status=status, body_excerpt=body)]
 
 
+def check_revision(rec: McpRecord) -> list[Finding]:
+    if rec.revision_refused is None:
+        return []
+    asked = rec.version_asked
+    offered = ", ".join(rec.revision_offered) or "nothing it named"
+    if asked == "auto":
+        what = (f"No revision in common: {rec.revision_refused}. The server speaks only "
+                f"{offered}; sse-doctor (and the official clients) speak "
+                f"{', '.join(rpc.KNOWN_REVISIONS)}.")
+    else:
+        spoke = f"; the walk went on in {rec.version}" if rec.version else ""
+        what = (f"--mcp-version {asked} was asked for, but the server will not speak it: "
+                f"{rec.revision_refused}. It offered {offered} instead{spoke}.")
+    return [finding("mcp-revision-unsupported", what, asked=asked,
+                    offered=rec.revision_offered, spoken=rec.version)]
+
+
+def check_host(rec: McpRecord) -> list[Finding]:
+    if rec.host_rejected is None:
+        return []
+    status, words = rec.host_rejected
+    return [finding("mcp-host-rejected", f"{words}.", status=status)]
+
+
+def check_discover(rec: McpRecord) -> list[Finding]:
+    if rec.discover_failed is None:
+        return []
+    return [finding("mcp-discover-failed",
+                    f"{rec.discover_failed}: the answer is a 2026-07-28 error, so the server "
+                    "is modern, yet it would not describe itself; clients stop there.",
+                    reason=rec.discover_failed)]
+
+
+def check_listen(rec: McpRecord) -> list[Finding]:
+    if rec.listen != "unacknowledged":
+        return []
+    return [finding("mcp-listen-unacknowledged",
+                    f"subscriptions/listen: {rec.listen_detail}. The SDK clients wait for "
+                    "notifications/subscriptions/acknowledged before they count the "
+                    "subscription as open, then give up.", listen=rec.listen_detail)]
+
+
+def check_headers(rec: McpRecord) -> list[Finding]:
+    if rec.headers_ignored is None:
+        return []
+    return [finding("mcp-headers-ignored",
+                    f"{rec.headers_ignored}: a gateway that routes or limits on the mirrored "
+                    "headers then sees another request than the one the server runs.")]
+
+
+def check_call(rec: McpRecord) -> list[Finding]:
+    if rec.call not in ("error", "tool-error"):
+        return []
+    return [finding("mcp-call-failed", f"The tool call asked for with --call failed: "
+                    f"{rec.call_detail}.", outcome=rec.call)]
+
+
 # (code, check): the profile's checks, in the order findings are listed.
 MCP_CHECKS: list[tuple[str, Callable[[McpRecord], list[Finding]]]] = [
+    ("mcp-host-rejected", check_host),
+    ("mcp-revision-unsupported", check_revision),
+    ("mcp-discover-failed", check_discover),
     ("mcp-initialize-failed", check_initialize),
     ("mcp-session-lost", check_session_lost),
     ("mcp-response-missing", check_response_missing),
@@ -97,6 +158,9 @@ MCP_CHECKS: list[tuple[str, Callable[[McpRecord], list[Finding]]]] = [
     ("mcp-legacy-transport", check_legacy),
     ("mcp-resume-broken", check_resume),
     ("mcp-session-not-terminated", check_terminated),
+    ("mcp-listen-unacknowledged", check_listen),
+    ("mcp-headers-ignored", check_headers),
+    ("mcp-call-failed", check_call),
 ]
 CODES = tuple(code for code, _ in MCP_CHECKS)
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 import httpx
 
 from sse_doctor.model import MAX_BODY_EXCERPT, Close, ProbeOptions, SseObservation
-from sse_doctor.profiles.mcp import messages as rpc
 from sse_doctor.profiles.mcp.protocol import McpRecord, McpSession, Reply, Request, SseItem
 from sse_doctor.sse import transport
 from sse_doctor.sse.observe import SseRecorder, observe_sse
@@ -27,6 +26,9 @@ MAX_BODY = 1 << 20  # a JSON answer is read up to 1 MiB
 MAX_ITEMS = 200  # SSE events kept per POST answer (all are parsed)
 RESUME_MAX_S = 5.0  # a resume read waits at most this long for the replayed events
 LEGACY_OPEN_S = 10.0  # the old transport's first event (`endpoint`) comes at once, or never
+# The exchange the report's connection shows when no stream was held: the era's first request
+# (a fallback's initialize replaces the discover before it).
+FIRST_STEPS = ("server/discover", "initialize")
 
 
 def merged_headers(protocol: list[tuple[str, str]], user: list[tuple[str, str]]) \
@@ -111,9 +113,10 @@ class Driver:
         return response
 
     async def _read(self, response: httpx.Response, reply: Reply, deadline: float,
-                    rpc_id: int | None = None, expect_ids: tuple[str, ...] = ()) -> None:
-        """Read the body into the reply until it ends, the deadline, or (SSE) the response to
-        rpc_id / every expected event id arrived."""
+                    until: Callable[[SseItem], bool] | None = None,
+                    expect_ids: tuple[str, ...] = ()) -> None:
+        """Read the body into the reply until it ends, the deadline, or (SSE) the core says
+        the answer is complete (`until`) / every expected event id arrived."""
         parser = SSEParser() if reply.is_sse else None
         body = bytearray()
         waiting = set(expect_ids)
@@ -130,10 +133,10 @@ class Driver:
                 for item in parser.feed(chunk, (now - t0) * 1000):
                     if type(item) is not Event:
                         continue
+                    sse_item = SseItem(item.t, item.type, item.data, item.id, item.retry)
                     if len(reply.events) < MAX_ITEMS:
-                        reply.events.append(SseItem(item.t, item.type, item.data, item.id))
-                    if rpc_id is not None and item.data.strip() and \
-                            any(m.answers(rpc_id) for m in rpc.read(item.data)):
+                        reply.events.append(sse_item)
+                    if until is not None and until(sse_item):
                         return "response"
                     waiting.discard(item.id)
                     if expect_ids and not waiting:
@@ -171,11 +174,13 @@ class Driver:
             return await self._legacy(req)
         # The whole answer (head and body) within --timeout of sending: a session of a few
         # requests stays within the plan's budget (McpProfile.timeouts).
+        if req.delay_s > 0:
+            await asyncio.sleep(req.delay_s)  # the server's `retry`, bounded by the core
         sent = time.perf_counter()
         reply = Reply(status=None)
         response = await self._open(req, reply)
         if response is None:
-            if req.step == "initialize":
+            if req.step in FIRST_STEPS:
                 self.init_observation = _observation_of(req, reply, self.clock.ms())
             return reply
         if req.read == "resume":
@@ -183,17 +188,18 @@ class Driver:
         else:
             deadline = sent + self.target.timeout
         await self._read(response, reply, deadline,
-                         rpc_id=req.rpc_id if req.read == "rpc" else None,
+                         until=req.until if req.read in ("rpc", "resume") else None,
                          expect_ids=req.expect_ids)
-        if req.step == "initialize":
+        if req.step in FIRST_STEPS:
             self.init_observation = _observation_of(req, reply, self.clock.ms())
         return reply
 
     async def _hold(self, req: Request) -> Reply:
-        """The GET stream, observed like a plain probe's stream for the window."""
+        """A server stream (the GET stream, or subscriptions/listen's POST answer), observed
+        like a plain probe's stream for the window."""
         headers = merged_headers(req.headers, self.target.headers)
-        get = dataclasses.replace(self.target, method="GET", body=None, body_is_json=False,
-                                  headers=headers)
+        get = dataclasses.replace(self.target, method=req.method, body=req.body,
+                                  body_is_json=req.body is not None, headers=headers)
         reply = Reply(status=None, t_ms=self.clock.ms())
         obs = await observe_sse(get, self.opts, client=self.client)
         reply.observation = obs
@@ -202,8 +208,8 @@ class Driver:
             return reply
         reply.status, reply.headers, reply.http_version = obs.status, obs.headers, obs.http_version
         reply.body = obs.body_excerpt
-        reply.events = [SseItem(reply.t_ms + e.t_ms, e.type, e.data or "", e.id)
-                        for e in obs.events]
+        reply.events = [SseItem(reply.t_ms + e.t_ms, e.type, e.data or "", e.id,
+                                getattr(e, "retry", None)) for e in obs.events]
         return reply
 
     async def _legacy(self, req: Request) -> Reply:
@@ -225,14 +231,13 @@ class Driver:
         post_status = reply.status
         await self._read(response, reply, sent + self.target.timeout)
         reply.post_status = post_status
-        if post_status is not None and 200 <= post_status < 300 and req.rpc_id is not None:
+        if post_status is not None and 200 <= post_status < 300 and req.until is not None:
             reply.events = await self.legacy.wait_for_response(
-                mark, req.rpc_id, sent + self.target.timeout)
-            if not any(e.data.strip() and any(m.answers(req.rpc_id) for m in rpc.read(e.data))
-                       for e in reply.events):
+                mark, req.until, sent + self.target.timeout)
+            if not any(req.until(e) for e in reply.events):
                 reply.error = self.legacy.end_reason() or \
                     f"nothing within {self.target.timeout:g} s"
-        if req.step == "initialize":
+        if req.step in FIRST_STEPS:
             self.init_observation = self.legacy.obs
         return reply
 
@@ -326,15 +331,14 @@ class _LegacyStream:
         reply.events = self._items(0)
         return reply
 
-    async def wait_for_response(self, mark: int, rpc_id: int, deadline: float) \
-            -> list[SseItem]:
+    async def wait_for_response(self, mark: int, until: Callable[[SseItem], bool],
+                                deadline: float) -> list[SseItem]:
         scanned = [mark]  # each event is read once, however often the stream wakes us
 
         def answered() -> bool:
             events = self.obs.events
             new, scanned[0] = events[scanned[0]:], len(events)
-            return any(e.data and any(m.answers(rpc_id) for m in rpc.read(e.data))
-                       for e in new)
+            return any(until(SseItem(e.t_ms, e.type, e.data or "", e.id)) for e in new)
 
         await self._wait(deadline, answered)
         return self._items(mark)
@@ -380,10 +384,11 @@ def _observation_of(req: Request, reply: Reply, now_ms: float) -> SseObservation
     return obs
 
 
-async def run_session(target: Target, opts: ProbeOptions,
-                      version: str = rpc.DEFAULT_VERSION) -> McpRun:
-    """Drive one whole MCP session against the target; what it found."""
-    session = McpSession(target.url, version)
+async def run_session(target: Target, opts: ProbeOptions, version: str = "auto",
+                      call: str | None = None, call_args: dict | None = None,
+                      input_responses: dict | None = None) -> McpRun:
+    """Drive one whole MCP conversation against the target; what it found."""
+    session = McpSession(target.url, version, call, call_args, input_responses)
     client = transport.make_client(target)
     driver = Driver(target, opts, client)
     try:

@@ -1,6 +1,11 @@
-"""The MCP session, sans-I/O: which HTTP request comes next, given what the previous ones
-answered. Streamable HTTP (spec 2025-06-18, the version offered is an option) and, when the
-server only speaks it, the 2024-11-05 HTTP+SSE transport.
+"""The MCP conversation, sans-I/O: which HTTP request comes next, given what the previous
+ones answered, and when an answer is complete.
+
+Three eras, as the official clients negotiate them (``--mcp-version auto``): revision
+2026-07-28 first (``server/discover``, then stateless requests: modern.py), the 2025
+``initialize`` session over Streamable HTTP where the server does not know it, and the
+2024-11-05 HTTP+SSE transport last. An explicit revision is asked for as it is; a server
+that will not speak it is recorded (a finding), never silently downgraded.
 
 The conversation is a generator: it yields a :class:`Request`, the shell sends it and sends
 back a :class:`Reply` (status, headers, body or SSE events, or why nothing came). Everything
@@ -11,147 +16,58 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from sse_doctor.profiles.mcp import messages as rpc
+from sse_doctor.profiles.mcp import modern
+from sse_doctor.profiles.mcp.exchange import (
+    McpRecord,
+    McpStep,
+    Reply,
+    Request,
+    SseItem,
+    answers,
+    host_refusal,
+    short,
+)
 from sse_doctor.profiles.mcp.messages import Message
-from sse_doctor.redact import shorten
+
+__all__ = ["McpRecord", "McpSession", "McpStep", "Reply", "Request", "SseItem", "answers",
+           "host_refusal", "judge_resume", "resume_plan", "short"]
 
 # Resume replays at most this many events we saw: enough to see a loss or a repeat.
 MAX_REPLAY = 10
-MAX_INVALID = 20  # invalid messages kept as evidence (all are counted)
+MAX_POLLS = 5  # SSE polling: reconnects after a server-closed stream, per request
+MAX_RETRY_WAIT_S = 2.0  # a server's `retry` is honoured up to this long
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
-
-
-def short(session_id: str) -> str:
-    """An Mcp-Session-Id as outputs show it: enough to tell two apart, not enough to use."""
-    return shorten(session_id)
-
-
-@dataclass
-class SseItem:
-    """One SSE event of a reply (the shell parses with sse.parser)."""
-
-    t_ms: float
-    type: str
-    data: str
-    id: str  # the last event ID in force, as EventSource sees it
-
-
-@dataclass
-class Request:
-    step: str  # the step's name in the report
-    method: str  # HTTP method
-    url: str
-    headers: list[tuple[str, str]]  # protocol headers; the shell adds the user's own
-    body: bytes | None = None
-    rpc_id: int | None = None  # the JSON-RPC id whose response ends the reading
-    # how the shell reads the answer:
-    #   rpc      until the response to rpc_id (JSON body, or SSE events) or the deadline
-    #   accept   the head and a short body (a notification: 202 expected)
-    #   hold     a GET stream held for the window; the Reply carries its SseObservation
-    #   resume   a GET with Last-Event-ID, read until every id in expect_ids came
-    #   legacy-open  a GET kept open in the background; answer at its first event
-    #   legacy-rpc   POST, then wait on the background stream for the response to rpc_id
-    #   legacy-hold  keep the background stream until the window ends
-    read: str = "rpc"
-    expect_ids: tuple[str, ...] = ()
-
-
-@dataclass
-class Reply:
-    status: int | None  # None: no response head (see error)
-    t_ms: float = 0.0  # when the request was sent, ms since the session began
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""  # a non-SSE body (bounded)
-    events: list[SseItem] = field(default_factory=list)
-    ended: str = ""  # server (body ended) | response (we stopped after it) | deadline | transport
-    error: str = ""  # no response: why, in words
-    unreachable: bool = False  # could not connect at all (DNS, refused, TLS)
-    observation: Any = None  # hold / legacy-hold: the stream's SseObservation
-    post_status: int | None = None  # legacy-rpc: the POST's own status
-    http_version: str | None = None
-    head_ms: float | None = None  # when the response head came, ms since the session began
-    end_ms: float = 0.0  # when the exchange was over, ms since the session began
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), None)
-
-    @property
-    def content_type(self) -> str:
-        return (self.header("content-type") or "").split(";")[0].strip().lower()
-
-    @property
-    def is_sse(self) -> bool:
-        return self.content_type == "text/event-stream"
-
-
-@dataclass
-class McpStep:
-    t_ms: float
-    step: str
-    status: int | str | None
-    detail: str
-    ok: bool = True
-
-
-@dataclass
-class McpRecord:
-    """What the conversation found, for the pure checks and the report."""
-
-    url: str
-    version_offered: str
-    version: str | None = None  # negotiated (the server's InitializeResult)
-    transport: str = "streamable-http"  # or "http+sse" (2024-11-05)
-    session_id: str | None = None
-    server: str | None = None  # serverInfo name and version
-    capabilities: list[str] = field(default_factory=list)
-    response_modes: list[str] = field(default_factory=list)  # "json" / "sse" per request
-    tools: int | None = None
-    steps: list[McpStep] = field(default_factory=list)
-    unreachable: str | None = None
-    init_failed: str | None = None  # the reason in words
-    init_status: int | None = None
-    lost: list[tuple[str, int, str]] = field(default_factory=list)  # (step, status, body)
-    missing: list[tuple[str, str]] = field(default_factory=list)  # (step, what happened)
-    invalid: list[tuple[str, str, str]] = field(default_factory=list)  # (where, why, excerpt)
-    n_invalid: int = 0
-    refused: list[tuple[str, int, str]] = field(default_factory=list)  # other HTTP errors
-    legacy_endpoint: str | None = None
-    get_status: int | None = None
-    get_observation: Any = None  # the GET stream (or the legacy stream): SseObservation
-    init_observation: Any = None  # set by the shell: the initialize exchange
-    resume: str | None = None  # None (not tried) | "ok" | "broken"
-    resume_detail: str = ""
-    resume_evidence: dict[str, Any] = field(default_factory=dict)
-    terminate: str | None = None  # "ok" (refused after DELETE) | "405" | "not-terminated" ...
-    not_terminated: str | None = None
-    initialize_ms: float | None = None
-
-    def step(self, t_ms: float, name: str, status: int | str | None, detail: str,
-             ok: bool = True) -> None:
-        self.steps.append(McpStep(t_ms, name, status, detail, ok))
-
-    def add_invalid(self, where: str, msg: Message) -> None:
-        self.n_invalid += 1
-        if len(self.invalid) < MAX_INVALID:
-            self.invalid.append((where, msg.why, msg.excerpt))
 
 
 class McpSession:
     """Drives one MCP session: ``start()`` gives the first request, ``receive(reply)`` the
     next one (None when the conversation is over)."""
 
-    def __init__(self, url: str, version: str = rpc.DEFAULT_VERSION) -> None:
+    def __init__(self, url: str, version: str = "auto", call: str | None = None,
+                 call_args: dict[str, Any] | None = None,
+                 input_responses: dict[str, Any] | None = None) -> None:
+        """version: "auto" or a revision of rpc.KNOWN_REVISIONS (the options check it);
+        call/call_args: the one tool call the user allows; input_responses: the user's
+        answers should that call answer input_required (2026-07-28)."""
         self.url = url
-        self.record = McpRecord(url=url, version_offered=version)
+        offered = rpc.LATEST_HANDSHAKE if version == "auto" or version in rpc.MODERN_REVISIONS \
+            else version
+        self.record = McpRecord(url=url, version_offered=offered, version_asked=version)
+        self.call, self.call_args = call, call_args
+        self.input_responses = input_responses
         self._get_events: list[SseItem] = []  # the GET stream's, for the resume
         self._last_post: Reply | None = None  # the tools/list answer, for the resume
         self._now = 0.0  # the latest time a reply told us, for steps without a request
+        self._ids = 0
         self._gen = self._conversation()
+
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
 
     def start(self) -> Request | None:
         return next(self._gen, None)
@@ -228,32 +144,61 @@ class McpSession:
 
     # --- the conversation ---------------------------------------------------------------------
     def _conversation(self) -> Generator[Request, Reply, None]:
+        asked = self.record.version_asked
+        if asked == "auto" or asked in rpc.MODERN_REVISIONS:
+            if (yield from modern.negotiate(self)):
+                return
+        yield from self._handshake()
+
+    def _handshake(self) -> Generator[Request, Reply, None]:
+        """The 2025 walk: initialize, initialized, a list, the GET stream, resume, DELETE."""
         rec = self.record
         reply = yield Request("initialize", "POST", self.url, self._headers(session=False),
-                              rpc.initialize(1, rec.version_offered), rpc_id=1)
+                              rpc.initialize(1, rec.version_offered), rpc_id=1,
+                              until=answers(1))
         rec.init_status = reply.status
         if reply.unreachable:
             rec.unreachable = reply.error
             rec.step(reply.t_ms, "initialize", None, reply.error, False)
             return
         if reply.status in (404, 405):
+            rec.negotiation.append(f"initialize {rec.version_offered}: {reply.status}")
             yield from self._legacy(reply)
+            return
+        if reply.status in (403, 421) and host_refusal(reply) is not None:
+            rec.host_rejected = (reply.status, host_refusal(reply) or "")
+            rec.step(reply.t_ms, "initialize", reply.status, rec.host_rejected[1], False)
             return
         if not (yield from self._initialize(reply)):
             return
+        if not (yield from self._initialized()):
+            return
+        if not (yield from self._list()):
+            yield from self._cleanup()
+            return
+        if self.call:
+            yield from self._call()
+        if not (yield from self._get_stream()):
+            yield from self._cleanup()
+            return
+        yield from self._resume()
+        yield from self._terminate()
+
+    def _initialized(self) -> Generator[Request, Reply, bool]:
+        rec = self.record
         name = "notifications/initialized"
         reply = yield Request(name, "POST", self.url, self._headers(),
                               rpc.notification(name), read="accept")
         if self._lost(name, reply):
             yield from self._cleanup()
-            return
+            return False
         if reply.status == 202:
             rec.step(reply.t_ms, name, 202, "accepted")
         elif reply.status is not None and 200 <= reply.status < 300:
             rec.step(reply.t_ms, name, reply.status, "accepted, though the spec asks for 202")
         else:
             body = rpc.excerpt(reply.body)
-            if reply.status == 400 and _about_version(body):
+            if reply.status == 400 and _about_version(reply.body):
                 why = (f"400 over the protocol version: the server refused "
                        f"MCP-Protocol-Version {rec.version}, the version it chose itself in "
                        f"initialize ({body})")
@@ -263,16 +208,8 @@ class McpSession:
                 why = f"notifications/initialized got no answer: {reply.error}"
             rec.init_failed = why
             rec.step(reply.t_ms, name, reply.status, why, False)
-            return
-
-        if not (yield from self._list()):
-            yield from self._cleanup()
-            return
-        if not (yield from self._get_stream()):
-            yield from self._cleanup()
-            return
-        yield from self._resume()
-        yield from self._terminate()
+            return False
+        return True
 
     def _initialize(self, reply: Reply) -> Generator[Request, Reply, bool]:
         rec = self.record
@@ -317,6 +254,16 @@ class McpSession:
             rec.step(reply.t_ms, "initialize", reply.status, reason, False)
             return False
         rec.session_id = sid
+        rec.era = "handshake"
+        if rec.version not in rec.revisions_supported:
+            rec.revisions_supported.append(rec.version)
+        rec.negotiation.append(f"initialize {rec.version_offered}: {rec.version}")
+        asked = rec.version_asked
+        if asked != "auto" and rec.version != asked:
+            if rec.revision_refused is None:
+                rec.revision_refused = (f"initialize offering {asked} was answered with "
+                                        f"{rec.version}")
+            rec.revision_offered = rec.revision_offered or [rec.version]
         rec.initialize_ms = max(0.0, reply.end_ms - reply.t_ms) if reply.end_ms else None
         rec.response_modes.append("sse" if reply.is_sse else "json")
         parts = [f"protocol {rec.version}"
@@ -342,7 +289,7 @@ class McpSession:
         method = "tools/list" if "tools" in rec.capabilities else "ping"
         reply = yield Request(method, "POST", self.url, self._headers(),
                               rpc.request(2, method, {} if method == "tools/list" else None),
-                              rpc_id=2)
+                              rpc_id=2, until=answers(2))
         if self._lost(method, reply):
             return False
         if reply.status is None:
@@ -353,6 +300,9 @@ class McpSession:
             body = rpc.excerpt(reply.body)
             rec.refused.append((method, reply.status, body))
             rec.step(reply.t_ms, method, reply.status, f"refused: {body}", False)
+            return True
+        reply, lost = yield from self._poll(method, reply, 2)
+        if lost:
             return True
         msgs = self._messages(method, reply)
         answer = next((m for m in msgs if m.answers(2)), None)
@@ -388,6 +338,92 @@ class McpSession:
         self._last_post = reply
         rec.step(reply.t_ms, method, reply.status, detail)
         return True
+
+    def _call(self) -> Generator[Request, Reply, None]:
+        """The one tool call the user named, in the session (its answer may come by polling)."""
+        rec = self.record
+        step = f"tools/call {self.call}"
+        body = rpc.request(4, "tools/call", {"name": self.call,
+                                             "arguments": self.call_args or {}})
+        reply = yield Request(step, "POST", self.url, self._headers(), body, rpc_id=4,
+                              until=answers(4))
+        if self._lost(step, reply):
+            return
+        if reply.status is None or reply.status >= 400:
+            rec.step(reply.t_ms, step, reply.status, f"no answer: {reply.error}"
+                     if reply.status is None else f"refused: {rpc.excerpt(reply.body)}", False)
+            modern.judge_call(rec, step, reply, None)
+            return
+        reply, lost = yield from self._poll(step, reply, 4)
+        if lost:
+            return
+        answer = next((m for m in self._messages(step, reply) if m.answers(4)), None)
+        if answer is None:
+            rec.missing.append((step, self._no_answer(reply)))
+            rec.step(reply.t_ms, step, reply.status, self._no_answer(reply), False)
+        modern.judge_call(rec, step, reply, answer)
+
+    def _poll(self, step: str, reply: Reply, rpc_id: int) \
+            -> Generator[Request, Reply, tuple[Reply, bool]]:
+        """2025-11-25 SSE polling: the server sent a priming event with an id, then closed the
+        POST's stream before the response; the client waits `retry` and resumes with
+        Last-Event-ID, where the response must come. The answer with every event read, and
+        whether the response was lost (recorded as a broken resume)."""
+        rec = self.record
+        done = answers(rpc_id)
+        events = list(reply.events)
+        polls = 0
+        while reply.is_sse and reply.ended == "server" and not any(done(e) for e in events):
+            last = next((e.id for e in reversed(events) if e.id), "")
+            if not last or polls >= MAX_POLLS:
+                break
+            polls += 1
+            retry = next((e.retry for e in reversed(events) if e.retry is not None), None)
+            wait = min((retry or 0) / 1000, MAX_RETRY_WAIT_S)
+            headers = [("Accept", "text/event-stream"), ("Last-Event-ID", last)] \
+                + self._session_headers()
+            reply = yield Request(f"{step} resume", "GET", self.url, headers, read="resume",
+                                  rpc_id=rpc_id, until=done, delay_s=wait)
+            got = [e for e in reply.events if e.data.strip()]
+            others = [m for e in got for m in rpc.read(e.data)
+                      if m.kind in ("response", "error") and m.id != rpc_id]
+            said = (f"the server closed the stream after event {last!r}; resumed "
+                    f"after {wait * 1000:.0f} ms (retry {retry if retry is not None else 'unset'})")
+            if others:
+                rec.resume, rec.resume_detail = "broken", (
+                    f"{step}: {said}, and the resumed stream carried a response to another "
+                    f"request (id {others[0].id!r}): events from another stream")
+                rec.resume_evidence = {"last_event_id": last, "step": step}
+                rec.step(reply.t_ms, f"{step} resume", reply.status, rec.resume_detail, False)
+                return reply, True
+            if reply.status is None or not 200 <= reply.status < 300 or not reply.is_sse:
+                why = (f"no answer: {reply.error}" if reply.status is None
+                       else f"{reply.status} ({rpc.excerpt(reply.body) or reply.content_type})")
+                rec.resume, rec.resume_detail = "broken", (
+                    f"{step}: {said}, but the resume was refused: {why}; the response is lost")
+                rec.resume_evidence = {"last_event_id": last, "step": step,
+                                       "status": reply.status}
+                rec.step(reply.t_ms, f"{step} resume", reply.status, rec.resume_detail, False)
+                return reply, True
+            events += reply.events
+            if any(done(e) for e in reply.events):
+                rec.resume = rec.resume or "ok"
+                rec.step(reply.t_ms, f"{step} resume", reply.status,
+                         f"SSE polling: {said}; the response came on the resumed stream")
+            elif not got or reply.ended != "server":
+                rec.resume, rec.resume_detail = "broken", (
+                    f"{step}: {said}, but the response never came on the resumed stream "
+                    f"({len(got)} event(s) with data, then {reply.ended or 'the end'}): "
+                    "the response was lost on resume")
+                rec.resume_evidence = {"last_event_id": last, "step": step,
+                                       "received": [e.id for e in got][:50]}
+                rec.step(reply.t_ms, f"{step} resume", reply.status, rec.resume_detail, False)
+                return reply, True
+        merged = Reply(status=reply.status, t_ms=reply.t_ms, headers=reply.headers,
+                       body=reply.body, events=events, ended=reply.ended, error=reply.error,
+                       http_version=reply.http_version, head_ms=reply.head_ms,
+                       end_ms=reply.end_ms)
+        return merged, False
 
     def _get_stream(self) -> Generator[Request, Reply, bool]:
         rec = self.record
@@ -438,7 +474,8 @@ class McpSession:
             return
         verdict, detail, evidence = judge_resume(reply, last_id, before, expected)
         detail = f"{source} from Last-Event-ID {last_id!r}: {detail}"
-        rec.resume, rec.resume_detail, rec.resume_evidence = verdict, detail, evidence
+        if rec.resume != "broken":  # a response lost to SSE polling stays the finding
+            rec.resume, rec.resume_detail, rec.resume_evidence = verdict, detail, evidence
         self._messages("resume", reply)
         rec.step(reply.t_ms, "resume", reply.status, detail, verdict == "ok")
 
@@ -468,7 +505,7 @@ class McpSession:
         rec.step(reply.t_ms, "DELETE", reply.status, f"session {short(rec.session_id)} ended")
         name = "after DELETE"
         reply = yield Request(name, "POST", self.url, self._headers(), rpc.request(3, "ping"),
-                              rpc_id=3)
+                              rpc_id=3, until=answers(3))
         if reply.status in (400, 404):
             rec.terminate = "ok"
             rec.step(reply.t_ms, name, reply.status, "the ended session is refused")
@@ -499,6 +536,16 @@ class McpSession:
 
     # --- the 2024-11-05 HTTP+SSE transport ------------------------------------------------
     def _legacy(self, first: Reply) -> Generator[Request, Reply, None]:
+        """The 2024-11-05 HTTP+SSE transport: a GET stream that names the POST URL, requests
+        POSTed there, their responses on the stream."""
+        if not (yield from self._legacy_open(first)):
+            return
+        if not (yield from self._legacy_session()):
+            return
+        yield from self._legacy_hold()
+
+    def _legacy_open(self, first: Reply) -> Generator[Request, Reply, bool]:
+        """The GET whose first event must be `endpoint`, naming a URL of the same origin."""
         rec = self.record
         rec.step(first.t_ms, "initialize", first.status,
                  f"refused ({first.status}): trying the 2024-11-05 HTTP+SSE transport", False)
@@ -516,31 +563,37 @@ class McpSession:
                                f"({rpc.excerpt(first.body) or 'no body'}), and a GET did not "
                                f"open the old HTTP+SSE transport either ({seen})")
             rec.step(reply.t_ms, "legacy GET", reply.status, seen, False)
-            return
+            return False
         try:
             rec.legacy_endpoint = urljoin(self.url, endpoint.data.strip())
             there, here = urlsplit(rec.legacy_endpoint), urlsplit(self.url)
         except ValueError:
             rec.init_failed = f"the `endpoint` event is not a URL: {rpc.excerpt(endpoint.data)}"
             rec.step(reply.t_ms, "legacy GET", reply.status, rec.init_failed, False)
-            return
+            return False
         if (there.scheme, there.netloc) != (here.scheme, here.netloc):
             # The SDK's client refuses it too ("Endpoint origin does not match").
             rec.init_failed = (f"the `endpoint` event names another origin "
                                f"({there.scheme}://{there.netloc}): clients refuse to POST there")
             rec.step(reply.t_ms, "legacy GET", reply.status, rec.init_failed, False)
-            return
+            return False
         rec.transport = "http+sse"
         rec.version_offered = rpc.LEGACY_VERSION
         rec.step(reply.t_ms, "legacy GET", reply.status,
                  "an `endpoint` event: the server speaks the 2024-11-05 HTTP+SSE transport")
+        return True
+
+    def _legacy_session(self) -> Generator[Request, Reply, bool]:
+        """initialize, initialized and a list, POSTed to the endpoint, answered on the stream."""
+        rec = self.record
+        assert rec.legacy_endpoint is not None
         hdrs = [("Accept", rpc.ACCEPT_POST), ("Content-Type", "application/json")]
         reply = yield Request("initialize", "POST", rec.legacy_endpoint, hdrs,
                               rpc.initialize(1, rpc.LEGACY_VERSION), rpc_id=1,
-                              read="legacy-rpc")
+                              read="legacy-rpc", until=answers(1))
         rec.init_status = reply.post_status
         if not (yield from self._initialize(_legacy_as_post(reply))):
-            return
+            return False
         rec.session_id = None  # the old transport keeps its session in the endpoint URL
         name = "notifications/initialized"
         reply = yield Request(name, "POST", rec.legacy_endpoint, hdrs,
@@ -552,7 +605,7 @@ class McpSession:
         method = "tools/list" if "tools" in rec.capabilities else "ping"
         reply = yield Request(method, "POST", rec.legacy_endpoint, hdrs,
                               rpc.request(2, method, {} if method == "tools/list" else None),
-                              rpc_id=2, read="legacy-rpc")
+                              rpc_id=2, read="legacy-rpc", until=answers(2))
         msgs = self._messages(method, _legacy_as_post(reply))
         answer = next((m for m in msgs if m.answers(2)), None)
         if answer is None:
@@ -568,6 +621,11 @@ class McpSession:
             rec.step(reply.t_ms, method, reply.post_status,
                      f"{_n(len(tools), 'tool')} (on the stream)" if isinstance(tools, list)
                      else "answered (on the stream)")
+        return True
+
+    def _legacy_hold(self) -> Generator[Request, Reply, None]:
+        """The stream, held to the end of the window and judged as any SSE stream."""
+        rec = self.record
         reply = yield Request("legacy stream", "GET", self.url, [], read="legacy-hold")
         rec.get_observation = reply.observation
         rec.get_status = getattr(reply.observation, "status", None)
@@ -592,9 +650,19 @@ def _legacy_as_post(reply: Reply) -> Reply:
                  end_ms=reply.end_ms)
 
 
-def _about_version(body: str) -> bool:
-    low = body.lower()
-    return "version" in low and "session" not in low
+_UNSUPPORTED_TEXT = re.compile(r"unsupported protocol version|protocol version .*not supported",
+                               re.IGNORECASE)
+
+
+def _about_version(body: str | bytes) -> bool:
+    """A refusal of the protocol version: JSON-RPC -32022 (2026-07-28), or the words the SDKs
+    used before it ("Unsupported protocol version: ..."). Not any body that says "version"."""
+    raw = body.encode() if isinstance(body, str) else body
+    code, message, _ = rpc.body_error(raw)
+    if code == rpc.UNSUPPORTED_VERSION:
+        return True
+    text = message or raw.decode("utf-8", "replace")
+    return bool(_UNSUPPORTED_TEXT.search(text)) and "session" not in text.lower()
 
 
 def _refusal_reason(reply: Reply, offered: str) -> str:
@@ -606,14 +674,17 @@ def _refusal_reason(reply: Reply, offered: str) -> str:
     if status == 406:
         return (f"406 Not Acceptable: the server refused the request's Accept header{said}; "
                 f"MCP clients send 'Accept: {rpc.ACCEPT_POST}': a proxy may rewrite it")
-    if status == 400 and _about_version(body):
+    if status == 400 and _about_version(reply.body):
+        _, _, data = rpc.body_error(reply.body)
+        supported = rpc.supported_of(data)
+        if supported is not None:
+            return (f"400 over the protocol version: the server does not take {offered}; it "
+                    f"supports {', '.join(supported) or 'nothing it names'} (-32022)")
         return (f"400 over the protocol version: the server does not take {offered}{said}; "
                 "try --mcp-version with a version it supports")
-    if status == 421:
-        return ("421 Misdirected Request: the server's DNS-rebinding protection refused the "
-                f"Host header{said}; a proxy passes a Host the server does not expect")
-    if status == 403 and "origin" in body.lower():
-        return f"403: the server's DNS-rebinding protection refused the Origin header{said}"
+    host = host_refusal(reply)
+    if host is not None:
+        return host
     if status in (401, 403):
         return f"{status}: authentication refused{said}; give credentials with --bearer or -H"
     return f"{status}{said}"
