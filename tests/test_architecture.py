@@ -147,6 +147,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "sse_doctor.load.llm.aggregate", "sse_doctor.profiles.core",
              "sse_doctor.profiles.*.protocol", "sse_doctor.profiles.*.messages",
              "sse_doctor.profiles.*.codec", "sse_doctor.profiles.*.sdk",
+             "sse_doctor.profiles.mcp.exchange", "sse_doctor.profiles.mcp.modern",
              "sse_doctor.watchers.spec", "sse_doctor.watchers.series"),
     # pure judges: observations in, findings out
     "checks": ("sse_doctor.checks", "sse_doctor.checks.*", "sse_doctor.profiles.*.checks",
