@@ -4,7 +4,7 @@ a scenario changes):
     python -m sse_doctor.ws.recording [fixtures/ws] [scenario ...]
 
 Each fixture holds the probe arguments the demo uses, the expected codes and the observation
-(handshake, every frame with its time, pings, close); tests/test_ws_checks.py replays them
+(handshake, every frame with its time, pings, close); tests/unit/test_ws_checks.py replays them
 through the checks without a network.
 """
 
