@@ -56,3 +56,13 @@ def test_the_layout_check_sees_each_kind_of_bad_import(tmp_path: pathlib.Path) -
         assert any(_bad(n) for n in _imports(folder / "test_x.py", tmp_path)), line
     (folder / "test_x.py").write_text("from tests.support import cli\nfrom . import conftest_x\n")
     assert not any(_bad(n) for n in _imports(folder / "test_x.py", tmp_path))
+
+
+def test_the_test_extra_holds_every_pin_of_the_unit_extra() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    extras = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert extras["unit"] and set(extras["unit"]) <= set(extras["test"])
