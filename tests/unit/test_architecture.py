@@ -1,11 +1,11 @@
 """The package's shape: no import cycles, a model that does not know its renderers, and
-options that are declared once and reach --help, suites and the README alike."""
+options that are declared once and reach --help and suites alike (the manual's options page
+is generated from the same table: tests/unit/test_docs.py)."""
 
 from __future__ import annotations
 
 import ast
 import pathlib
-import re
 
 import pytest
 
@@ -145,17 +145,3 @@ def test_a_suite_check_accepts_exactly_the_commands_options(name: str) -> None:
     keys = set(command_options(name))
     declared = {o.flag[2:].replace("-", "_") for o in COMMANDS[name].options if not o.output}
     assert keys == declared
-
-
-def _readme_flags(heading: str) -> set[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split(heading, 1)[1].split("\n#", 1)[0]
-    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `-")]
-    return {f for row in rows for f in re.findall(r"(?<![\w-])(--?[a-zA-Z0-9][a-z0-9-]*)", row)}
-
-
-def test_the_readme_probe_table_lists_every_probe_option() -> None:
-    declared = {f for o in COMMANDS["probe"].options for f in o.flags}
-    assert _readme_flags("### Options of `probe`") == declared
-
-

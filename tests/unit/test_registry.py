@@ -1,5 +1,5 @@
 """Every finding code the code can emit is defined in the registry (and so, by
-tests/unit/test_readme.py, in the README table). The code is read as source (an AST walk of
+docs/reference/findings.md, generated from it). The code is read as source (an AST walk of
 sse_doctor/), so a new finding("some-code", ...) fails here before any run ever emits it."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_every_code_the_source_names_is_registered() -> None:
 
 
 def test_every_registered_code_is_emitted_somewhere() -> None:
-    """The other direction: a registered code nothing can emit is a dead row in the README."""
+    """The other direction: a registered code nothing can emit is a dead entry in the manual."""
     emitted = {code for _, _, how, code in all_source_codes() if how.endswith("()")}
     assert set(REGISTRY) - emitted == set()
 
