@@ -17,3 +17,11 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     demo, tests = commands
     assert "sse-doctor demo" in demo and "pytest" in tests
     assert tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_is_short_and_its_links_into_the_manual_exist() -> None:
+    assert len(README.splitlines()) <= 260
+    links = re.findall(r"\]\((docs/[^)#]+|CONTRIBUTING\.md)(?:#[^)]*)?\)", README)
+    assert len(links) >= 10, links
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert missing == []
