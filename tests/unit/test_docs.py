@@ -82,11 +82,18 @@ def test_every_sample_is_a_real_run_and_every_include_exists() -> None:
     assert included == samples
 
 
-def test_every_page_is_in_the_navigation() -> None:
+# Pages other branches bring, listed in the nav before they land (mkdocs.yml lets a missing
+# nav page pass as info); once they are all merged this set can go.
+PENDING = {"mcp.md", "frameworks.md", "exporter.md", "llm-load.md", "api.md",
+           "findings-notes.md"}
+
+
+def test_every_page_is_in_the_navigation_and_every_nav_entry_exists() -> None:
     nav = (ROOT / "mkdocs.yml").read_text().split("\nnav:\n", 1)[1]
     listed = set(re.findall(r"([\w/-]+\.md)", nav))
     pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
     assert pages - listed == set(), "add these pages to the nav in mkdocs.yml"
+    assert listed - pages - PENDING == set(), "these nav entries have no page"
 
 
 def test_nothing_points_at_a_file_outside_the_project() -> None:
