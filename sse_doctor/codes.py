@@ -1,7 +1,7 @@
 """Every finding code, defined once: severity, title, meaning, typical cause, what to do.
 
-The README's finding-code table is checked against this registry by a test, so the two
-cannot drift apart.
+The manual's finding-code page (docs/reference/findings.md) is generated from this registry
+by scripts/gen_docs.py, and a test fails when the committed page is stale.
 """
 
 from __future__ import annotations

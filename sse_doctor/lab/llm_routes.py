@@ -3,7 +3,7 @@ Anthropic Messages endpoint and a Responses endpoint, each healthy and broken.
 
 Paths end like the real APIs (``.../v1/chat/completions``, ``.../v1/messages``,
 ``.../v1/responses``), so the official SDKs can be pointed at them with ``base_url``
-(tests/test_llm_sdk_agreement.py does). Every stream is short: the demo's window is 4 s.
+(tests/e2e/test_llm_sdk_agreement.py does). Every stream is short: the demo's window is 4 s.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class LoadObservation:
         return best
 
     def load_json(self) -> dict[str, Any]:
-        """The report's ``load`` object (DESIGN.md)."""
+        """The report's ``load`` object (docs/commands/load.md)."""
         c = self.counts
         series = [{k: s[k] for k in ("t_s", "open", "opening", "failed", "events_per_s",
                                      "lag_p99_ms")} for s in self.series]

@@ -6,8 +6,9 @@ How to plug a profile in
    attribute ``PROFILE = YourProfile()``. The registry (``profiles/__init__.py``) imports the
    module the first time the profile is asked for; ``KNOWN`` lists the names the CLI accepts,
    and a known name whose module is missing answers "not available yet" (exit 2).
-2. Register its finding codes in ``codes.py`` (prefixed ``<name>-``), the README's
-   table and DESIGN's list at once, and list them in ``codes``: one JUnit testcase each.
+2. Register its finding codes in ``codes.py`` (prefixed ``<name>-``; the manual's
+   finding-code page is generated from it), and list them in ``codes``: one JUnit testcase
+   each.
 3. Declare ``schemes`` ({"sse"} for http(s) URLs, {"ws"} for ws(s)); ``--profile NAME`` on a
    URL of another scheme is exit 2. Its probe options (``--ttft-limit``, ``--mcp-version``...)
    are listed once in ``OPTION_OWNERS`` (profiles/__init__.py); ``options(params)`` turns the

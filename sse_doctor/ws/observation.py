@@ -145,7 +145,7 @@ class WsObservation:
     def n_messages_out(self) -> int:
         return sum(self.n_out[t] for t in DATA_TYPES)
 
-    # --- fixtures (tests/make_ws_recordings.py) ---------------------------------------------
+    # --- fixtures (tests/support/make_ws_recordings.py) -------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

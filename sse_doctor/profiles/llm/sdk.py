@@ -3,7 +3,7 @@
 Written from their source (openai ``openai/_streaming.py`` Stream.__stream__, anthropic
 ``anthropic/_streaming.py`` Stream.__stream__ and ``lib/streaming/_messages.py``
 accumulate_event), and checked by tests that feed the installed SDKs the lab's streams
-(tests/test_llm_sdk_agreement.py). A model, not the SDK itself: the probe must not depend on
+(tests/e2e/test_llm_sdk_agreement.py). A model, not the SDK itself: the probe must not depend on
 either SDK, and the SDKs read bytes through their own HTTP stack.
 
 OpenAI (chat completions and Responses, ``create(stream=True)``):
