@@ -1,0 +1,123 @@
+"""The framework matrix (issue 21): the real CLI against real servers of the frameworks people
+stream with (tests/framework_servers.py lists them and their cases). Every healthy variant must
+exit 0 with no warning or error and only the info notes INFO_RULES allows it; every broken
+variant must get its code. Where sse-doctor is wrong today the case is a strict xfail naming
+what it says wrongly: when the fix lands the xpass says to remove the mark.
+
+All servers start at once, and all probes run together from the warmed fork server, so the
+module costs about one probe window plus the servers' start-up."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import start_cli_together
+from tests.framework_servers import (
+    ANY_PROBLEM,
+    CASES,
+    INFO_RULES,
+    SERVERS,
+    Case,
+    node_ready,
+    running,
+    start_failures,
+)
+
+NODE_MISSING = node_ready()
+
+
+def _wanted() -> list:
+    return [s for s in SERVERS if s.runtime == "python" or NODE_MISSING is None]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    logs = tmp_path_factory.mktemp("framework-logs")
+    wanted = _wanted()
+    with running(wanted, logs) as up:
+        yield {"up": up, "failed": start_failures(wanted, up, logs)}
+
+
+@pytest.fixture(scope="module")
+def reports(servers: dict[str, Any]) -> dict[str, tuple[int, dict[str, Any] | None, str]]:
+    """Every case's (exit code, JSON report, stderr), all probes started together."""
+    up = servers["up"]
+    plan = {c.id: c.argv(up[c.server].port) for c in CASES if c.server in up}
+    procs = start_cli_together(plan)
+    out: dict[str, tuple[int, dict[str, Any] | None, str]] = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=90)
+        try:
+            report = json.loads(stdout)
+        except json.JSONDecodeError:
+            report = None
+        assert proc.returncode is not None
+        out[name] = (proc.returncode, report, stderr)
+    return out
+
+
+def _report_of(case: Case, servers: dict[str, Any], reports: dict) -> tuple[int, dict]:
+    server = next(s for s in SERVERS if s.name == case.server)
+    if server.runtime == "node" and NODE_MISSING:
+        pytest.skip(NODE_MISSING)
+    if case.server in servers["failed"]:
+        pytest.fail(f"{case.server} did not start:\n{servers['failed'][case.server]}")
+    rc, report, stderr = reports[case.id]
+    assert report is not None, f"no JSON report (exit {rc}): {stderr[-2000:]}"
+    return rc, report
+
+
+def _shown(report: dict) -> list[tuple[str, str, str]]:
+    return [(f["code"], f["severity"], f["detail"][:160]) for f in report["findings"]]
+
+
+def _param(case: Case) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=case.false_alarm)] if case.false_alarm else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+HEALTHY = [_param(c) for c in CASES if c.healthy]
+BROKEN = [_param(c) for c in CASES if not c.healthy]
+
+
+@pytest.mark.parametrize("case", HEALTHY)
+def test_healthy_variant_gets_no_false_alarm(case: Case, servers, reports) -> None:
+    rc, report = _report_of(case, servers, reports)
+    problems = [f for f in report["findings"] if f["severity"] in ("warning", "error")]
+    assert problems == [], _shown(report)
+    for f in report["findings"]:
+        rule = INFO_RULES.get(f["code"])
+        assert rule is not None, f"no rule allows info {f['code']} on a healthy server: " \
+                                 f"{f['detail']}"
+        why, allowed = rule
+        assert allowed(case), f"{f['code']} is allowed {why}; here: {f['detail']}"
+    assert report["verdict"] == "healthy" and rc == 0
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_variant_gets_its_code(case: Case, servers, reports) -> None:
+    rc, report = _report_of(case, servers, reports)
+    codes = {f["code"] for f in report["findings"]}
+    if case.expect == (ANY_PROBLEM,):
+        assert report["verdict"] in ("warning", "error"), _shown(report)
+    else:
+        assert set(case.expect) <= codes, _shown(report)
+    worst = report["verdict"]
+    assert rc == (1 if worst == "error" else 0), (rc, _shown(report))
+
+
+def test_every_framework_has_a_healthy_and_a_broken_variant() -> None:
+    for server in SERVERS:
+        cases = [c for c in CASES if c.server == server.name]
+        assert any(c.healthy for c in cases), server.name
+        assert any(not c.healthy for c in cases), server.name
+    assert len(SERVERS) == len({s.name for s in SERVERS})
+    assert len(CASES) == len({c.id for c in CASES})
+    for server in SERVERS:
+        assert (pathlib.Path(__file__).parent.parent / "fixtures" / "frameworks"
+                / server.name).is_dir(), server.name
