@@ -10,7 +10,6 @@ module costs about one probe window plus the servers' start-up."""
 from __future__ import annotations
 
 import json
-import pathlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.framework_servers import (
     node_ready,
     running,
     start_failures,
+    warm_up,
 )
 
 NODE_MISSING = node_ready()
@@ -40,6 +40,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     logs = tmp_path_factory.mktemp("framework-logs")
     wanted = _wanted()
     with running(wanted, logs) as up:
+        warm_up(up, CASES)
         yield {"up": up, "failed": start_failures(wanted, up, logs)}
 
 
@@ -111,13 +112,42 @@ def test_broken_variant_gets_its_code(case: Case, servers, reports) -> None:
     assert rc == (1 if worst == "error" else 0), (rc, _shown(report))
 
 
+@pytest.mark.parametrize("case", [
+    # Not strict: the traceback depends on how the server's close frame and our packets
+    # interleave, and shows in about one run in two.
+    pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=False, reason=c.traceback)]
+                 if c.traceback else []) for c in CASES])
+def test_no_traceback(case: Case, servers, reports) -> None:
+    """Whatever the server does, the command line says it in its report, never in a
+    traceback."""
+    _report_of(case, servers, reports)
+    stderr = reports[case.id][2]
+    assert "Traceback" not in stderr and "Fatal error" not in stderr, stderr[-3000:]
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.wrong_words[1])])
+    for c in CASES if c.wrong_words])
+def test_findings_say_only_what_was_measured(case: Case, servers, reports) -> None:
+    _, report = _report_of(case, servers, reports)
+    assert case.wrong_words is not None
+    assert set(case.expect) <= {f["code"] for f in report["findings"]}
+    said = [f["detail"] for f in report["findings"] if case.wrong_words[0] in f["detail"]]
+    assert said == []
+
+
 def test_every_framework_has_a_healthy_and_a_broken_variant() -> None:
-    for server in SERVERS:
-        cases = [c for c in CASES if c.server == server.name]
-        assert any(c.healthy for c in cases), server.name
-        assert any(not c.healthy for c in cases), server.name
+    """Per framework (its sources): a server such as Flask under three WSGI servers counts
+    once, with the variants of all three."""
+    frameworks = {s.source for s in SERVERS}
+    assert len(frameworks) >= 12
+    for source in frameworks:
+        names = {s.name for s in SERVERS if s.source == source}
+        cases = [c for c in CASES if c.server in names]
+        assert any(c.healthy for c in cases), source.name
+        assert any(not c.healthy for c in cases), source.name
+    assert {c.server for c in CASES} == {s.name for s in SERVERS}
     assert len(SERVERS) == len({s.name for s in SERVERS})
     assert len(CASES) == len({c.id for c in CASES})
     for server in SERVERS:
-        assert (pathlib.Path(__file__).parent.parent / "fixtures" / "frameworks"
-                / server.name).is_dir(), server.name
+        assert server.source.is_dir(), server.name
