@@ -132,6 +132,11 @@ CONTENT_ENCODING_NONE = ("compressed-stream 'The stream is compressed' on graphq
                          "compressed (the body is plain text); only an empty value and "
                          "`identity` count as uncompressed today "
                          "(sse_doctor/checks/http_checks.py check_compression)")
+ERRORS_ONLY = ("a `next` whose payload holds only `errors` (the resolver threw before any "
+               "result) is stepped 'first result: ok' and counted as a result ('after 1 "
+               "result(s)'): sse_doctor/profiles/graphql/protocol.py result() counts every next "
+               "payload, data or not, and profiles/graphql/__init__.py result() steps the first "
+               "one 'ok'")
 CLOSE_1005_TRACEBACK = ("in about one run in two, a close frame without a status code "
                         "(1005: socket.io's server-side disconnect on the WebSocket "
                         "transport) prints 'Fatal error: protocol.data_received() call "
@@ -224,6 +229,9 @@ CASES: list[Case] = [
          resumable=False, false_alarm=CONTENT_ENCODING_NONE),
     Case("graphql-yoga", "resolver-error", "/graphql", args=(*W, *GQL, *BOOM),
          expect=("graphql-operation-error",)),
+    Case("graphql-yoga", "errors-only", "/graphql",
+         args=(*W, *GQL, "--query", "subscription { fail }"),
+         expect=("graphql-operation-error",), wrong_words=("first result: ok", ERRORS_ONLY)),
     # graphql-ws on ws.
     Case("graphql-ws", "healthy", "ws:/graphql", args=(*WSW, *GQL, *COUNT), finite=True,
          resumable=False),
