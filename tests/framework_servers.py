@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -34,19 +35,20 @@ WS_WINDOW = ("--duration", "3", "--timeout", "10")
 @dataclass(frozen=True)
 class Server:
     name: str  # as tests and docs/frameworks.md name it
-    runtime: str  # "node" or "python"
+    runtime: str  # "node", "python" or "litellm" (its own venv)
     argv: tuple[str, ...]  # "{port}" and "{python}" are filled in
     folder: str = ""  # its sources under fixtures/frameworks, when not its name
     cwd: str = ""  # where it runs, under fixtures/frameworks (WSGI servers import from there)
     env: dict[str, str] = field(default_factory=dict)
+    start_s: float = 60  # how long it may take to listen (LiteLLM's proxy takes ~20 s)
 
     @property
     def source(self) -> pathlib.Path:
         return FRAMEWORKS / (self.folder or self.name)
 
     def command(self, port: int) -> list[str]:
-        python = sys.executable
-        return [a.format(port=port, python=python) for a in self.argv]
+        python, litellm = sys.executable, str(litellm_bin())
+        return [a.format(port=port, python=python, litellm=litellm) for a in self.argv]
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ CLOSE_1005_TRACEBACK = ("in about one run in two, a close frame without a status
                         "Close(1005), which websockets refuses ('invalid status code')")
 
 W = WINDOW
+MATRIX_KEY = "sk-matrix-" + secrets.token_hex(16)
+CHAT = ("-X", "POST", "--bearer", MATRIX_KEY, "-d")
 # stalled-stream needs 2 s without data after the last event, with the connection alive.
 STALL = ("--duration", "4", "--idle-limit", "1.5", "--timeout", "10")
 WSW = WS_WINDOW
@@ -185,6 +189,11 @@ SERVERS: list[Server] = [
     Server("aiohttp", "python", ("{python}", "aiohttp/app.py")),
     Server("python-socketio", "python", ("{python}", "python-socketio/app.py")),
     Server("strawberry", "python", ("{python}", "strawberry/app.py")),
+    # LiteLLM's proxy refuses to start without a master key that is not publicly known: one
+    # made for this run (loopback only).
+    Server("litellm", "litellm", ("{litellm}", "--config", "config.yaml", "--host", "127.0.0.1",
+                                  "--port", "{port}"), cwd="litellm", start_s=240,
+           env={"LITELLM_MASTER_KEY": MATRIX_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}),
 ]
 
 CASES: list[Case] = [
@@ -277,7 +286,33 @@ CASES: list[Case] = [
          resumable=False),
     Case("strawberry", "resolver-error", "ws:/graphql", args=(*WSW, *GQL, *BOOM),
          expect=("graphql-operation-error",)),
+    # LiteLLM's proxy, OpenAI-compatible: the llm profile recognises the stream from its data.
+    Case("litellm", "healthy", "/v1/chat/completions",
+         args=(*W, *CHAT, f"@{FRAMEWORKS / 'litellm' / 'chat.json'}"), finite=True,
+         resumable=False),
+    Case("litellm", "upstream-down", "/v1/chat/completions",
+         args=(*W, *CHAT, f"@{FRAMEWORKS / 'litellm' / 'chat-upstream-down.json'}"),
+         expect=("http-error",)),
 ]
+
+
+def litellm_bin() -> pathlib.Path:
+    """LiteLLM's proxy lives in a venv of its own (.ci/run makes it): litellm[proxy] pins
+    mcp 2.x, websockets 15 and gunicorn 23, against the test extra's mcp<2 and websockets 17."""
+    venv = os.environ.get("SSE_DOCTOR_LITELLM_VENV") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+        "sse-doctor", "frameworks", "litellm")
+    return pathlib.Path(venv) / "bin" / "litellm"
+
+
+def runtime_missing(runtime: str) -> str | None:
+    """Why servers of this runtime cannot run here, or None."""
+    if runtime == "node":
+        return node_ready()
+    if runtime == "litellm" and not litellm_bin().exists():
+        return (f"LiteLLM's proxy is not installed at {litellm_bin()} (.ci/run installs "
+                "litellm[proxy] there)")
+    return None
 
 
 def node_ready() -> str | None:
@@ -316,11 +351,36 @@ def _listening(port: int) -> bool:
         return False
 
 
+class Fleet:
+    """The servers started by `running`, and a bounded wait for the ones a batch needs."""
+
+    def __init__(self, started: dict[str, Running]) -> None:
+        self.started = started
+
+    def up(self, names: list[str], wait_s: float) -> dict[str, Running]:
+        """Those of `names` that listen, once each listens, has exited, or `wait_s` passed."""
+        deadline = time.monotonic() + wait_s
+        waiting = {n: self.started[n] for n in names if n in self.started}
+        while waiting and time.monotonic() < deadline:
+            for name, run in list(waiting.items()):
+                if run.proc.poll() is not None or _listening(run.port):
+                    del waiting[name]
+            if waiting:
+                time.sleep(0.1)  # a server offers nothing to subscribe to
+        return {n: run for n, run in self.started.items()
+                if n in names and run.proc.poll() is None and _listening(run.port)}
+
+    def failures(self, names: list[str]) -> dict[str, str]:
+        """The log of each of `names` that is not listening now."""
+        return {n: self.started[n].log_tail() for n in names
+                if n in self.started and not (self.started[n].proc.poll() is None
+                                              and _listening(self.started[n].port))}
+
+
 @contextlib.contextmanager
-def running(servers: list[Server], logs: pathlib.Path,
-            wait_s: float = 60) -> Iterator[dict[str, Running]]:
-    """Start every server at once, wait (bounded) until each listens, stop them all after.
-    A server that does not start is left out, its log kept for the test that needs it."""
+def running(servers: list[Server], logs: pathlib.Path) -> Iterator[Fleet]:
+    """Start every server at once (each on a free port, its output in a log), stop them all
+    after: terminate, then kill whoever is still there 10 s later."""
     started: dict[str, Running] = {}
     try:
         for server in servers:
@@ -332,16 +392,7 @@ def running(servers: list[Server], logs: pathlib.Path,
                     stdout=out, stderr=subprocess.STDOUT,
                     env={**os.environ, **server.env, "PORT": str(port)})
             started[server.name] = Running(server, port, proc, log)
-        deadline = time.monotonic() + wait_s
-        waiting = dict(started)
-        while waiting and time.monotonic() < deadline:
-            for name, run in list(waiting.items()):
-                if run.proc.poll() is not None or _listening(run.port):
-                    del waiting[name]
-            if waiting:
-                time.sleep(0.1)  # a server offers nothing to subscribe to
-        yield {name: run for name, run in started.items()
-               if run.proc.poll() is None and _listening(run.port)}
+        yield Fleet(started)
     finally:
         for run in started.values():
             if run.proc.poll() is None:
@@ -367,22 +418,21 @@ def warm_up(up: dict[str, Running], cases: list[Case], wait_s: float = 20) -> No
         path = case.path + ("?query=%7Bhello%7D" if case.path == "/graphql" else "")
         if path.startswith("/socket.io/"):
             path += "?EIO=4&transport=polling"
+        method, body = "GET", None
+        headers = {"Accept": "text/event-stream, */*"}
+        if "-d" in case.args:  # the request itself (an LLM answer is finite: read it all)
+            method = "POST"
+            body = pathlib.Path(case.args[case.args.index("-d") + 1][1:]).read_bytes()
+            headers["Content-Type"] = "application/json"
+        if "--bearer" in case.args:
+            headers["Authorization"] = f"Bearer {case.args[case.args.index('--bearer') + 1]}"
         conn = http.client.HTTPConnection("127.0.0.1", up[case.server].port, timeout=wait_s)
         try:
-            conn.request("GET", path, headers={"Accept": "text/event-stream, */*"})
-            conn.getresponse()
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            if body is not None:
+                response.read()
         except OSError:
             pass  # the probe itself will say what is wrong
         finally:
             conn.close()
-
-
-def start_failures(servers: list[Server], up: dict[str, Running],
-                   logs: pathlib.Path) -> dict[str, str]:
-    """The log of each server that did not come up."""
-    out = {}
-    for server in servers:
-        if server.name not in up:
-            path = logs / f"{server.name}.log"
-            out[server.name] = path.read_text(errors="replace")[-3000:] if path.exists() else ""
-    return out

@@ -22,35 +22,35 @@ from tests.framework_servers import (
     INFO_RULES,
     SERVERS,
     Case,
-    node_ready,
     running,
-    start_failures,
+    runtime_missing,
     warm_up,
 )
 
-NODE_MISSING = node_ready()
-
-
-def _wanted() -> list:
-    return [s for s in SERVERS if s.runtime == "python" or NODE_MISSING is None]
+BY_NAME = {s.name: s for s in SERVERS}
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     logs = tmp_path_factory.mktemp("framework-logs")
-    wanted = _wanted()
-    with running(wanted, logs) as up:
-        warm_up(up, CASES)
-        yield {"up": up, "failed": start_failures(wanted, up, logs)}
+    with running([s for s in SERVERS if runtime_missing(s.runtime) is None], logs) as fleet:
+        yield fleet
 
 
 @pytest.fixture(scope="module")
-def reports(servers: dict[str, Any]) -> dict[str, tuple[int, dict[str, Any] | None, str]]:
-    """Every case's (exit code, JSON report, stderr), all probes started together."""
-    up = servers["up"]
-    plan = {c.id: c.argv(up[c.server].port) for c in CASES if c.server in up}
-    procs = start_cli_together(plan)
-    out: dict[str, tuple[int, dict[str, Any] | None, str]] = {}
+def reports(servers: Any) -> dict[str, Any]:
+    """Every case's (exit code, JSON report, stderr), and the logs of servers that did not
+    start. The probes of the quick servers start together once they listen; those of a slow
+    one (LiteLLM's proxy) together once it does, while the first batch runs."""
+    batches = [[s.name for s in SERVERS if s.start_s <= 60],
+               [s.name for s in SERVERS if s.start_s > 60]]
+    procs: dict[str, Any] = {}
+    for names in batches:
+        up = servers.up(names, max([BY_NAME[n].start_s for n in names], default=0))
+        cases = [c for c in CASES if c.server in up]
+        warm_up(up, cases)
+        procs.update(start_cli_together({c.id: c.argv(up[c.server].port) for c in cases}))
+    out: dict[str, Any] = {"failed": servers.failures([n for b in batches for n in b])}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=90)
         try:
@@ -62,12 +62,12 @@ def reports(servers: dict[str, Any]) -> dict[str, tuple[int, dict[str, Any] | No
     return out
 
 
-def _report_of(case: Case, servers: dict[str, Any], reports: dict) -> tuple[int, dict]:
-    server = next(s for s in SERVERS if s.name == case.server)
-    if server.runtime == "node" and NODE_MISSING:
-        pytest.skip(NODE_MISSING)
-    if case.server in servers["failed"]:
-        pytest.fail(f"{case.server} did not start:\n{servers['failed'][case.server]}")
+def _report_of(case: Case, servers: Any, reports: dict) -> tuple[int, dict]:
+    missing = runtime_missing(BY_NAME[case.server].runtime)
+    if missing:
+        pytest.skip(missing)
+    if case.server in reports["failed"]:
+        pytest.fail(f"{case.server} did not start:\n{reports['failed'][case.server]}")
     rc, report, stderr = reports[case.id]
     assert report is not None, f"no JSON report (exit {rc}): {stderr[-2000:]}"
     return rc, report
