@@ -71,13 +71,17 @@ def reports(servers: Any) -> dict[str, Any]:
     return out
 
 
-def _report_of(case: Case, servers: Any, reports: dict) -> tuple[int, dict]:
+def _run_of(case: Case, reports: dict) -> tuple[int, dict | None, str]:
     missing = runtime_missing(BY_NAME[case.server].runtime)
     if missing:
         pytest.skip(missing)
     if case.server in reports["failed"]:
         pytest.fail(f"{case.server} did not start:\n{reports['failed'][case.server]}")
-    rc, report, stderr = reports[case.id]
+    return reports[case.id]
+
+
+def _report_of(case: Case, servers: Any, reports: dict) -> tuple[int, dict]:
+    rc, report, stderr = _run_of(case, reports)
     assert report is not None, f"no JSON report (exit {rc}): {stderr[-2000:]}"
     return rc, report
 
@@ -129,8 +133,7 @@ def test_broken_variant_gets_its_code(case: Case, servers, reports) -> None:
 def test_no_traceback(case: Case, servers, reports) -> None:
     """Whatever the server does, the command line says it in its report, never in a
     traceback."""
-    _report_of(case, servers, reports)
-    stderr = reports[case.id][2]
+    stderr = _run_of(case, reports)[2]
     assert "Traceback" not in stderr and "Fatal error" not in stderr, stderr[-3000:]
 
 
