@@ -109,7 +109,8 @@ DIVERGENCE = ("client-divergence (info) on a healthy stream: httpx-sse yields an
               "event for the blank line ending each comment heartbeat once an id was set, a "
               "quirk of that client, not of this server, which already does what the advice "
               "says (comment heartbeats); the note stands in the verdict line and first under "
-              "'What to do' (sse_doctor/checks/divergence.py compare/check_divergence)")
+              "'What to do' (sse_doctor/checks/divergence.py compare/check_divergence; its "
+              "advice in sse_doctor/checks/registry.py)")
 ERROR_EVENT = ("no finding for `event: error` inside a 200 stream: the stream is called "
                "healthy and 'ended cleanly' (no check reads event types for errors)")
 RESUME_RESTART = ("resume compares ids only: the server ignores Last-Event-ID and restarts at "
@@ -121,10 +122,11 @@ ANY_PROBLEM = "<any warning or error>"
 
 NO_WS_LIBRARY = ("ws-handshake-failed says 'No WebSocket route at this path: check the URL' "
                  "about a route that exists: uvicorn without a WebSocket library (here --ws "
-                 "none; the same when neither websockets nor wsproto is installed) answers "
-                 "every upgrade with 404 and logs 'Unsupported upgrade request'; the advice "
-                 "should be to install one (sse_doctor/checks/ws_checks.py, the handshake "
-                 "check's words for a 404)")
+                 "none; the same when neither websockets nor wsproto is installed) logs "
+                 "'Unsupported upgrade request' and hands the upgrade to the app as plain HTTP, "
+                 "where Starlette's router matches no HTTP route and answers 404. A 404 to an "
+                 "Upgrade can also mean a server that cannot upgrade at all "
+                 "(sse_doctor/checks/ws_checks.py _STATUS_HINTS[404], used by _status_hint)")
 SIXTY_SECONDS = ("no-heartbeat says 'A proxy with a 60 s idle timeout would have cut it' "
                  "about a 3 s silence, which such a proxy would not cut: the sentence is fixed "
                  "text, not built from the measured silence "
