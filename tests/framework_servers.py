@@ -202,7 +202,7 @@ SERVERS: list[Server] = [
     # LiteLLM's proxy refuses to start without a master key that is not publicly known: one
     # made for this run (loopback only).
     Server("litellm", "litellm", ("{litellm}", "--config", "config.yaml", "--host", "127.0.0.1",
-                                  "--port", "{port}"), cwd="litellm", start_s=240,
+                                  "--port", "{port}"), cwd="litellm", start_s=180,
            env={"LITELLM_MASTER_KEY": MATRIX_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}),
 ]
 

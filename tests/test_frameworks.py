@@ -31,6 +31,9 @@ from tests.framework_servers import (
 )
 
 BY_NAME = {s.name: s for s in SERVERS}
+# The first test pays for the module's fixtures: every server's start (LiteLLM's proxy may take
+# minutes on a busy machine, bounded by its start_s) and one batch of probes.
+pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="module")
