@@ -102,6 +102,11 @@ INFO_RULES: dict[str, tuple[str, Callable[[Case], bool]]] = {
     "stream-ended": ("only where the stream ends by design (a completed subscription or "
                      "answer)", lambda c: c.finite),
     "ws-server-closed": ("only where the server closes by design", lambda c: c.finite),
+    "duplicate-streams-allowed": ("only from an experiment that opens several streams with one "
+                                  "identity (duplicates, checkup) under the default --policy "
+                                  "allow: true of every framework out of the box, and allowing "
+                                  "it is the team's choice (--policy single makes it an error)",
+                                  lambda c: c.command in ("duplicates", "checkup")),
 }
 
 # What sse-doctor says wrongly today about healthy servers (issue 21), with the root cause.
@@ -157,6 +162,8 @@ CLOSE_1005_TRACEBACK = ("in about one run in two, a close frame without a status
 
 W = WINDOW
 RESUME = ("--after-events", "2", "--timeout", "10", "--duration", "3")
+CHECKUP = ("--duration", "2", "--idle-limit", "1.5", "--cycles", "5", "--grace", "1",
+           "--timeout", "10")
 MATRIX_KEY = "sk-matrix-" + secrets.token_hex(16)
 CHAT = ("-X", "POST", "--bearer", MATRIX_KEY, "-d")
 # stalled-stream needs 2 s without data after the last event, with the connection alive.
@@ -216,6 +223,8 @@ CASES: list[Case] = [
     Case("express", "compressed", "/compressed", expect=("compressed-stream",)),
     # Hono streamSSE / upgradeWebSocket.
     Case("hono", "healthy", "/healthy"),
+    Case("hono", "checkup-ignores-last-event-id", "/healthy", command="checkup", args=CHECKUP,
+         expect=("resume-replay",)),
     Case("hono", "stall", "/stall", args=STALL, expect=("stalled-stream",)),
     Case("hono", "error-event", "/error", expect=(ANY_PROBLEM,), false_alarm=ERROR_EVENT),
     Case("hono", "ws-healthy", "ws:/ws", args=(*WSW, *SEND)),
@@ -230,11 +239,14 @@ CASES: list[Case] = [
     # Fastify + @fastify/sse.
     Case("fastify", "healthy", "/healthy", false_alarm=DIVERGENCE),
     Case("fastify", "no-heartbeat", "/no-heartbeat", expect=("no-heartbeat",)),
+    Case("fastify", "checkup", "/resumable", command="checkup", args=CHECKUP,
+         false_alarm=DIVERGENCE),
     Case("fastify", "resume-replay", "/resumable", command="resume", args=RESUME),
     Case("fastify", "resume-restarts", "/healthy", command="resume", args=RESUME,
          expect=("resume-replay",)),
     # ws.
     Case("ws", "healthy", "ws:/healthy", args=(*WSW, "--idle-limit", "1.5", *SEND)),
+    Case("ws", "checkup", "ws:/healthy", command="checkup", args=CHECKUP),
     Case("ws", "disconnect-after-message", "ws:/healthy", command="disconnect",
          args=("--send", "hello", "--after-events", "1", "--grace", "1", "--timeout", "10"),
          false_alarm=DISCONNECT_SEND),
