@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sse_doctor.checks.registry import REGISTRY
 from tests.conftest import start_cli_together
 from tests.framework_servers import (
     ANY_PROBLEM,
@@ -114,6 +115,24 @@ def test_healthy_variant_gets_no_false_alarm(case: Case, servers, reports) -> No
         why, allowed = rule
         assert allowed(case), f"{f['code']} is allowed {why}; here: {f['detail']}"
     assert report["verdict"] == "healthy" and rc == 0
+
+
+def _named_code(case: Case) -> str | None:
+    """The finding a false-alarm reason names first ("client-divergence (info) on ...")."""
+    word = (case.false_alarm or "").split(" ")[0]
+    return word if word in REGISTRY else None
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES
+                                  if c.healthy and _named_code(c)])
+def test_a_false_alarm_is_the_only_thing_wrong(case: Case, servers, reports) -> None:
+    """What keeps a healthy variant's xfail honest: the finding its reason names is the only
+    one the healthy test objects to, so the xfail hides nothing else."""
+    _, report = _report_of(case, servers, reports)
+    wrong = {f["code"] for f in report["findings"]
+             if f["severity"] != "info" or f["code"] not in INFO_RULES
+             or not INFO_RULES[f["code"]][1](case)}
+    assert wrong == {_named_code(case)}, _shown(report)
 
 
 @pytest.mark.parametrize("case", BROKEN)
