@@ -44,6 +44,21 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield fleet
 
 
+# Findings about when bytes arrived, which a starved machine can produce on its own.
+TIMING_CODES = frozenset({"delayed-headers", "no-heartbeat", "ws-no-keepalive", "stalled-stream",
+                          "buffered-delivery", "ws-pong-timeout", "llm-slow-first-token"})
+
+
+def _finish(proc: Any) -> tuple[int, dict[str, Any] | None, str]:
+    stdout, stderr = proc.communicate(timeout=90)
+    try:
+        report = json.loads(stdout)
+    except json.JSONDecodeError:
+        report = None
+    assert proc.returncode is not None
+    return proc.returncode, report, stderr
+
+
 @pytest.fixture(scope="module")
 def reports(servers: Any) -> dict[str, Any]:
     """Every case's (exit code, JSON report, stderr), and the logs of servers that did not
@@ -59,19 +74,30 @@ def reports(servers: Any) -> dict[str, Any]:
         procs.update(start_cli_together({c.id: c.argv(up[c.server].port) for c in cases}))
     out: dict[str, Any] = {"failed": servers.failures([n for b in batches for n in b])}
     for name, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=90)
-        try:
-            report = json.loads(stdout)
-        except json.JSONDecodeError:
-            report = None
-        assert proc.returncode is not None
-        out[name] = (proc.returncode, report, stderr)
+        out[name] = _finish(proc)
+    # A healthy server's timing finding from the crowded batch is checked once more with its
+    # probe alone: fifty probes and twenty servers share two cores (and other work may too),
+    # and a head 1 s late there says more about the machine than the server. A real defect
+    # repeats; only the second run counts, and "reruns" keeps what the first one said.
+    out["reruns"] = {}
+    for case in CASES:
+        run = out.get(case.id)
+        if not case.healthy or run is None or run[1] is None:
+            continue
+        timing = sorted({f["code"] for f in run[1]["findings"]
+                         if f["code"] in TIMING_CODES and f["severity"] != "info"})
+        up = servers.up([case.server], 0)
+        if timing and case.server in up:
+            again = start_cli_together({case.id: case.argv(up[case.server].port)})[case.id]
+            out["reruns"][case.id] = timing
+            out[case.id] = _finish(again)
     if os.environ.get("SSE_DOCTOR_MATRIX_OUT"):  # what docs/frameworks.md's tables come from
         pathlib.Path(os.environ["SSE_DOCTOR_MATRIX_OUT"]).write_text(json.dumps({
             name: {"exit": v[0], "verdict": v[1] and v[1]["verdict"],
                    "findings": v[1] and [[f["code"], f["severity"], f["detail"]]
                                          for f in v[1]["findings"]]}
-            for name, v in out.items() if name != "failed"}, indent=1))
+            for name, v in out.items() if name not in ("failed", "reruns")}
+            | {"reruns": out["reruns"]}, indent=1))
     return out
 
 
