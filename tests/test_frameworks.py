@@ -5,7 +5,8 @@ variant must get its code. Where sse-doctor is wrong today the case is a strict 
 what it says wrongly: when the fix lands the xpass says to remove the mark.
 
 All servers start at once, and all probes run together from the warmed fork server, so the
-module costs about one probe window plus the servers' start-up."""
+module costs about one probe window plus the servers' start-up (LiteLLM's proxy, ~20 s, is
+probed in a second batch once it listens)."""
 
 from __future__ import annotations
 
