@@ -221,6 +221,9 @@ CASES: list[Case] = [
     # express, hand-written SSE; the compression middleware with its documented res.flush().
     Case("express", "healthy", "/healthy", false_alarm=DIVERGENCE),
     Case("express", "compressed", "/compressed", expect=("compressed-stream",)),
+    Case("express", "compressed-no-flush", "/compressed-no-flush",
+         args=("--duration", "3", "--idle-limit", "1.5", "--timeout", "2"),
+         expect=("target-unreachable",)),
     # Hono streamSSE / upgradeWebSocket.
     Case("hono", "healthy", "/healthy"),
     Case("hono", "checkup-ignores-last-event-id", "/healthy", command="checkup", args=CHECKUP,
