@@ -44,6 +44,10 @@ DEFAULTS: list[tuple[str, str, tuple[str, ...], dict[str, str]]] = [
     ("django", "ws:/ws", HELLO, {"PING_S": "20"}),
     ("flask-gunicorn", "/healthy", (), {"TICK_S": "600", "HEARTBEAT_S": "600"}),
     ("flask-waitress", "/healthy", (), {"TICK_S": "600", "HEARTBEAT_S": "600"}),
+    ("quart", "/healthy", (), {"TICK_S": "600", "HEARTBEAT_S": "600",
+                               "RESPONSE_TIMEOUT_S": "60"}),
+    ("quart", "/response-timeout", ("--duration", "65"),
+     {"TICK_S": "10", "HEARTBEAT_S": "10", "RESPONSE_TIMEOUT_S": "60"}),
     ("aiohttp", "/healthy", (), {"TICK_S": "600", "PING_S": "15"}),
     ("aiohttp", "ws:/ws-no-heartbeat", HELLO, {}),
     ("python-socketio", "/socket.io/", (), {"PING_S": "25"}),
@@ -76,22 +80,26 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the summaries there too")
+    parser.add_argument("--only", action="append", help="only this server (repeatable)")
     args = parser.parse_args()
+    rows = [r for r in DEFAULTS if not args.only or r[0] in args.only]
     by_name = {s.name: s for s in SERVERS}
     servers = []
-    for i, (name, _, _, env) in enumerate(DEFAULTS):
+    for i, (name, _, _, env) in enumerate(rows):
         # one server per row: each row puts its own defaults back
         servers.append(dataclasses.replace(by_name[name], name=f"{name}#{i}", env=env))
     out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as logs, running(servers, Path(logs)) as up:
+    with tempfile.TemporaryDirectory() as logs, running(servers, Path(logs)) as fleet:
+        up = fleet.up([s.name for s in servers], max(s.start_s for s in servers))
         plan = {}
         cases = []
-        for i, (name, path, extra, _) in enumerate(DEFAULTS):
+        for i, (name, path, extra, _) in enumerate(rows):
             key = f"{name}#{i}"
             if key not in up:
                 out[f"{name} {path}"] = {"error": "did not start"}
                 continue
-            case = Case(key, "defaults", path, args=(*WINDOW, *extra))
+            window = () if "--duration" in extra else WINDOW
+            case = Case(key, "defaults", path, args=(*window, *extra))
             cases.append(case)
             plan[f"{name} {path}"] = case.argv(up[key].port)
         warm_up(up, cases)  # as the matrix does: no server's first request inside a window

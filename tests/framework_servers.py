@@ -203,6 +203,8 @@ SERVERS: list[Server] = [
     Server("flask-waitress", "python",
            ("{python}", "-m", "waitress", "--listen=127.0.0.1:{port}", "app:app"),
            folder="flask-streaming", cwd="flask-streaming"),
+    Server("quart", "python", ("{python}", "-m", "hypercorn", "--bind", "127.0.0.1:{port}",
+                               "app:app"), cwd="quart"),
     Server("aiohttp", "python", ("{python}", "aiohttp/app.py")),
     Server("python-socketio", "python", ("{python}", "python-socketio/app.py")),
     Server("strawberry", "python", ("{python}", "strawberry/app.py")),
@@ -303,6 +305,9 @@ CASES: list[Case] = [
     Case("flask-gunicorn", "healthy", "/healthy", false_alarm=DIVERGENCE),
     Case("flask-waitress", "healthy", "/healthy", false_alarm=DIVERGENCE),
     Case("flask-gunicorn-sync", "worker-timeout", "/healthy", expect=("premature-close",)),
+    # Quart under Hypercorn; its RESPONSE_TIMEOUT scaled from 60 s to 1.5 s.
+    Case("quart", "healthy", "/healthy", false_alarm=DIVERGENCE),
+    Case("quart", "response-timeout", "/response-timeout", expect=("premature-close",)),
     # aiohttp + aiohttp-sse, and aiohttp's WebSocketResponse.
     Case("aiohttp", "healthy", "/healthy", false_alarm=DIVERGENCE),
     Case("aiohttp", "stall", "/stall", args=STALL, expect=("stalled-stream",)),
