@@ -287,8 +287,10 @@ class WsRecorder:
         t_ms = self.ms(t)
         self._close_out = (t_ms, int(sent.code), sent.reason)
         text, cut = self._excerpt(sent.reason)
-        self._add(WsFrame(t_ms, "out", "close", len(sent.serialize()), text, cut,
-                          int(sent.code)))
+        # An echo of a close without a status code is an empty close frame: websockets records
+        # it as 1005, which it refuses to serialize (1005 is never sent on the wire).
+        size = 0 if sent.code == 1005 else len(sent.serialize())
+        self._add(WsFrame(t_ms, "out", "close", size, text, cut, int(sent.code)))
         exc = conn.protocol.parser_exc
         if exc is not None and self._close_in is None:
             from websockets.exceptions import PayloadTooBig

@@ -82,9 +82,6 @@ def test_every_sample_is_a_real_run_and_every_include_exists() -> None:
     assert included == samples
 
 
-# Pages other branches bring, listed in the nav before they land (mkdocs.yml lets a missing
-# nav page pass as info); once they are all merged this set can go.
-PENDING = {"frameworks.md"}
 
 
 def test_every_page_is_in_the_navigation_and_every_nav_entry_exists() -> None:
@@ -92,7 +89,7 @@ def test_every_page_is_in_the_navigation_and_every_nav_entry_exists() -> None:
     listed = set(re.findall(r"([\w/-]+\.md)", nav))
     pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
     assert pages - listed == set(), "add these pages to the nav in mkdocs.yml"
-    assert listed - pages - PENDING == set(), "these nav entries have no page"
+    assert listed - pages == set(), "these nav entries have no page"
 
 
 def test_nothing_points_at_a_file_outside_the_project() -> None:

@@ -452,3 +452,21 @@ def test_a_refused_handshake_still_has_a_close_object_in_every_view(name: str) -
     assert "closed by the server at" in page and "refused the WebSocket handshake" in page
     xml = junit.render(report, "error", Redactor())
     assert f"HTTP {obs.status}" in xml and "instead of 101" in xml
+
+
+def test_our_echo_of_a_close_without_a_status_code_is_recorded_not_raised() -> None:
+    """A server's close frame without a status code (socket.io's server-side disconnect) is
+    echoed empty; websockets records that echo as 1005, a code it refuses to serialize."""
+    from types import SimpleNamespace
+
+    from websockets.frames import Close as WsClose
+
+    from sse_doctor.ws.recorder import WsRecorder
+
+    obs = WsObservation(url="ws://x/", started_at=datetime.now(timezone.utc), window_s=1.0)
+    rec = WsRecorder(obs, keep=10)
+    rec.conn = SimpleNamespace(protocol=SimpleNamespace(close_sent=WsClose(1005, ""),
+                                                        parser_exc=None))
+    rec.sync_close_sent(rec.t_attempt + 0.01)
+    [frame] = [f for f in obs.frames if f.type == "close"]
+    assert frame.dir == "out" and frame.code == 1005 and frame.size == 0
