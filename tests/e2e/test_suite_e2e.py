@@ -230,9 +230,10 @@ def test_the_example_suite_fails_one_testcase_per_misbehaving_scenario(lab, tmp_
     """The README's CI example: each lab scenario and experiment whose diagnosis is a warning or
     an error is one failing testcase, failing with exactly that diagnosis."""
     suite = load_suite(str(SUITES / "lab.toml"), env={"LAB_HOST": "h:1"})
-    by_path = {urlsplit(c.url).path: c.name for c in suite.checks}
-    rows = [(s.name, s.path, s.expect) for s in SCENARIOS if s.in_demo]
-    rows += [(e.name, e.path, e.expect) for e in EXPERIMENTS]
+    # a route can have a probe and an experiment (MCP's modern server): keyed by both
+    by_path = {(urlsplit(c.url).path, c.command): c.name for c in suite.checks}
+    rows = [(s.name, (s.path, "probe"), s.expect) for s in SCENARIOS if s.in_demo]
+    rows += [(e.name, (e.path, e.command), e.expect) for e in EXPERIMENTS]
     assert sorted(by_path) == sorted(p for _, p, _ in rows), "lab.toml must cover the lab"
 
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
