@@ -406,90 +406,18 @@ class _Loader:
             self.problem(loc, "missing 'name'" if name is None else "'name' expects a "
                                                                      "non-empty string")
         before = len(self.problems)
-
-        command = raw.get("command", defaults.get("command", DEFAULT_COMMAND))
-        cmd_where = loc if "command" in raw else "[defaults]"
-        if not isinstance(command, str) or command not in PLANNERS:
-            have = ", ".join(sorted(PLANNERS))
-            shown = command if isinstance(command, str) else _kind(command)
-            self.problem(cmd_where, f"unknown command {shown!r}"
-                                    f"{_did_you_mean(str(command), set(PLANNERS))} "
-                                    f"(have: {have})")
+        command = self._command_of(raw, defaults, loc)
+        if command is None:
             return None
         opts = self.options(command)
-        outputs = output_keys(command)
-
-        for key in raw:
-            if key in SUITE_KEYS or key in opts:
-                continue
-            if key in outputs:
-                self.problem(loc, f"{key!r} is an output option: pass it to 'sse-doctor run', "
-                                  "not per check")
-            elif key in self.all_option_keys():
-                self.problem(loc, f"{key!r} is not an option of '{command}'")
-            else:
-                self.problem(loc, f"unknown key {key!r}"
-                                  f"{_did_you_mean(key, set(opts) | set(SUITE_KEYS))}")
-
-        # Defaults apply unless the check sets the key; options only where the command has them.
-        merged: dict[str, Any] = {}
-        origin: dict[str, str] = {}
-        for key, value in defaults.items():
-            if key in SUITE_KEYS or key in opts:
-                merged[key] = value
-                origin[key] = "[defaults]"
-        for key, value in raw.items():
-            if key in SUITE_KEYS or key in opts:
-                merged[key] = _merge_headers(merged.get(key), value) if key == "headers" \
-                    else value
-                origin[key] = loc
-
-        # Environment variables, and which of their values are secrets.
-        secrets: list[str] = []
-        expanded: dict[str, Any] = {}
-        for key, value in merged.items():
-            if key == "name":  # names are literal: stable test names, stable locations
-                continue
-            errs: list[str] = []
-            used: list[str] = []
-            expanded[key] = _expand_value(value, self.env, key, errs, used)
-            for e in errs:
-                self.problem(origin[key], e)
-            for var in used:
-                if key in SECRET_KEYS or is_secret_param(var):
-                    secrets.append(self.env[var])
-
-        # What the command runs on: a URL, or for `har` the capture file (relative to the
-        # suite file, like every other file a check names).
-        arg = COMMANDS[command].args[0].key
-        other = "file" if arg == "url" else "url"
-        if other in raw:
-            self.problem(loc, f"'{other}' is not a key of '{command}' checks: give '{arg}'")
-        url = expanded.get(arg)
-        if url is None:
-            self.problem(loc, f"missing '{arg}'")
-        elif not isinstance(url, str) or not url:
-            self.problem(origin[arg], f"'{arg}' expects a non-empty string")
-            url = None
-        elif arg == "file" and not os.path.isabs(url):
-            url = os.path.join(self.base, url)
-
+        self._unknown_keys(raw, command, opts, loc)
+        merged, origin = self._merged(raw, defaults, opts, loc)
+        expanded, secrets = self._expanded(merged, origin)
+        url = self._subject(command, raw, expanded, origin, loc)
         allow = self._allow(expanded.get("allow", []), origin.get("allow", loc))
         ignore = self._allow(expanded.get("ignore", []), origin.get("ignore", loc), "ignore")
         thresholds = self._thresholds(expanded, origin)
-
-        parts: list[tuple[str, str, list[str]]] = []  # key, where it was set, its argv
-        for key, value in expanded.items():
-            if key in SUITE_KEYS and key != "headers":
-                continue
-            if key == "headers":
-                part, err = header_argv(value)
-            else:
-                part, err = option_argv(opts[key], value, self.base)
-            if err:
-                self.problem(origin[key], f"{key}: {err}")
-            else:
-                parts.append((key, origin[key], part))
+        parts = self._argv_parts(expanded, origin, opts)
         if len(self.problems) > before or url is None or not isinstance(name, str):
             self._parse_each(command, parts)
             return None
@@ -510,6 +438,105 @@ class _Loader:
                          allow=frozenset(allow), ignore=frozenset(ignore),
                          thresholds=thresholds, line=line,
                          secrets=tuple(secrets))
+
+    def _command_of(self, raw: dict[str, Any], defaults: dict[str, Any],
+                    loc: str) -> str | None:
+        command = raw.get("command", defaults.get("command", DEFAULT_COMMAND))
+        cmd_where = loc if "command" in raw else "[defaults]"
+        if not isinstance(command, str) or command not in PLANNERS:
+            have = ", ".join(sorted(PLANNERS))
+            shown = command if isinstance(command, str) else _kind(command)
+            self.problem(cmd_where, f"unknown command {shown!r}"
+                                    f"{_did_you_mean(str(command), set(PLANNERS))} "
+                                    f"(have: {have})")
+            return None
+        return command
+
+    def _unknown_keys(self, raw: dict[str, Any], command: str, opts: dict[str, Any],
+                      loc: str) -> None:
+        outputs = output_keys(command)
+        for key in raw:
+            if key in SUITE_KEYS or key in opts:
+                continue
+            if key in outputs:
+                self.problem(loc, f"{key!r} is an output option: pass it to 'sse-doctor run', "
+                                  "not per check")
+            elif key in self.all_option_keys():
+                self.problem(loc, f"{key!r} is not an option of '{command}'")
+            else:
+                self.problem(loc, f"unknown key {key!r}"
+                                  f"{_did_you_mean(key, set(opts) | set(SUITE_KEYS))}")
+
+    @staticmethod
+    def _merged(raw: dict[str, Any], defaults: dict[str, Any], opts: dict[str, Any],
+                loc: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """Defaults apply unless the check sets the key; options only where the command has
+        them. Returns the values and where each was set."""
+        merged: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        for key, value in defaults.items():
+            if key in SUITE_KEYS or key in opts:
+                merged[key] = value
+                origin[key] = "[defaults]"
+        for key, value in raw.items():
+            if key in SUITE_KEYS or key in opts:
+                merged[key] = _merge_headers(merged.get(key), value) if key == "headers" \
+                    else value
+                origin[key] = loc
+        return merged, origin
+
+    def _expanded(self, merged: dict[str, Any], origin: dict[str, str]
+                  ) -> tuple[dict[str, Any], list[str]]:
+        """Environment variables expanded, and which of their values are secrets."""
+        secrets: list[str] = []
+        expanded: dict[str, Any] = {}
+        for key, value in merged.items():
+            if key == "name":  # names are literal: stable test names, stable locations
+                continue
+            errs: list[str] = []
+            used: list[str] = []
+            expanded[key] = _expand_value(value, self.env, key, errs, used)
+            for e in errs:
+                self.problem(origin[key], e)
+            for var in used:
+                if key in SECRET_KEYS or is_secret_param(var):
+                    secrets.append(self.env[var])
+        return expanded, secrets
+
+    def _subject(self, command: str, raw: dict[str, Any], expanded: dict[str, Any],
+                 origin: dict[str, str], loc: str) -> str | None:
+        """What the command runs on: a URL, or for `har` the capture file (relative to the
+        suite file, like every other file a check names)."""
+        arg = COMMANDS[command].args[0].key
+        other = "file" if arg == "url" else "url"
+        if other in raw:
+            self.problem(loc, f"'{other}' is not a key of '{command}' checks: give '{arg}'")
+        url = expanded.get(arg)
+        if url is None:
+            self.problem(loc, f"missing '{arg}'")
+        elif not isinstance(url, str) or not url:
+            self.problem(origin[arg], f"'{arg}' expects a non-empty string")
+            url = None
+        elif arg == "file" and not os.path.isabs(url):
+            url = os.path.join(self.base, url)
+        return url
+
+    def _argv_parts(self, expanded: dict[str, Any], origin: dict[str, str],
+                    opts: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+        """Each option as command-line arguments: (key, where it was set, its argv)."""
+        parts: list[tuple[str, str, list[str]]] = []
+        for key, value in expanded.items():
+            if key in SUITE_KEYS and key != "headers":
+                continue
+            if key == "headers":
+                part, err = header_argv(value)
+            else:
+                part, err = option_argv(opts[key], value, self.base)
+            if err:
+                self.problem(origin[key], f"{key}: {err}")
+            else:
+                parts.append((key, origin[key], part))
+        return parts
 
     def _parse_each(self, command: str, parts: list[tuple[str, str, list[str]]]) -> None:
         """Parse key by key, so every bad key is reported, not just the first one met."""
