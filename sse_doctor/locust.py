@@ -737,8 +737,8 @@ def write_reports(environment: Any, paths: dict[str, str | None],
     from datetime import datetime, timezone
 
     from sse_doctor.api import Report as ApiReport
+    from sse_doctor.conclude.load import load_result
     from sse_doctor.model import Report
-    from sse_doctor.plan.load_run import load_result
     from sse_doctor.redact import Redactor
 
     classes = environment.user_classes or [SseUser]

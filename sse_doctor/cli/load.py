@@ -12,18 +12,21 @@ from sse_doctor.plan.execute import execute
 
 
 def load_command(values: dict[str, Any]) -> int:
-    if values.get("profile") == "llm":
-        from sse_doctor.cli.llm_load import llm_load_command
-
-        return llm_load_command(values)
     check_outputs(values)
     plan = plan_command("load", values)
     console = Console(stderr=True)
     if not (values["quiet"] or values["json_out"] == "-") and console.is_terminal \
             and plan.set_view is not None:
-        from sse_doctor.load.terminal import LiveView
+        if values.get("profile") == "llm":  # one row per level as the sweep goes
+            from sse_doctor.load.llm.terminal import LevelProgress
 
-        plan.set_view(LiveView(console, plan.display_url()))
+            settings = plan.options
+            plan.set_view(LevelProgress(console, plan.display_url(), settings.levels,
+                                        settings.mode))
+        else:
+            from sse_doctor.load.terminal import LiveView
+
+            plan.set_view(LiveView(console, plan.display_url()))
     # SIGTERM (a CI job's timeout, `kill`) and SIGHUP (the terminal closed) end the run the
     # way Ctrl-C does: the workers are told to stop and hand back their counts.
     outcome = execute(plan)

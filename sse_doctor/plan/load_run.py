@@ -10,40 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime, timezone
 from typing import Any
 
 from sse_doctor import feed
+from sse_doctor.conclude.load import load_result, unreachable_result
 from sse_doctor.model import ScenarioResult
 from sse_doctor.plan.base import Plan
 from sse_doctor.plan.load import plan_load
-from sse_doctor.target import Target
-
-
-def unreachable_result(target: Target, reason: str) -> ScenarioResult:
-    """No TCP connection at all: one target-unreachable finding rather than N refusals."""
-    from sse_doctor.model import SseObservation, finding
-
-    obs = SseObservation(url=target.url, method=target.method,
-                         started_at=datetime.now(timezone.utc), unreachable=reason)
-    return ScenarioResult(
-        name="load", protocol=target.protocol, url=target.url,
-        findings=[finding("target-unreachable", f"{target.display_url()}: {reason}")],
-        checks_run=["target-unreachable"], observation=obs)
-
-
-def load_result(target: Target, obs: Any, name: str = "load") -> ScenarioResult:
-    """The fleet's counts judged: the load checks (an interrupted run is incomplete)."""
-    from sse_doctor.checks.load_checks import LOAD_CHECKS, run_load_checks
-
-    return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
-                          findings=run_load_checks(obs),
-                          checks_run=LOAD_CHECKS + ["check-incomplete"] * obs.interrupted,
-                          observation=obs)
 
 
 def plan(values: dict[str, Any]) -> Plan:
-    """`load` option values -> a Plan (UsageError on bad values, the open-files limit too)."""
+    """`load` option values -> a Plan (UsageError on bad values, the open-files limit too);
+    `--profile llm` loads completions instead of holding streams (plan.llm_load_run)."""
+    if values.get("profile") == "llm":
+        from sse_doctor.plan import llm_load_run
+
+        return llm_load_run.plan(values)
     from sse_doctor.load.fleet import STOP_GRACE_S, plan_workers, preflight, run_fleet
 
     lt, settings, target = plan_load(values)

@@ -92,3 +92,31 @@ url = "http://127.0.0.1:9/"
                for p in problems), problems
     assert any('"no file": \'file\' is not a key of \'load\' checks: give \'url\'' in p
                for p in problems), problems
+
+
+def test_a_suite_runs_an_llm_load_check(lab, tmp_path) -> None:
+    """`load --profile llm` is a plan too: a suite check sweeps the lab's queueing completion
+    route and its report carries the levels and the knee, as the command's does."""
+    body = ('{"model":"lab-gpt","stream":true,"stream_options":{"include_usage":true},'
+            '"messages":[{"role":"user","content":"hi"}]}')
+    path = tmp_path / "suite.toml"
+    # the demo's LLM load row: 2 generation slots, the rest wait in the server's queue
+    url = lab.url("/llm/queue/v1/chat/completions?limit=2&ttft_ms=30&length=12&itl_ms=10")
+    path.write_text(f"""
+[[check]]
+name = "completions under load"
+command = "load"
+url = "{url}"
+profile = "llm"
+method = "POST"
+data = '{body}'
+sweep = "1,2,4"
+requests = 12
+""")
+    r = cli("run", str(path), "--json", "-")
+    doc = json.loads(r.stdout)
+    [entry] = doc["scenarios"]
+    llm = entry["load"]["llm"]
+    assert [row["concurrency"] for row in llm["levels"]] == [1, 2, 4], r.stderr
+    assert all(row["succeeded"] == 12 and row["failed"] == 0 for row in llm["levels"])
+    assert {f["code"] for f in entry["findings"]} == {"llm-load-queueing", "llm-load-saturated"}
