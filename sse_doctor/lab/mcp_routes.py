@@ -53,7 +53,7 @@ POLL_RETRY_MS = 50  # the polling routes' `retry:`
 
 
 @dataclass
-class Session:
+class LabMcpSession:
     events: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=KEPT_EVENTS))
     next_id: int = 1
     outbox: asyncio.Queue[str] | None = None  # the old transport: responses for its stream
@@ -63,11 +63,11 @@ class Session:
 class McpLab:
     def __init__(self, variant: str) -> None:
         self.variant = variant
-        self.sessions: OrderedDict[str, Session] = OrderedDict()
+        self.sessions: OrderedDict[str, LabMcpSession] = OrderedDict()
 
     def _new_session(self) -> str:
         sid = secrets.token_hex(16)
-        self.sessions[sid] = Session()
+        self.sessions[sid] = LabMcpSession()
         while len(self.sessions) > MAX_SESSIONS:
             self.sessions.popitem(last=False)
         return sid
@@ -106,7 +106,7 @@ class McpLab:
             return Response(status_code=202)  # a notification or a response
         return self._answer(msg, session)
 
-    def _session(self, sid: str | None) -> Session | Response:
+    def _session(self, sid: str | None) -> LabMcpSession | Response:
         if not sid:
             return _error(400, "Bad Request: Missing session ID")
         if self.variant == "session-lost" or sid not in self.sessions:
@@ -121,7 +121,7 @@ class McpLab:
                   "serverInfo": {"name": f"sse-doctor-lab-{self.variant}", "version": "1"}}
         return _sse_answer([_response(msg["id"], result)], {"Mcp-Session-Id": sid})
 
-    def _answer(self, msg: dict[str, Any], session: Session) -> Response:
+    def _answer(self, msg: dict[str, Any], session: LabMcpSession) -> Response:
         rpc_id, method = msg["id"], msg.get("method")
         note = {"jsonrpc": "2.0", "method": "notifications/message",
                 "params": {"level": "info", "data": f"working on {method}"}}
@@ -140,7 +140,7 @@ class McpLab:
             return self._polled(session, _response(rpc_id, result))
         return _sse_answer([note, _response(rpc_id, result)])
 
-    def _polled(self, session: Session, answer: dict[str, Any]) -> Response:
+    def _polled(self, session: LabMcpSession, answer: dict[str, Any]) -> Response:
         """2025-11-25 SSE polling: a priming event (an id, empty data, `retry`), then the
         stream closes; the response waits in the session for the resume (polling-lost drops
         it: the resumed stream carries a keepalive and ends)."""
@@ -155,7 +155,7 @@ class McpLab:
 
         return LabStream(body(), headers=sse_headers())
 
-    def _get_stream(self, session: Session, last_event_id: str | None) -> Response:
+    def _get_stream(self, session: LabMcpSession, last_event_id: str | None) -> Response:
         replay: list[tuple[int, str]] = []
         if last_event_id is not None:
             if self.variant == "resume-broken":
@@ -175,7 +175,7 @@ class McpLab:
                              headers=sse_headers())
         return LabStream(self._get_body(session, replay, silent), headers=sse_headers())
 
-    async def _get_body(self, session: Session, replay: list[tuple[int, str]],
+    async def _get_body(self, session: LabMcpSession, replay: list[tuple[int, str]],
                         silent: bool) -> AsyncIterator[bytes]:
         for i, data in replay:
             yield _event(data, i)
