@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import uvicorn
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from sse_doctor.watchers import (
     parse_watch_port,
     parse_watches,
 )
+from tests.support.real_servers import Served
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "watch"
 
@@ -38,7 +38,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "watch"
 T = TypeVar("T")
 
 
-class StateServer:
+class StateServer(Served):
     """A tiny app whose /metrics gauge and /state JSON the test changes, under uvicorn."""
 
     def __init__(self) -> None:
@@ -64,31 +64,16 @@ class StateServer:
                 return PlainTextResponse("overloaded", status_code=503)
             return JSONResponse(self.state)
 
-        app = Starlette(routes=[Route("/metrics", metrics), Route("/state", state)])
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        super().__init__(Starlette(routes=[Route("/metrics", metrics),
+                                           Route("/state", state)]))
 
     def start(self) -> StateServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:  # uvicorn offers no event to wait on
-            assert self.thread.is_alive() and time.monotonic() < deadline
-            time.sleep(0.01)
+        super().start()
         return self
 
     def stop(self) -> None:
-        self.hang.clear()
-        self.server.should_exit = True
-        self.thread.join(5)
-        self.sock.close()
+        self.hang.clear()  # a hanging handler would hold uvicorn's shutdown
+        super().stop()
 
 
 @pytest.fixture(scope="module")
