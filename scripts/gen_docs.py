@@ -279,7 +279,7 @@ def sample_reports() -> list[dict[str, Any]]:
     """report_json() of recorded lab streams, through the same pipeline as a probe."""
     from sse_doctor.checks.selection import run_sse_checks
     from sse_doctor.checks.ws_checks import run_ws_checks
-    from sse_doctor.model import Report, ScenarioResult
+    from sse_doctor.model import Report, Result
     from sse_doctor.plan.probe import plan_probe, probe_values
     from sse_doctor.redact import Redactor
     from sse_doctor.report.json_report import report_json
@@ -293,7 +293,7 @@ def sample_reports() -> list[dict[str, Any]]:
         _, opts, _ = plan_probe(probe_values(["http://lab.invalid/", *rec["probe_args"]]))
         obs = replay(rec, opts)
         findings, checks = run_sse_checks(obs, opts)
-        result = ScenarioResult(name="probe", protocol="sse", url=obs.url, findings=findings,
+        result = Result(name="probe", protocol="sse", url=obs.url, findings=findings,
                                 checks_run=checks, observation=obs, options=opts)
         reports.append(report_json(Report("probe", obs.url, "sse", started, 1.0, [result]),
                                    Redactor()))
@@ -301,7 +301,7 @@ def sample_reports() -> list[dict[str, Any]]:
         raw, obs = load_ws(ROOT / "fixtures" / "ws" / f"{name}.json")
         _, _, ws_opts = plan_probe(probe_values([obs.url, *raw.get("probe_args", [])]))
         findings, checks = run_ws_checks(obs, ws_opts)
-        result = ScenarioResult(name="probe", protocol="ws", url=obs.url, findings=findings,
+        result = Result(name="probe", protocol="ws", url=obs.url, findings=findings,
                                 checks_run=checks, observation=obs, options=ws_opts)
         reports.append(report_json(Report("probe", obs.url, "ws", started, 1.0, [result]),
                                    Redactor()))

@@ -18,7 +18,7 @@ from sse_doctor import interrupt
 from sse_doctor.interrupt import Stop
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario, LabServer
 from sse_doctor.lab.experiments import EXPERIMENTS, LabExperiment, experiment_argv
-from sse_doctor.model import Report, ScenarioResult, protocol_of
+from sse_doctor.model import Report, Result, protocol_of
 
 if TYPE_CHECKING:
     from sse_doctor.plan import Plan
@@ -48,7 +48,7 @@ def _plan_one(s: LabScenario, url: str) -> Plan:
 
 
 async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | None,
-                     done: list[ScenarioResult]) -> list[ScenarioResult]:
+                     done: list[Result]) -> list[Result]:
     # Parse and validate every probe before the first one starts: the probes time their
     # connections, and CPU work on the shared event loop would show up as their delays.
     plans = [(s, _plan_one(s, url)) for s, url in plan]
@@ -59,7 +59,7 @@ async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | N
     task_id = progress.add_task("diagnosing lab scenarios", total=len(plan)) \
         if progress else None
 
-    async def one(s: LabScenario, p: Plan) -> ScenarioResult:
+    async def one(s: LabScenario, p: Plan) -> Result:
         async with sem:
             [r] = await p.run(s.name)
         r.expected = sorted(s.expect)
@@ -71,7 +71,7 @@ async def _probe_all(plan: list[tuple[LabScenario, str]], progress: Progress | N
     return list(await asyncio.gather(*(one(s, p) for s, p in plans)))
 
 
-async def _experiment_one(e: LabExperiment, base_url: str, user: str) -> ScenarioResult:
+async def _experiment_one(e: LabExperiment, base_url: str, user: str) -> Result:
     from sse_doctor.commandline import parse_args
     from sse_doctor.plan import plan_command
 
@@ -82,14 +82,14 @@ async def _experiment_one(e: LabExperiment, base_url: str, user: str) -> Scenari
 
 
 async def _experiment_all(base_url: str, progress: Progress | None,
-                          done: list[ScenarioResult]) -> list[ScenarioResult]:
+                          done: list[Result]) -> list[Result]:
     """The lab experiments, at once where they cannot meet (each has its own route and
     gauges), after the probes, whose timing checks they would disturb."""
     task_id = progress.add_task("running experiments", total=len(EXPERIMENTS)) \
         if progress else None
     user = f"demo-{secrets.token_hex(4)}"
 
-    async def one(e: LabExperiment) -> ScenarioResult:
+    async def one(e: LabExperiment) -> Result:
         r = await _experiment_one(e, base_url, user)
         done.append(r)
         if progress is not None and task_id is not None:
@@ -107,7 +107,7 @@ async def _experiment_all(base_url: str, progress: Progress | None,
 
 
 async def _load_all(base_url: str, progress: Progress | None,
-                    done: list[ScenarioResult]) -> list[ScenarioResult]:
+                    done: list[Result]) -> list[Result]:
     """The lab's load rows, one after another (they share the machine's CPU, and one of them
     measures latency), each a `sse-doctor load` child process: its workers fork, and must not
     inherit this process's lab server threads."""
@@ -128,7 +128,7 @@ async def _load_all(base_url: str, progress: Progress | None,
 
 async def _everything(plan: list[tuple[LabScenario, str]], base_url: str,
                       progress: Progress | None,
-                      done: list[ScenarioResult]) -> list[ScenarioResult]:
+                      done: list[Result]) -> list[Result]:
     """Every stage in turn; `done` gets each result as it finishes, so Ctrl-C still has
     them."""
     results = await _probe_all(plan, progress, done)
@@ -152,7 +152,7 @@ def run_demo(show_progress: bool = True) -> tuple[Report, bool, Stop]:
             plan.append((s, base + s.path))
         plan.append((UNREACHABLE, f"http://127.0.0.1:{_closed_port()}/sse/healthy"))
         err = Console(stderr=True)
-        done: list[ScenarioResult] = []
+        done: list[Result] = []
         if show_progress and err.is_terminal:
             with Progress(TextColumn("{task.description}"), BarColumn(),
                           MofNCompleteColumn(), console=err, transient=True) as progress:

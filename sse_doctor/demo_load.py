@@ -16,7 +16,7 @@ from typing import Any
 from sse_doctor.checks.llm_load_checks import LLM_LOAD_CHECKS
 from sse_doctor.checks.load_checks import LOAD_CHECKS
 from sse_doctor.lab.load_scenarios import LabLoad, load_argv
-from sse_doctor.model import Finding, ScenarioResult, finding
+from sse_doctor.model import Finding, Result, finding
 
 
 @dataclass
@@ -34,7 +34,7 @@ class LoadOutcome:
     def matches(self) -> bool:
         return self.report is not None and self.found == self.row.expect
 
-    def result(self, base_url: str) -> ScenarioResult:
+    def result(self, base_url: str) -> Result:
         """The row as one scenario of a demo report: its findings (from the child's JSON, or
         check-incomplete when it printed none) and the expected codes."""
         url = base_url.rstrip("/") + self.row.path
@@ -46,7 +46,7 @@ class LoadOutcome:
             findings = [Finding(f["code"], f["severity"], f["title"], f["detail"],
                                 f.get("evidence", {})) for f in self.report["findings"]]
         checks = LLM_LOAD_CHECKS if self.row.kind == "llm" else LOAD_CHECKS
-        return ScenarioResult(name=self.row.name, protocol="sse", url=url, findings=findings,
+        return Result(name=self.row.name, protocol="sse", url=url, findings=findings,
                               checks_run=[*checks], expected=sorted(self.row.expect))
 
 

@@ -164,8 +164,9 @@ class ProbeOptions:
 
 
 @dataclass
-class ScenarioResult:
-    """One observed connection (or experiment) with its findings, ready to render."""
+class Result:
+    """One command's result (a stream, an experiment, a suite check) with its findings, ready to
+    render. A report holds one or several (`Report.results`; the JSON's `scenarios`)."""
 
     name: str
     protocol: str
@@ -181,7 +182,7 @@ class ScenarioResult:
     checks_incomplete: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        return (f"ScenarioResult(name={self.name!r}, url={self.url!r}, "
+        return (f"Result(name={self.name!r}, url={self.url!r}, "
                 f"findings={[f.code for f in self.findings]}, observation={self.observation!r})")
 
     @property
@@ -200,7 +201,7 @@ class ScenarioResult:
         return {f.code for f in self.findings} == set(self.expected)
 
 
-def protocol_of(results: list[ScenarioResult]) -> str:
+def protocol_of(results: list[Result]) -> str:
     """A multi-scenario report's protocol: the one its scenarios share, else "mixed"
     ("sse" when there are none)."""
     protocols = {r.protocol for r in results}
@@ -216,7 +217,7 @@ class Report:
     protocol: str
     started_at: datetime
     duration_s: float
-    results: list[ScenarioResult]
+    results: list[Result]
     multi: bool = False  # experiments and demo: always fill `scenarios`
     interrupted: bool = False  # Ctrl-C or SIGTERM: made from what was observed until then
 
@@ -232,7 +233,7 @@ class Report:
         return verdict_of(self.findings)
 
 
-def mark_ignored(results: list[ScenarioResult], codes: frozenset[str] | set[str]) -> None:
+def mark_ignored(results: list[Result], codes: frozenset[str] | set[str]) -> None:
     """Mark every finding of these codes ignored (--ignore, a suite's `ignore`), in place:
     they stay in every output, marked, and decide neither verdict nor exit code."""
     if not codes:

@@ -55,7 +55,7 @@ def settle_incomplete(findings: list[Finding], checks_run: list[str], obs: Any,
 
 def interrupted_result(result: Any, codes: frozenset[str] = frozenset(),
                        stands: frozenset[str] = frozenset()) -> Any:
-    """Settle a ScenarioResult whose observation a signal cut short (in place; returned).
+    """Settle a Result whose observation a signal cut short (in place; returned).
     `codes`: its profile's codes, undecided unless in `stands` (conclude.interrupted passes
     them)."""
     result.findings, incomplete = settle_incomplete(result.findings, result.checks_run,

@@ -18,7 +18,7 @@ from sse_doctor.cli.output import (
     write,
 )
 from sse_doctor.errors import EXIT_UNREACHABLE, UsageError
-from sse_doctor.model import Report, ScenarioResult, protocol_of
+from sse_doctor.model import Report, Result, protocol_of
 from sse_doctor.proxy import mitm_env
 from sse_doctor.proxy import run as proxy_run
 from sse_doctor.proxy.har_out import to_har
@@ -71,7 +71,7 @@ def proxy_command(values: dict[str, Any]) -> int:
     where = f"{listen_text} → {p.upstream}"
     results = []
     for path, obs in seen.streams.by_path(where).items():
-        results.append(ScenarioResult(name=path, protocol=obs.kind, url=obs.url,
+        results.append(Result(name=path, protocol=obs.kind, url=obs.url,
                                       findings=run_client_checks(obs),
                                       checks_run=list(CLIENT_CHECKS), observation=obs))
     report = Report(command="proxy", url=p.upstream, protocol=protocol_of(results),

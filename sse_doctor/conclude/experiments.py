@@ -14,35 +14,35 @@ from sse_doctor.checks.experiment_checks import (
     storm_checks,
 )
 from sse_doctor.experiments.observation import ExperimentObservation
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.target import Target
 
 
 def _result(target: Target, opts: Any, obs: ExperimentObservation, name: str,
-            checked: Checked) -> ScenarioResult:
+            checked: Checked) -> Result:
     findings, run = checked
-    return ScenarioResult(name=name, protocol=target.protocol, url=target.url,
+    return Result(name=name, protocol=target.protocol, url=target.url,
                           findings=findings, checks_run=run, observation=obs, options=opts)
 
 
 def disconnect_result(target: Target, opts: Any, d: Any, obs: ExperimentObservation,
-                      name: str) -> ScenarioResult:
+                      name: str) -> Result:
     # closing an MCP call's stream cancels the call (2026-07-28): work that goes on is a leak
     leak = "mcp-call-not-cancelled" if getattr(d, "profile", None) == "mcp" else "cleanup-leak"
     return _result(target, opts, obs, name, disconnect_checks(obs, d.mode, opts.grace, leak))
 
 
 def duplicates_result(target: Target, opts: Any, d: Any, obs: ExperimentObservation,
-                      name: str) -> ScenarioResult:
+                      name: str) -> Result:
     return _result(target, opts, obs, name,
                    duplicates_checks(obs, d.policy, opts.duration, opts.grace))
 
 
 def storm_result(target: Target, opts: Any, s: Any, obs: ExperimentObservation,
-                 name: str) -> ScenarioResult:
+                 name: str) -> Result:
     return _result(target, opts, obs, name, storm_checks(obs, s.cycles, opts.grace))
 
 
 def resume_result(target: Target, opts: Any, r: Any, obs: ExperimentObservation,
-                  name: str) -> ScenarioResult:
+                  name: str) -> Result:
     return _result(target, opts, obs, name, resume_checks(obs))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from sse_doctor.checks.incomplete import interrupted_experiment
 from sse_doctor.checks.incomplete import interrupted_result as _settle
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 
 __all__ = ["interrupted_experiment", "interrupted_result"]
 
 
-def interrupted_result(result: ScenarioResult) -> ScenarioResult:
+def interrupted_result(result: Result) -> Result:
     """Settle an interrupted probe's result (in place; returned)."""
     codes: frozenset[str] = frozenset()
     stands: frozenset[str] = frozenset()

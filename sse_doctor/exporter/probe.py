@@ -22,7 +22,7 @@ from sse_doctor import feed
 from sse_doctor.conclude.interrupted import interrupted_result
 from sse_doctor.exporter.config import Module
 from sse_doctor.exporter.deadline import observation_window
-from sse_doctor.model import Finding, Report, ScenarioResult, finding
+from sse_doctor.model import Finding, Report, Result, finding
 from sse_doctor.plan import Plan
 from sse_doctor.redact import Redactor
 from sse_doctor.suite.loader import SuiteInvalid
@@ -67,7 +67,7 @@ class ProbeRun:
         return out.getvalue()
 
 
-async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[ScenarioResult], bool]:
+async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[Result], bool]:
     """The one place the exporter runs a plan: (results, cut short by the deadline).
 
     At the deadline the plan's feed is stopped, as Ctrl-C stops `sse-doctor probe`; a plan
@@ -75,7 +75,7 @@ async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[Scena
     session = plan.session if plan.session is not None else feed.Feed()
     session.stop = asyncio.Event()
 
-    async def main() -> list[ScenarioResult]:
+    async def main() -> list[Result]:
         feed.start(session)  # this task's context only
         return await plan.run(name)
 
@@ -94,7 +94,7 @@ async def run_plan(plan: Plan, name: str, deadline_s: float) -> tuple[list[Scena
     return [interrupted_result(r) for r in results], True
 
 
-def _answered(results: list[ScenarioResult]) -> bool:
+def _answered(results: list[Result]) -> bool:
     """The target answered (or was found unreachable) before the probe ended."""
     for r in results:
         obs = r.observation

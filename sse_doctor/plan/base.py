@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sse_doctor.model import Report, ScenarioResult, protocol_of
+from sse_doctor.model import Report, Result, protocol_of
 from sse_doctor.redact import Redactor
 from sse_doctor.target import Target, build_target
 
@@ -25,11 +25,11 @@ class Plan:
     command: str
     target: Target | None  # None: a plan that reads a file (har), no network
     budget_s: float  # how long run() may take at most, all deadlines included
-    run: Callable[[str], Awaitable[list[ScenarioResult]]]  # scenario name -> results
+    run: Callable[[str], Awaitable[list[Result]]]  # scenario name -> results
     # What was done so far, after a signal cancelled `run` (reason: "interrupted (SIGINT)"):
     # experiments hand back the ones they finished and the one under way, a probe the stream
     # as far as it got. None: nothing to salvage.
-    partial: Callable[[str], list[ScenarioResult]] | None = None
+    partial: Callable[[str], list[Result]] | None = None
     # experiments: give them a callback(done, total) for progress bars
     on_progress: Callable[[Callable[[int, int], None]], None] | None = None
     # A plan that ends early on its own when told to stop (a probe closes its stream, load
@@ -38,7 +38,7 @@ class Plan:
     # cancels `run` at once and `partial` reports.
     session: Any = None  # feed.Feed
     grace_s: float = 1.0
-    interrupted: Callable[[list[ScenarioResult]], list[ScenarioResult]] | None = None
+    interrupted: Callable[[list[Result]], list[Result]] | None = None
     multi: bool = False  # the report always fills `scenarios` (experiments, har)
     url: str = ""  # what the report names; default: the target's URL (har: the file)
     redactor: Redactor = field(default_factory=Redactor)
@@ -61,7 +61,7 @@ class Plan:
     def display_url(self) -> str:
         return self.target.display_url() if self.target is not None else self.url
 
-    def report(self, results: list[ScenarioResult], started_at: datetime, duration_s: float,
+    def report(self, results: list[Result], started_at: datetime, duration_s: float,
                interrupted: bool = False) -> Report:
         """Conclude: the one report of this run, from its results."""
         protocol = protocol_of(results) if self.target is None else self.target.protocol

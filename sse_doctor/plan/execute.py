@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sse_doctor import feed, interrupt
-from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.model import Report, Result
 from sse_doctor.plan.base import Plan
 
 # wrap(coroutine of the plan's results) -> the coroutine to await instead (a live panel, a
 # progress bar around it)
-Wrap = Callable[[Coroutine[Any, Any, list[ScenarioResult]]], Awaitable[list[ScenarioResult]]]
+Wrap = Callable[[Coroutine[Any, Any, list[Result]]], Awaitable[list[Result]]]
 
 
 @dataclass
@@ -30,14 +30,14 @@ class Outcome:
     stop: interrupt.Stop  # whether (and by which signal) the run was interrupted
 
 
-async def _in_session(plan: Plan, name: str, wrap: Wrap | None) -> list[ScenarioResult]:
+async def _in_session(plan: Plan, name: str, wrap: Wrap | None) -> list[Result]:
     # Its own task: the session becomes current for the plan's tasks, not for the caller's.
     feed.start(plan.session)
     coro = plan.run(name)
     return await (wrap(coro) if wrap is not None else coro)
 
 
-def finish(plan: Plan, results: list[ScenarioResult] | None, stop: interrupt.Stop | None,
+def finish(plan: Plan, results: list[Result] | None, stop: interrupt.Stop | None,
            started: datetime, t0: float) -> Report:
     """Conclude a run: `results` (None: a signal cancelled it) into the plan's report."""
     interrupted = stop is not None and stop.interrupted
@@ -57,7 +57,7 @@ def execute(plan: Plan, name: str | None = None, *, wrap: Wrap | None = None) ->
     t0 = time.perf_counter()
     session = plan.session
 
-    async def main(stop: interrupt.Stop) -> list[ScenarioResult]:
+    async def main(stop: interrupt.Stop) -> list[Result]:
         if session is not None:
             session.stop = stop.event
             stop.on_stop(lambda: session.set_stop(f"interrupted ({stop.name})"))

@@ -21,7 +21,7 @@ from sse_doctor.conclude.probe import salvage
 from sse_doctor.errors import UsageError
 from sse_doctor.experiments.observation import ExperimentObservation
 from sse_doctor.experiments.runner import ExperimentOptions
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.options import validate
 from sse_doctor.plan.base import Plan, target_of
 from sse_doctor.plan.probe import plan_probe, run_probe
@@ -60,13 +60,13 @@ class _Runs:
 
     def __init__(self, target: Target, opts: ExperimentOptions) -> None:
         self.target, self.opts = target, opts
-        self.done: list[ScenarioResult] = []
-        self.current: tuple[ExperimentObservation, Callable[[], ScenarioResult]] | None = None
+        self.done: list[Result] = []
+        self.current: tuple[ExperimentObservation, Callable[[], Result]] | None = None
         self.probe_session: feed.Feed | None = None  # checkup's probe, while it runs
         self.probe_plan: tuple[Target, Any, Any] | None = None
 
     async def run(self, command: str, settings: Any, runner: Callable, result: Callable,
-                  name: str) -> ScenarioResult:
+                  name: str) -> Result:
         obs = ExperimentObservation(kind=command, protocol=self.target.protocol,
                                     url=self.target.url,
                                     settings=_settings_json(settings, self.opts),
@@ -78,7 +78,7 @@ class _Runs:
         self.done.append(r)
         return r
 
-    def partial(self, reason: str = "interrupted") -> list[ScenarioResult]:
+    def partial(self, reason: str = "interrupted") -> list[Result]:
         """What was done when a signal cancelled the plan: the experiments it finished and
         the one under way (its observation closed now, its checks run on what it saw)."""
         from sse_doctor.conclude.interrupted import interrupted_result
@@ -109,7 +109,7 @@ def _experiment_plan(command: str, target: Target, opts: ExperimentOptions, sett
                      runner: Callable, result: Callable, budget_s: float) -> Plan:
     runs = _Runs(target, opts)
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         return [await runs.run(command, settings, runner, result, name)]
 
     return Plan(command, target, budget_s, run, partial=runs.partial,
@@ -244,7 +244,7 @@ def plan_checkup(p: dict[str, Any]) -> Plan:
     runs = _Runs(target, exp_opts)
     runs.probe_plan = (target, probe_opts, ws_opts)
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         # The probe runs in a live session, so an interrupted checkup still reports the
         # stream it was watching (runs.partial salvages it).
         runs.probe_session = feed.Feed()

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sse_doctor import har
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.plan.base import Plan
 from sse_doctor.redact import Redactor
 
@@ -27,7 +27,7 @@ def capture_redactor(capture: dict) -> Redactor:
     return red
 
 
-def har_results(observations: list[Any]) -> list[ScenarioResult]:
+def har_results(observations: list[Any]) -> list[Result]:
     """One scenario per stream request, judged by the client checks."""
     from sse_doctor.checks.client_checks import CLIENT_CHECKS, run_client_checks
 
@@ -37,7 +37,7 @@ def har_results(observations: list[Any]) -> list[ScenarioResult]:
             name = urlsplit(obs.url).path or obs.url
         except ValueError:
             name = obs.url
-        results.append(ScenarioResult(name=name, protocol=obs.kind, url=obs.url,
+        results.append(Result(name=name, protocol=obs.kind, url=obs.url,
                                       findings=run_client_checks(obs),
                                       checks_run=list(CLIENT_CHECKS), observation=obs))
     return results
@@ -48,7 +48,7 @@ def plan(values: dict[str, Any]) -> Plan:
     capture = har.load(file)
     observations = har.observations(capture, file)
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         return har_results(observations)
 
     return Plan("har", None, 1.0, run, multi=True, url=file, redactor=capture_redactor(capture),

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sse_doctor import feed
 from sse_doctor.conclude.load import llm_load_result, unreachable_result
 from sse_doctor.errors import UsageError
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.plan.base import Plan
 from sse_doctor.plan.load import plan_llm_load
 from sse_doctor.target import Target
@@ -43,7 +43,7 @@ def plan(values: dict[str, Any]) -> Plan:
     session = feed.Feed()
     views: list[Any] = []  # a live view with level_done(level) and record(rec), if any
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         from sse_doctor.load.llm.observation import LlmLoadObservation
         from sse_doctor.load.llm.runner import run_levels
         from sse_doctor.watchers import WatchError

@@ -14,7 +14,7 @@ from typing import Any
 
 from sse_doctor import feed
 from sse_doctor.conclude.load import load_result, unreachable_result
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.plan.base import Plan
 from sse_doctor.plan.load import plan_load
 
@@ -33,7 +33,7 @@ def plan(values: dict[str, Any]) -> Plan:
     session = feed.Feed()
     views: list[Any] = []
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         loop = asyncio.get_running_loop()
         unreachable = await loop.run_in_executor(None, preflight, lt)
         if unreachable is not None:

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from sse_doctor.errors import UsageError
-from sse_doctor.model import ProbeOptions, ScenarioResult
+from sse_doctor.model import ProbeOptions, Result
 from sse_doctor.options import validate
 from sse_doctor.plan.base import Plan, target_of
 from sse_doctor.target import Target
@@ -59,7 +59,7 @@ def plan_probe(values: dict[str, Any]) -> tuple[Target, ProbeOptions, Any]:
 
 
 async def run_probe(target: Target, opts: ProbeOptions, ws_opts: Any = None,
-                    name: str = "probe") -> ScenarioResult:
+                    name: str = "probe") -> Result:
     """Observe the stream (or let the chosen profile drive its conversation), then conclude."""
     choice = opts.profile
     if choice is not None and choice.profile is not None:
@@ -93,16 +93,16 @@ def plan(values: dict[str, Any]) -> Plan:
     session = feed.Feed()
     names: list[str] = []
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         names.append(name)
         return [await run_probe(target, opts, ws_opts, name=name)]
 
-    def partial(reason: str) -> list[ScenarioResult]:
+    def partial(reason: str) -> list[Result]:
         # cancelled before its connection ended: the stream as far as it got
         return [salvage(session, target, opts, ws_opts, reason,
                         name=names[-1] if names else "probe")]
 
-    def interrupted(results: list[ScenarioResult]) -> list[ScenarioResult]:
+    def interrupted(results: list[Result]) -> list[Result]:
         return [interrupted_result(r) for r in results]
 
     # A profile that drives a conversation (MCP: several requests) may need more timeouts.

@@ -27,7 +27,7 @@ How to plug a profile in
    several HTTP requests and holds a GET stream (``sse.transport.stream`` with its
    ``extra_headers`` hook and a Target copy carrying method/body, ``sse.observe`` with
    ``tap=``); GraphQL and Socket.IO open a WebSocket, send and answer messages (``ws.client``).
-   Either way it records each step as a :class:`Step` and returns a ScenarioResult whose
+   Either way it records each step as a :class:`Step` and returns a Result whose
    ``observation`` is the main stream's (so the generic checks and renderers still apply) and
    whose ``profile`` is its :class:`ProfileResult`; :func:`finish` does that bookkeeping.
 6. The interpreter is sans-I/O and pure: ``feed(items)`` takes what the SSE parser produced
@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
+from sse_doctor.model import Finding, ProbeOptions, Result
 from sse_doctor.profiles.core import Interpreter, ProfileResult
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Profile:
     def interpreter(self, target: Target, popts: Any, dialect: str | None = None) -> Interpreter:
         raise NotImplementedError
 
-    async def run(self, ctx: ProfileContext) -> ScenarioResult:
+    async def run(self, ctx: ProfileContext) -> Result:
         """Default conversation: the user's own request, read with the interpreter tapped."""
         from sse_doctor.sse.observe import observe_sse
 
@@ -130,7 +130,7 @@ class Profile:
 def finish(profile: Profile, name: str, target: Target, opts: ProbeOptions, popts: Any,
            obs: Any, result: ProfileResult,
            generic: Callable[[Any, Any], tuple[list[Finding], list[str]]] | None = None,
-           generic_opts: Any = None) -> ScenarioResult:
+           generic_opts: Any = None) -> Result:
     """Generic checks beneath, the profile's checks on top, irrelevant notes dropped."""
     if generic is None:
         from sse_doctor.checks.selection import run_sse_checks
@@ -151,7 +151,7 @@ def finish(profile: Profile, name: str, target: Target, opts: ProbeOptions, popt
         findings += own
         checks_run += list(profile.codes)
     protocol = "ws" if target.protocol == "ws" else "sse"
-    return ScenarioResult(name=name, protocol=protocol, url=target.url, findings=findings,
+    return Result(name=name, protocol=protocol, url=target.url, findings=findings,
                           checks_run=checks_run, observation=obs, options=opts,
                           profile=result)
 

@@ -24,7 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.model import Report, Result
 from sse_doctor.redact import Redactor
 from sse_doctor.report.html_text import EXCERPT, Shown, clean, count, shown, shown_url
 from sse_doctor.report.json_report import result_parts
@@ -87,7 +87,7 @@ def section_id(i: int, name: str) -> str:
     return f"s{i}-{_SLUG.sub('-', name.lower()).strip('-')[:40]}".rstrip("-")
 
 
-def scenario_view(i: int, r: ScenarioResult, red: Redactor, fail_on: str) -> dict[str, Any]:
+def scenario_view(i: int, r: Result, red: Redactor, fail_on: str) -> dict[str, Any]:
     parts = result_parts(r, red)
     return {
         "r": r,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sse_doctor.model import Report, ScenarioResult
+from sse_doctor.model import Report, Result
 from sse_doctor.redact import Redactor
 from sse_doctor.report import views
 from sse_doctor.report.parts import empty_parts
@@ -15,7 +15,7 @@ from sse_doctor.version import __version__
 SCHEMA = "sse-doctor/report@1"
 
 
-def result_parts(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
+def result_parts(r: Result, redactor: Redactor) -> dict[str, Any]:
     keep = getattr(r.options, "keep", 1000)
     out = views.json_parts(r.observation, keep, redactor)
     if r.profile is not None:  # a protocol profile read the stream
@@ -23,7 +23,7 @@ def result_parts(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
     return out
 
 
-def scenario_json(r: ScenarioResult, redactor: Redactor) -> dict[str, Any]:
+def scenario_json(r: Result, redactor: Redactor) -> dict[str, Any]:
     out: dict[str, Any] = {"name": r.name, "verdict": r.verdict,
                            "target": {"url": redactor.url(r.url), "protocol": r.protocol},
                            "findings": [f.to_json() for f in r.findings],

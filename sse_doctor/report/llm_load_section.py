@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.redact import Redactor
 from sse_doctor.report.html_text import num, shown
 from sse_doctor.report.svg import level_chart
@@ -53,7 +53,7 @@ def _metric(row: dict, metric: str, q: str) -> Any:
     return m.get(q) if isinstance(m, dict) else None
 
 
-def llm_load_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> LlmLoadView | None:
+def llm_load_view(r: Result, parts: dict[str, Any], red: Redactor) -> LlmLoadView | None:
     load = parts.get("load")
     llm = load.get("llm") if isinstance(load, dict) else None
     if not isinstance(llm, dict):

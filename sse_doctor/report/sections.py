@@ -3,7 +3,7 @@ of result, and the pure view functions that turn a result into what its template
 
 A section is a template in ``templates/`` and a view: ``view(result, parts, redactor)``
 returns what the template reads as ``view`` (None leaves the section out of the page), from
-the ScenarioResult and its redacted JSON parts. The template also sees ``r`` (the result),
+the Result and its redacted JSON parts. The template also sees ``r`` (the result),
 ``parts`` and ``fail_on``; it writes values as ``{{ x }}`` (autoescaped, redacted and cleaned
 on the way out) or ``{{ x|text(limit) }}`` when they must be cut, and draws charts with
 svg.py. Views return text already redacted and cut (report/text.py ``shown``) where they
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from markupsafe import Markup
 
 from sse_doctor.codes import SEVERITY_RANK
-from sse_doctor.model import Finding, ScenarioResult, SseObservation
+from sse_doctor.model import Finding, Result, SseObservation
 from sse_doctor.redact import Redactor
 from sse_doctor.report.html_text import (
     Shown,
@@ -50,7 +50,7 @@ MAX_EXTRA_FACTS = 40
 MAX_ROWS = 60  # experiment steps and connections listed
 MAX_COLUMNS = 12
 
-View = Callable[[ScenarioResult, dict[str, Any], Redactor], Any]
+View = Callable[[Result, dict[str, Any], Redactor], Any]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Fact:
 # --- findings ------------------------------------------------------------------------------
 
 
-def findings_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) \
+def findings_view(r: Result, parts: dict[str, Any], red: Redactor) \
         -> list[tuple[Finding, Shown | None]]:
     """The findings, worst first, each with its evidence as indented JSON."""
     out = []
@@ -100,7 +100,7 @@ class ConnectionFacts:
     extra: list[Fact]  # every other field the observation kind reports
 
 
-def connection_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) \
+def connection_view(r: Result, parts: dict[str, Any], red: Redactor) \
         -> ConnectionFacts | str:
     """Status, timing, what was received and how it ended; a sentence when nothing was
     recorded."""
@@ -187,7 +187,7 @@ class TimelineView:
     missing: str = ""  # why there is no chart
 
 
-def timeline_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> TimelineView:
+def timeline_view(r: Result, parts: dict[str, Any], red: Redactor) -> TimelineView:
     tl = timeline_for(r, parts)
     if tl is None:
         status = (parts.get("connection") or {}).get("status")
@@ -308,7 +308,7 @@ def shaped_view(key: str, title: str) -> View:
     """The JSON an observation files under ``key``, rendered by shape: scalars as facts, lists
     of steps (objects with a "text") in order, other lists of objects as tables."""
 
-    def view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> Shaped | None:
+    def view(r: Result, parts: dict[str, Any], red: Redactor) -> Shaped | None:
         data = parts.get(key)
         if isinstance(data, dict) and data:
             facts, blocks = [], []
@@ -345,7 +345,7 @@ class Watch:
     chart: Markup | None  # None when there was no reading
 
 
-def watches_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> list[Watch] | None:
+def watches_view(r: Result, parts: dict[str, Any], red: Redactor) -> list[Watch] | None:
     watches = [w for w in parts.get("watches") or [] if isinstance(w, dict)]
     if not watches:
         return None
@@ -369,7 +369,7 @@ LOAD_SERIES = (("open", "streams open"), ("failed", "streams refused so far"),
                ("lag_p99_ms", "heartbeat lag p99, ms"), ("events_per_s", "events per second"))
 
 
-def load_view(r: ScenarioResult, parts: dict[str, Any], red: Redactor) -> list[Watch] | None:
+def load_view(r: Result, parts: dict[str, Any], red: Redactor) -> list[Watch] | None:
     """A `load` run's series (one sample a second) as charts: open streams, refusals, lag."""
     load = parts.get("load")
     series = [s for s in (load or {}).get("series") or [] if isinstance(s, dict)] \
@@ -435,7 +435,7 @@ def kind_of(parts: dict[str, Any]) -> str:
     return "capture" if "har" in parts else "stream"
 
 
-def sections_for(r: ScenarioResult, parts: dict[str, Any], red: Redactor) \
+def sections_for(r: Result, parts: dict[str, Any], red: Redactor) \
         -> list[tuple[str, Any]]:
     """(template, view) for each section the result shows, in order."""
     out = []

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from sse_doctor.checks.timing_checks import silences
 from sse_doctor.codes import SEVERITY_RANK
-from sse_doctor.model import Finding, Report, ScenarioResult, SseObservation
+from sse_doctor.model import Finding, Report, Result, SseObservation
 from sse_doctor.profiles.core import ProfileResult
 from sse_doctor.redact import Redactor
 from sse_doctor.report import views
@@ -24,7 +24,7 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
 
 
-def verdict_line(r: ScenarioResult) -> Text:
+def verdict_line(r: Result) -> Text:
     v = r.verdict
     t = Text()
     t.append(f" {v.upper()} ", style=f"reverse {STYLE[v]}")
@@ -160,7 +160,7 @@ def findings_block(findings: list[Finding], red: Redactor, advice: bool = True) 
     return Group(*parts)
 
 
-def render_result(console: Console, r: ScenarioResult, red: Redactor, verbose: bool,
+def render_result(console: Console, r: Result, red: Redactor, verbose: bool,
                   title: str) -> None:
     console.print(Panel(verdict_line(r), title=title, title_align="left", expand=True))
     if r.profile is not None:

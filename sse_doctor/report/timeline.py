@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sse_doctor.checks.timing_checks import silences
-from sse_doctor.model import Chunk, CommentRec, EventRec, ScenarioResult, SseObservation
+from sse_doctor.model import Chunk, CommentRec, EventRec, Result, SseObservation
 from sse_doctor.report.html_text import integer, num
 from sse_doctor.units import size_text
 from sse_doctor.ws import closecodes
@@ -177,7 +177,7 @@ def generic_timeline(parts: dict[str, Any], obs: Any, idle_limit_s: float | None
                     close)
 
 
-def timeline_for(r: ScenarioResult, parts: dict[str, Any]) -> Timeline | None:
+def timeline_for(r: Result, parts: dict[str, Any]) -> Timeline | None:
     idle = num(getattr(r.options, "idle_limit", None))
     if isinstance(r.observation, SseObservation):
         return sse_timeline(r.observation, idle)

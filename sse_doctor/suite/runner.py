@@ -14,7 +14,7 @@ from typing import Any
 
 from sse_doctor import interrupt
 from sse_doctor.codes import SEVERITY_RANK
-from sse_doctor.model import Finding, Report, ScenarioResult, finding, mark_ignored, protocol_of
+from sse_doctor.model import Finding, Report, Result, finding, mark_ignored, protocol_of
 from sse_doctor.report.junit import fails
 from sse_doctor.suite.loader import CheckSpec, Suite
 from sse_doctor.suite.thresholds import evaluate
@@ -32,8 +32,8 @@ def deadline_for(budget_s: float, margin_s: float = MARGIN_S) -> float:
 @dataclass
 class CheckOutcome:
     spec: CheckSpec
-    result: ScenarioResult  # the suite's entry for the check: every finding, thresholds too
-    sub_results: list[ScenarioResult]  # what the command returned, when it was several
+    result: Result  # the suite's entry for the check: every finding, thresholds too
+    sub_results: list[Result]  # what the command returned, when it was several
     thresholds: dict[str, dict[str, Any]]
     failing: list[Finding]  # at or above --fail-on, not allowed, not ignored: these fail it
     allowed: list[Finding]  # found, but the check allows (or ignores) their code
@@ -89,7 +89,7 @@ def judge(findings: list[Finding], allow: frozenset[str], fail_on: str) \
     return worst_first(failing), allowed
 
 
-def merge(spec: CheckSpec, results: list[ScenarioResult]) -> ScenarioResult:
+def merge(spec: CheckSpec, results: list[Result]) -> Result:
     """One suite entry per check. A command that returns several scenarios (checkup) keeps
     them as sub-results; the entry has the union of their findings, each naming its scenario
     in its evidence and detail."""
@@ -106,7 +106,7 @@ def merge(spec: CheckSpec, results: list[ScenarioResult]) -> ScenarioResult:
                 f, detail=f"{r.name}: {f.detail}", evidence={"scenario": r.name, **f.evidence}))
         checks_run.extend(c for c in r.checks_run if c not in checks_run)
     # a HAR capture's streams may mix SSE and WebSocket
-    return ScenarioResult(name=spec.name, protocol=protocol_of(results), url=plan.url,
+    return Result(name=spec.name, protocol=protocol_of(results), url=plan.url,
                           findings=findings, checks_run=checks_run)
 
 
@@ -114,7 +114,7 @@ async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -
     t0 = time.perf_counter()
     deadline = deadline_for(spec.plan.budget_s, margin_s)
     extra: list[Finding] = []
-    results: list[ScenarioResult] = []
+    results: list[Result] = []
     try:
         results = list(await asyncio.wait_for(spec.plan.run(spec.name), deadline))
     except asyncio.TimeoutError:
@@ -138,13 +138,13 @@ def interrupted(spec: CheckSpec, fail_on: str) -> CheckOutcome:
         interrupted=True)], fail_on, 0.0)
 
 
-def outcome(spec: CheckSpec, results: list[ScenarioResult], extra: list[Finding],
+def outcome(spec: CheckSpec, results: list[Result], extra: list[Finding],
             fail_on: str, duration_s: float) -> CheckOutcome:
     """The suite's entry for a check: what its plan returned, thresholds, and the verdict."""
     if results:
         entry = merge(spec, results)
     else:
-        entry = ScenarioResult(name=spec.name, protocol=spec.plan.protocol, url=spec.plan.url,
+        entry = Result(name=spec.name, protocol=spec.plan.protocol, url=spec.plan.url,
                                findings=[], checks_run=[])
     missed, report = evaluate(spec.thresholds, results)
     entry.findings.extend(missed + extra)

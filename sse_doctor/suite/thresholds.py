@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sse_doctor.model import Finding, ScenarioResult, SseObservation, finding, when
+from sse_doctor.model import Finding, Result, SseObservation, finding, when
 from sse_doctor.units import same_unit
 
 
@@ -57,7 +57,7 @@ def measure(obs: Any) -> Measures | None:
     return Measures(first, gap, start, count)
 
 
-def evaluate(thresholds: dict[str, float], results: list[ScenarioResult]) \
+def evaluate(thresholds: dict[str, float], results: list[Result]) \
         -> tuple[list[Finding], dict[str, dict[str, Any]]]:
     """threshold-missed findings and, per threshold, {limit, measured, met}.
 

@@ -7,7 +7,7 @@ import os
 import signal
 
 from sse_doctor.model import (
-    ScenarioResult,
+    Result,
 )
 
 
@@ -18,7 +18,7 @@ def test_the_demo_reports_what_finished_when_sigterm_stops_it(monkeypatch) -> No
     from sse_doctor import demo
 
     async def first_then_signal(plan, progress, done):  # noqa: ANN001, ANN202
-        done.append(ScenarioResult(name="finished-one", protocol="sse", url="http://x/",
+        done.append(Result(name="finished-one", protocol="sse", url="http://x/",
                                    findings=[], checks_run=[], expected=[]))
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.Event().wait()  # the signal cancels this stage

@@ -11,18 +11,18 @@ from sse_doctor import feed
 from sse_doctor.exporter.config import load_config
 from sse_doctor.exporter.probe import DEADLINE_REASON, run_plan
 from sse_doctor.lab import LabServer
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.plan import Plan
 from sse_doctor.target import build_target
 
 
-def _result(name: str) -> ScenarioResult:
-    return ScenarioResult(name=name, protocol="sse", url="http://x/", findings=[],
+def _result(name: str) -> Result:
+    return Result(name=name, protocol="sse", url="http://x/", findings=[],
                           checks_run=["stalled-stream", "missing-expected-event"])
 
 
 def test_a_plan_that_ends_at_the_stop_keeps_its_result() -> None:
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         stop = feed.stop_event()
         assert stop is not None
         await stop.wait()  # as the transports do: end the connection at the stop
@@ -40,7 +40,7 @@ def test_a_plan_that_ignores_the_stop_is_cancelled_and_salvaged() -> None:
     cancelled = []
     salvaged = []
 
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -50,7 +50,7 @@ def test_a_plan_that_ignores_the_stop_is_cancelled_and_salvaged() -> None:
 
     session = feed.Feed()
 
-    def partial(reason: str) -> list[ScenarioResult]:
+    def partial(reason: str) -> list[Result]:
         salvaged.append((session.reason, reason))
         return [_result("salvaged")]
 
@@ -62,7 +62,7 @@ def test_a_plan_that_ignores_the_stop_is_cancelled_and_salvaged() -> None:
 
 
 def test_a_plan_within_its_deadline_is_not_cut() -> None:
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         return [_result(name)]
 
     results, cut = asyncio.run(run_plan(Plan("probe", build_target("http://x/"), 1.0, run),
@@ -77,11 +77,11 @@ def test_a_real_probe_cancelled_mid_stream_is_salvaged(lab: LabServer) -> None:
                                                observe_s=30, env={})
     assert spec.plan.partial is not None and spec.plan.session is not None
 
-    async def main() -> ScenarioResult:
+    async def main() -> Result:
         session = spec.plan.session
         session.stop = asyncio.Event()
 
-        async def probe() -> list[ScenarioResult]:
+        async def probe() -> list[Result]:
             feed.start(session)
             return await spec.plan.run("stalled")
 

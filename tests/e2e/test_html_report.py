@@ -26,7 +26,7 @@ from sse_doctor.model import (
     EventRec,
     ProbeOptions,
     Report,
-    ScenarioResult,
+    Result,
     SseObservation,
 )
 from sse_doctor.plan.probe import plan_probe, probe_values, run_probe
@@ -48,11 +48,11 @@ class Built:
     redactor: Redactor
     html: str
 
-    def result(self, name: str) -> ScenarioResult:
+    def result(self, name: str) -> Result:
         return next(r for r in self.report.results if r.name == name)
 
 
-async def _probe(name: str, argv: list[str]) -> tuple[ScenarioResult, Redactor]:
+async def _probe(name: str, argv: list[str]) -> tuple[Result, Redactor]:
     target, opts, ws_opts = plan_probe(probe_values(argv))
     return await run_probe(target, opts, ws_opts, name=name), target.redactor
 
@@ -77,7 +77,7 @@ def built(lab) -> Built:  # noqa: ANN001 - the conftest fixture
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
 
-    async def all_probes() -> list[tuple[ScenarioResult, Redactor]]:
+    async def all_probes() -> list[tuple[Result, Redactor]]:
         return await asyncio.gather(*(_probe(n, a) for n, a in specs))
 
     probed = asyncio.run(all_probes())
@@ -291,7 +291,7 @@ def _event(i: int, t: float, data: str, type_: str = "message") -> EventRec:
 
 
 def _report(obs: Any, name: str = "synthetic", options: Any = None) -> Report:
-    r = ScenarioResult(name, "sse", obs.url, [], [], obs, options or ProbeOptions(idle_limit=1))
+    r = Result(name, "sse", obs.url, [], [], obs, options or ProbeOptions(idle_limit=1))
     return Report("probe", obs.url, "sse", datetime.now(timezone.utc), 1.0, [r])
 
 
@@ -356,7 +356,7 @@ def test_a_real_experiment_renders_from_its_json_parts(lab) -> None:  # noqa: AN
     settings = DisconnectSettings(after_events=2)
     obs = ExperimentObservation("disconnect", target.protocol, target.url, vars(settings))
     asyncio.run(run_disconnect(target, opts, settings, obs))
-    r = ScenarioResult("disconnect", "sse", target.url, [], ["reconnect-rejected"], obs, opts)
+    r = Result("disconnect", "sse", target.url, [], ["reconnect-rejected"], obs, opts)
     report = Report("disconnect", target.url, "sse", datetime.now(timezone.utc), 1.0, [r],
                     multi=True)
     root = parse(html_report.render(report, target.redactor))
@@ -402,7 +402,7 @@ def test_watched_series_are_charted_against_their_baseline(built: Built) -> None
          "final": 4, "peak": 6, "returned": True, "settled_ms": 1500.0, "end_ms": 1000.0,
          "samples": [[0, 4], [500, 6], [1000, 5], [1500, 4]], "error_count": 0},
     ]
-    r = ScenarioResult("storm", "ws", ws.url, [], [], JsonOnlyObservation(parts), ws.options)
+    r = Result("storm", "ws", ws.url, [], [], JsonOnlyObservation(parts), ws.options)
     report = Report("storm", ws.url, "ws", built.report.started_at, 1.0, [r], multi=True)
     doc = html_report.render(report, built.redactor)
     root = parse(doc)

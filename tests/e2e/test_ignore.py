@@ -8,7 +8,7 @@ import json
 import pathlib
 import xml.etree.ElementTree as ET
 
-from sse_doctor.model import Finding, ScenarioResult, mark_ignored, verdict_of
+from sse_doctor.model import Finding, Result, mark_ignored, verdict_of
 from tests.support import cli
 
 HAR = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "har" / "leaky-tab.har"
@@ -17,7 +17,7 @@ HAR = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "har" / "leaky-
 def test_an_ignored_finding_decides_nothing() -> None:
     err = Finding("http-error", "error", "t", "d")
     note = Finding("no-event-ids", "info", "t", "d")
-    r = ScenarioResult(name="probe", protocol="sse", url="http://x/", findings=[err, note],
+    r = Result(name="probe", protocol="sse", url="http://x/", findings=[err, note],
                        checks_run=[])
     mark_ignored([r], {"http-error"})
     assert err.ignored and not note.ignored

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-from sse_doctor.model import ScenarioResult
+from sse_doctor.model import Result
 from sse_doctor.redact import Redactor
 from sse_doctor.report.sections import Records, shaped_view
 from sse_doctor.report.svg import watch_chart
 
-RESULT = ScenarioResult(name="probe", protocol="sse", url="http://x/", findings=[],
+RESULT = Result(name="probe", protocol="sse", url="http://x/", findings=[],
                         checks_run=[])
 
 

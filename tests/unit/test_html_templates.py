@@ -13,7 +13,7 @@ import pytest
 from jinja2 import ChoiceLoader, DictLoader
 from markupsafe import Markup
 
-from sse_doctor.model import Close, EventRec, ProbeOptions, Report, ScenarioResult, SseObservation
+from sse_doctor.model import Close, EventRec, ProbeOptions, Report, Result, SseObservation
 from sse_doctor.redact import MASK, Redactor
 from sse_doctor.report import html as html_report
 from sse_doctor.report import sections, svg
@@ -38,7 +38,7 @@ def _report(name: str = "stream") -> Report:
                            10, 0)]
     obs.n_events = 1
     obs.close = Close("server", 1500.0, reason=HOSTILE)
-    r = ScenarioResult(name, "sse", obs.url, [], [], obs, ProbeOptions(idle_limit=1))
+    r = Result(name, "sse", obs.url, [], [], obs, ProbeOptions(idle_limit=1))
     return Report("probe", obs.url, "sse", datetime.now(timezone.utc), 1.0, [r])
 
 

@@ -19,7 +19,7 @@ from sse_doctor.model import (
     CommentRec,
     EventRec,
     ProbeOptions,
-    ScenarioResult,
+    Result,
     SseObservation,
     finding,
 )
@@ -73,7 +73,7 @@ def test_a_profiles_codes_are_incomplete_unless_they_stand_on_a_partial_stream()
 
 
 def test_an_interrupted_experiment_keeps_only_a_refused_first_connection() -> None:
-    r = ScenarioResult("disconnect", "sse", "http://x", [finding("http-error", "500"),
+    r = Result("disconnect", "sse", "http://x", [finding("http-error", "500"),
                                                          finding("reconnect-rejected", "x")],
                        ["http-error", "reconnect-rejected", "cleanup-leak"])
     interrupted_experiment(r)

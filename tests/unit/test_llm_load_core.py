@@ -294,9 +294,9 @@ def test_arrivals_constant_and_poisson_at_the_rate() -> None:
 def report_of(obs: LlmLoadObservation):  # noqa: ANN201
     from datetime import datetime, timezone
 
-    from sse_doctor.model import Report, ScenarioResult
+    from sse_doctor.model import Report, Result
 
-    result = ScenarioResult(name="load", protocol="sse", url=obs.url,
+    result = Result(name="load", protocol="sse", url=obs.url,
                             findings=run_llm_load_checks(obs), checks_run=[], observation=obs)
     return Report(command="load", url=obs.url, protocol="sse",
                   started_at=datetime.now(timezone.utc), duration_s=5.0, results=[result])

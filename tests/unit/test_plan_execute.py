@@ -9,19 +9,19 @@ import time
 from datetime import datetime, timezone
 
 from sse_doctor import interrupt
-from sse_doctor.model import ScenarioResult, finding
+from sse_doctor.model import Result, finding
 from sse_doctor.plan.base import Plan
 from sse_doctor.plan.execute import conclude, finish
 from sse_doctor.target import build_target
 
 
-def _result(name: str, *codes: str) -> ScenarioResult:
-    return ScenarioResult(name=name, protocol="sse", url="http://x.invalid/",
+def _result(name: str, *codes: str) -> Result:
+    return Result(name=name, protocol="sse", url="http://x.invalid/",
                           findings=[finding(c, "detail") for c in codes], checks_run=list(codes))
 
 
 def _plan(**kw) -> Plan:
-    async def run(name: str) -> list[ScenarioResult]:
+    async def run(name: str) -> list[Result]:
         return [_result(name, "no-heartbeat")]
 
     return Plan("probe", build_target("http://x.invalid/?token=s3cret"), 1.0, run, **kw)
@@ -36,12 +36,12 @@ def test_conclude_runs_the_plan_to_its_report() -> None:
 def test_a_cancelled_plan_reports_what_partial_salvages_and_the_marks() -> None:
     asked: list[str] = []
 
-    def partial(reason: str) -> list[ScenarioResult]:
+    def partial(reason: str) -> list[Result]:
         asked.append(reason)
         return [_result("so far", "stalled-stream")]
 
-    def mark(results: list[ScenarioResult]) -> list[ScenarioResult]:
-        return [ScenarioResult(**{**vars(r), "checks_incomplete": ["stalled-stream"]})
+    def mark(results: list[Result]) -> list[Result]:
+        return [Result(**{**vars(r), "checks_incomplete": ["stalled-stream"]})
                 for r in results]
 
     plan = _plan(partial=partial, interrupted=mark)
@@ -60,8 +60,8 @@ def test_a_plan_that_finished_is_not_marked_and_a_har_plan_names_its_file() -> N
     assert plan.url == "http://x.invalid/?token=s3cret"
     assert "s3cret" not in plan.redactor.url(plan.url)  # the target's redactor
 
-    async def run(name: str) -> list[ScenarioResult]:
-        return [ScenarioResult(name="/ws", protocol="ws", url="ws://x.invalid/ws",
+    async def run(name: str) -> list[Result]:
+        return [Result(name="/ws", protocol="ws", url="ws://x.invalid/ws",
                                findings=[], checks_run=[])]
 
     har = Plan("har", None, 1.0, run, multi=True, url="capture.har")

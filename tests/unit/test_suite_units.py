@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from junitparser import JUnitXml
 
-from sse_doctor.model import EventRec, ScenarioResult, SseObservation, finding
+from sse_doctor.model import EventRec, Result, SseObservation, finding
 from sse_doctor.plan import Plan
 from sse_doctor.redact import Redactor
 from sse_doctor.report import junit
@@ -63,8 +63,8 @@ def _obs(times: list[float], end_ms: float, first: float | None = None) -> SseOb
     return obs
 
 
-def _result(obs: object, name: str = "c") -> ScenarioResult:
-    return ScenarioResult(name=name, protocol="sse", url="http://h.test/", findings=[],
+def _result(obs: object, name: str = "c") -> Result:
+    return Result(name=name, protocol="sse", url="http://h.test/", findings=[],
                           checks_run=[], observation=obs)
 
 
@@ -106,7 +106,7 @@ def _spec(run, budget_s: float = 0.05, name: str = "c") -> CheckSpec:  # noqa: A
 
 
 def test_a_check_past_its_deadline_fails_with_the_reason() -> None:
-    async def never(name: str) -> list[ScenarioResult]:
+    async def never(name: str) -> list[Result]:
         await asyncio.Event().wait()  # nothing ever sets it
         return []
 
@@ -119,10 +119,10 @@ def test_a_check_past_its_deadline_fails_with_the_reason() -> None:
 
 
 def test_an_internal_error_fails_only_its_check() -> None:
-    async def broken(name: str) -> list[ScenarioResult]:
+    async def broken(name: str) -> list[Result]:
         raise RuntimeError("boom")
 
-    async def fine(name: str) -> list[ScenarioResult]:
+    async def fine(name: str) -> list[Result]:
         return [_result(_obs([10.0], end_ms=100.0), name)]
 
     suite = Suite("s.toml", "s", [_spec(broken, name="broken"), _spec(fine, name="fine")])
@@ -135,7 +135,7 @@ def test_an_internal_error_fails_only_its_check() -> None:
 
 
 def test_several_scenarios_merge_into_one_entry_naming_their_source() -> None:
-    async def checkup(name: str) -> list[ScenarioResult]:
+    async def checkup(name: str) -> list[Result]:
         a = _result(_obs([10.0], end_ms=100.0), "probe")
         b = _result(None, "disconnect")
         b.findings = [finding("cleanup-leak", "state stayed at 1")]
@@ -162,7 +162,7 @@ def test_workflow_command_escaping() -> None:
 
 def _run_with(findings_by_check: dict[str, list], allow: frozenset[str] = frozenset()) \
         -> SuiteRun:
-    async def noop(name: str) -> list[ScenarioResult]:
+    async def noop(name: str) -> list[Result]:
         return []
 
     outcomes = []

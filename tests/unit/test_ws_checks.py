@@ -14,7 +14,7 @@ from rich.console import Console
 from sse_doctor.checks.ws_checks import EARLY_CLOSE_MS, run_ws_checks
 from sse_doctor.errors import UsageError
 from sse_doctor.lab import SCENARIOS
-from sse_doctor.model import Close, ProbeOptions, ScenarioResult
+from sse_doctor.model import Close, ProbeOptions, Result
 from sse_doctor.plan.probe import plan_probe, probe_values
 from sse_doctor.redact import Redactor
 from sse_doctor.report import views
@@ -392,7 +392,7 @@ def test_json_parts_follow_the_schema() -> None:
 
 def _rendered(obs: WsObservation, opts: WsOptions, verbose: bool = False) -> str:
     findings, checks = run_ws_checks(obs, opts)
-    result = ScenarioResult("probe", "ws", obs.url, findings, checks, obs, opts)
+    result = Result("probe", "ws", obs.url, findings, checks, obs, opts)
     console = Console(record=True, width=140)
     render(obs, console, Redactor(), verbose, result)
     return console.export_text()
@@ -444,7 +444,7 @@ def test_a_refused_handshake_still_has_a_close_object_in_every_view(name: str) -
     text = _rendered(obs, opts)
     assert "by the server at" in text and "handshake was refused" in text
     findings, checks = run_ws_checks(obs, opts)
-    result = ScenarioResult(name="probe", protocol="ws", url=obs.url, findings=findings,
+    result = Result(name="probe", protocol="ws", url=obs.url, findings=findings,
                             checks_run=checks, observation=obs, options=opts)
     report = Report(command="probe", url=obs.url, protocol="ws",
                     started_at=datetime.now(timezone.utc), duration_s=0.1, results=[result])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sse_doctor.errors import UsageError
-from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
+from sse_doctor.model import Finding, ProbeOptions, Result
 from sse_doctor.profiles.base import Profile, ProfileContext, finish
 from sse_doctor.profiles.core import ProfileResult, Step
 from sse_doctor.redact import is_secret_param
@@ -97,7 +97,7 @@ class GraphqlProfile(Profile):
         # that ends the session early gets this profile's own codes.
         return frozenset({"stream-ended", "no-event-ids", "ws-server-closed"})
 
-    async def run(self, ctx: ProfileContext) -> ScenarioResult:
+    async def run(self, ctx: ProfileContext) -> Result:
         from sse_doctor.profiles.graphql import driver
         from sse_doctor.profiles.graphql.checks import filter_generic
         from sse_doctor.profiles.graphql.protocol import GqlSession

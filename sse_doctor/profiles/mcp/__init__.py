@@ -17,7 +17,7 @@ import json
 from typing import Any, ClassVar
 
 from sse_doctor.errors import UsageError
-from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
+from sse_doctor.model import Finding, ProbeOptions, Result
 from sse_doctor.profiles.base import Profile, ProfileContext, finish
 from sse_doctor.profiles.core import ProfileResult, Step
 from sse_doctor.profiles.mcp import messages
@@ -65,7 +65,7 @@ class McpProfile(Profile):
                                "the answers")
         return McpOptions(version, call or None, args, answers)
 
-    async def run(self, ctx: ProfileContext) -> ScenarioResult:
+    async def run(self, ctx: ProfileContext) -> Result:
         from sse_doctor.profiles.mcp.driver import run_session
 
         popts = ctx.popts or McpOptions()

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sse_doctor.errors import UsageError
-from sse_doctor.model import Finding, ProbeOptions, ScenarioResult
+from sse_doctor.model import Finding, ProbeOptions, Result
 from sse_doctor.profiles.base import Profile, ProfileContext, finish
 from sse_doctor.profiles.core import ProfileResult, Step
 from sse_doctor.profiles.hints import socketio_url
@@ -88,7 +88,7 @@ class SocketIoProfile(Profile):
         # that ends the session gets socketio-server-disconnect, in Socket.IO's words.
         return frozenset({"ws-server-closed"})
 
-    async def run(self, ctx: ProfileContext) -> ScenarioResult:
+    async def run(self, ctx: ProfileContext) -> Result:
         from dataclasses import replace
 
         from sse_doctor.profiles.socketio.driver import Driver
