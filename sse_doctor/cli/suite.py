@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+from sse_doctor.cli.experiments import run_with_progress
 from sse_doctor.cli.output import StdoutConsole, check_outputs, check_writable, write
 from sse_doctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from sse_doctor.plan import PLANNERS
 from sse_doctor.report import junit
 from sse_doctor.target import build_target
-
-
-def _progress_run(suite, jobs: int, fail_on: str, show: bool):  # noqa: ANN001, ANN202
-    from sse_doctor.suite.runner import run_suite
-
-    console = Console(stderr=True)
-    if not show or not console.is_terminal:
-        return run_suite(suite, jobs=jobs, fail_on=fail_on)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task(f"running {len(suite.checks)} checks", total=len(suite.checks))
-        return run_suite(suite, jobs=jobs, fail_on=fail_on,
-                         on_done=lambda _o: progress.advance(task))
 
 
 def run_command(values: dict[str, Any]) -> int:
@@ -36,6 +20,7 @@ def run_command(values: dict[str, Any]) -> int:
     from sse_doctor.suite import report as suite_report
     from sse_doctor.suite import terminal as suite_terminal
     from sse_doctor.suite.loader import SuiteInvalid, load_suite
+    from sse_doctor.suite.runner import suite_plan
 
     suite_path, jobs, json_out = values["suite_path"], values["jobs"], values["json_out"]
     junit_out, html_out, quiet = values["junit_out"], values["html_out"], values["quiet"]
@@ -57,7 +42,11 @@ def run_command(values: dict[str, Any]) -> int:
             spec.ignore = spec.ignore | cli_ignore
     fail = values["fail_on"]
     to_stdout = json_out == "-"
-    run = _progress_run(suite, jobs, fail, show=not (quiet or to_stdout))
+    # `run` is a Plan like every command: progress on a terminal, Ctrl-C cancels the checks
+    # under way and the report still has every check (the unfinished ones incomplete)
+    plan, checks = suite_plan(suite, jobs=jobs, fail_on=fail)
+    outcome = run_with_progress(plan, "run", quiet or to_stdout)
+    run = checks.suite_run(outcome.report, outcome.stop)
     red = suite.redactor()
 
     if junit_out:
@@ -91,12 +80,11 @@ def run_command(values: dict[str, Any]) -> int:
             console.print(suite_terminal.verdict_line(run))
         else:
             suite_terminal.render(run, console, red, verbose=values["verbose"])
-    if run.interrupted:
+    if outcome.stop.interrupted:
         from sse_doctor import interrupt
 
-        stop = interrupt.Stop(signum=run.signal or signal.SIGINT)
-        interrupt.say_interrupted(stop)
-        return stop.exit_code
+        interrupt.say_interrupted(outcome.stop)
+        return outcome.stop.exit_code
     return EXIT_OK if run.passed else EXIT_FINDINGS
 
 

@@ -9,12 +9,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sse_doctor import interrupt
 from sse_doctor.codes import SEVERITY_RANK
 from sse_doctor.model import Finding, Report, Result, finding, mark_ignored, protocol_of
+from sse_doctor.plan import Plan
 from sse_doctor.report.junit import fails
 from sse_doctor.suite.loader import CheckSpec, Suite
 from sse_doctor.suite.thresholds import evaluate
@@ -181,22 +182,62 @@ async def run_checks(suite: Suite, jobs: int, fail_on: str,
     return [outcomes[id(c)] for c in suite.checks]
 
 
+class SuiteChecks:
+    """The checks of one `sse-doctor run` as they finish: what its Plan runs, and what it
+    salvages when a signal cancels it (the checks done, every other one check-incomplete)."""
+
+    def __init__(self, suite: Suite, jobs: int, fail_on: str, margin_s: float) -> None:
+        self.suite, self.jobs, self.fail_on, self.margin_s = suite, jobs, fail_on, margin_s
+        self.done: dict[int, CheckOutcome] = {}
+        self._progress: Callable[[int, int], None] | None = None
+
+    def set_progress(self, callback: Callable[[int, int], None]) -> None:
+        self._progress = callback
+
+    def _record(self, o: CheckOutcome) -> None:
+        self.done[id(o.spec)] = o
+        if self._progress is not None:
+            self._progress(len(self.done), len(self.suite.checks))
+
+    async def run(self, _name: str) -> list[Result]:
+        await run_checks(self.suite, self.jobs, self.fail_on, self._record, self.margin_s)
+        return [o.result for o in self.outcomes()]
+
+    def outcomes(self) -> list[CheckOutcome]:
+        """Every check's outcome, in the suite's order; one that did not finish is
+        check-incomplete."""
+        return [self.done.get(id(spec)) or interrupted(spec, self.fail_on)
+                for spec in self.suite.checks]
+
+    def partial(self, _reason: str) -> list[Result]:
+        return [o.result for o in self.outcomes()]
+
+    def suite_run(self, report: Report, stop: interrupt.Stop) -> SuiteRun:
+        return SuiteRun(suite=self.suite, fail_on=self.fail_on, started_at=report.started_at,
+                        duration_s=report.duration_s, outcomes=self.outcomes(),
+                        interrupted=stop.interrupted, signal=stop.signum)
+
+
+def suite_plan(suite: Suite, *, jobs: int = 4, fail_on: str = "error",
+               margin_s: float = MARGIN_S) -> tuple[Plan, SuiteChecks]:
+    """`sse-doctor run` as a Plan, like every command: run it with plan.execute (a signal
+    cancels the checks under way, each closing its connections, and the report has every
+    check, the unfinished ones check-incomplete); `SuiteChecks.suite_run` then gives the
+    suite's own view (per-check outcomes, for JUnit, GitHub and the suite JSON)."""
+    checks = SuiteChecks(suite, jobs, fail_on, margin_s)
+    # at most: every check's deadline, the ones that share the --jobs slots one after another
+    budget = sum(deadline_for(c.plan.budget_s, margin_s) for c in suite.checks)
+    plan = Plan(command="run", target=None, budget_s=budget, run=checks.run,
+                partial=checks.partial, on_progress=checks.set_progress, multi=True,
+                url=suite.path, redactor=suite.redactor())
+    return plan, checks
+
+
 def run_suite(suite: Suite, *, jobs: int = 4, fail_on: str = "error",
-              on_done: Callable[[CheckOutcome], None] | None = None,
               margin_s: float = MARGIN_S) -> SuiteRun:
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
-    done: dict[int, CheckOutcome] = {}
+    """Run a suite's plan to its SuiteRun (in a fresh event loop, signals handled)."""
+    from sse_doctor.plan.execute import execute
 
-    def record(o: CheckOutcome) -> None:
-        done[id(o.spec)] = o
-        if on_done is not None:
-            on_done(o)
-
-    # Ctrl-C or SIGTERM cancels every check, and each closes its connections.
-    _, stop = interrupt.run(lambda _stop: run_checks(suite, jobs, fail_on, record, margin_s),
-                            cancel=True)
-    outcomes = [done.get(id(spec)) or interrupted(spec, fail_on) for spec in suite.checks]
-    return SuiteRun(suite=suite, fail_on=fail_on, started_at=started,
-                    duration_s=time.perf_counter() - t0, outcomes=outcomes,
-                    interrupted=stop.interrupted, signal=stop.signum)
+    plan, checks = suite_plan(suite, jobs=jobs, fail_on=fail_on, margin_s=margin_s)
+    outcome = execute(plan)
+    return checks.suite_run(outcome.report, outcome.stop)
