@@ -1,7 +1,8 @@
 """The data that flows through the core: observations in, findings out, one report model.
 
-Observations are what a scenario recorded (timestamped raw material, already parsed);
-checks turn them into findings; renderers turn the report into text, JSON or JUnit.
+Observations are what an engine recorded (timestamped raw material, already parsed); checks
+turn them into findings, a command's conclusion into Results, and renderers the Report into
+text, JSON, JUnit or HTML.
 Times are milliseconds since the request (or WS opening handshake) was sent.
 """
 

@@ -1,8 +1,8 @@
 """The plan layer: option values in, a validated Plan out (no Typer here).
 
-URL + options -> Plan (Target, scenario options) -> scenario -> observation -> checks ->
-findings -> report. The CLI commands, suite checks and the demo all build their plans
-through `plan_command`, so an option means the same everywhere and is validated once.
+URL + options -> Plan (Target, the command's options) -> engine -> observation -> checks ->
+conclusion (Results) -> Report. The CLI commands, suite checks, the demo and the Python API
+all build their plans through `plan_command`, so an option means the same everywhere and is validated once.
 """
 
 from __future__ import annotations

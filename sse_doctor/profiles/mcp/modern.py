@@ -20,19 +20,19 @@ from sse_doctor.profiles.mcp.exchange import McpRecord, Reply, Request, answers,
 from sse_doctor.profiles.mcp.messages import Message
 
 
-class McpSession(Protocol):
-    """What the walks here need of the conversation (protocol.McpSession)."""
+class Conversation(Protocol):
+    """What the walks here need of the conversation (protocol.McpSession is the one)."""
 
     url: str
     record: McpRecord
     call: str | None
     call_args: dict[str, Any] | None
     input_responses: dict[str, Any] | None
-    _now: float
+    now: float
 
     def next_id(self) -> int: ...
 
-    def _messages(self, where: str, reply: Reply, typed: bool = True) -> list[Message]: ...
+    def messages(self, where: str, reply: Reply, typed: bool = True) -> list[Message]: ...
 
 # (capability, list method, the result's key) walked when the server advertises them.
 LISTS = (("tools", "tools/list", "tools"), ("resources", "resources/list", "resources"),
@@ -94,7 +94,7 @@ def read_discover(reply: Reply, rpc_id: int, version: str, msgs: list[Message]) 
                       f"{status} ({rpc.excerpt(reply.body) or 'no body'})")
 
 
-def negotiate(s: McpSession) -> Generator[Request, Reply, bool]:
+def negotiate(s: Conversation) -> Generator[Request, Reply, bool]:
     """Discover first. True when the conversation is over (a modern walk, or a stop); False
     to fall back to the 2025 handshake (its initialize offers rec.version_offered)."""
     rec = s.record
@@ -111,7 +111,7 @@ def negotiate(s: McpSession) -> Generator[Request, Reply, bool]:
             rec.unreachable = reply.error
             rec.step(reply.t_ms, "server/discover", None, reply.error, False)
             return True
-        msgs = s._messages("server/discover", reply, typed=False) \
+        msgs = s.messages("server/discover", reply, typed=False) \
             if reply.status is not None and reply.status < 400 else []
         seen = read_discover(reply, rpc_id, version, msgs)
         rec.negotiation.append(f"discover {version}: " + (
@@ -162,7 +162,7 @@ def negotiate(s: McpSession) -> Generator[Request, Reply, bool]:
         return False
 
 
-def walk(s: McpSession, version: str, result: dict[str, Any], first: Reply) \
+def walk(s: Conversation, version: str, result: dict[str, Any], first: Reply) \
         -> Generator[Request, Reply, None]:
     """The 2026-07-28 walk of a server whose discover named the revision."""
     rec = s.record
@@ -189,7 +189,7 @@ def walk(s: McpSession, version: str, result: dict[str, Any], first: Reply) \
     yield from _listen(s, version, caps)
 
 
-def _exchange(s: McpSession, version: str, step: str, method: str,
+def _exchange(s: Conversation, version: str, step: str, method: str,
               params: dict[str, Any] | None = None) \
         -> Generator[Request, Reply, tuple[Reply, Message | None]]:
     """One stateless request; its reply and the response to it (None: recorded as why)."""
@@ -217,7 +217,7 @@ def _exchange(s: McpSession, version: str, step: str, method: str,
                  f"refused: error {code} {message!r}" if code is not None
                  else f"refused: {rpc.excerpt(reply.body) or 'no body'}", False)
         return reply, None
-    msgs = s._messages(step, reply)
+    msgs = s.messages(step, reply)
     answer = next((m for m in msgs if m.answers(rpc_id)), None)
     if answer is None:
         what = ("202 Accepted with no body: the request got no response" if reply.status == 202
@@ -231,7 +231,7 @@ def _exchange(s: McpSession, version: str, step: str, method: str,
     return reply, answer
 
 
-def _list(s: McpSession, version: str, method: str, key: str) \
+def _list(s: Conversation, version: str, method: str, key: str) \
         -> Generator[Request, Reply, None]:
     rec = s.record
     reply, answer = yield from _exchange(s, version, method, method)
@@ -255,7 +255,7 @@ def _list(s: McpSession, version: str, method: str, key: str) \
              detail + (" (SSE)" if reply.is_sse else " (JSON)"))
 
 
-def _header_check(s: McpSession, version: str) -> Generator[Request, Reply, None]:
+def _header_check(s: Conversation, version: str) -> Generator[Request, Reply, None]:
     """The spec's MUST: a body whose Mcp-Method header names another method gets 400 with
     -32020 (HeaderMismatch). A server that serves it lets a gateway route on one method while
     it runs another."""
@@ -271,7 +271,7 @@ def _header_check(s: McpSession, version: str) -> Generator[Request, Reply, None
         rec.step(reply.t_ms, step, 400, "a Mcp-Method header that contradicts the body is "
                  "refused with -32020, as the spec asks")
         return
-    msgs = s._messages(step, reply) if reply.status is not None and reply.status < 300 else []
+    msgs = s.messages(step, reply) if reply.status is not None and reply.status < 300 else []
     if any(m.answers(rpc_id) and m.kind == "response" for m in msgs):
         rec.headers_ignored = ("server/discover sent with `Mcp-Method: tools/list` was served "
                                f"({reply.status}) instead of refused with 400 and -32020")
@@ -282,7 +282,7 @@ def _header_check(s: McpSession, version: str) -> Generator[Request, Reply, None
              else f"refused, though not with 400 and -32020 ({code} {message!r})")
 
 
-def _call(s: McpSession, version: str) -> Generator[Request, Reply, None]:
+def _call(s: Conversation, version: str) -> Generator[Request, Reply, None]:
     """The one tool call the user named (--call TOOL --args JSON). An input_required answer
     is retried once with the user's --input-responses and the requestState it carried (the
     spec's multi round-trip request); without them the round trip stops there."""
@@ -337,7 +337,7 @@ def judge_call(rec: McpRecord, step: str, reply: Reply, answer: Message | None) 
              + (" (SSE)" if reply.is_sse else " (JSON)"))
 
 
-def _listen(s: McpSession, version: str, caps: dict[str, Any]) \
+def _listen(s: Conversation, version: str, caps: dict[str, Any]) \
         -> Generator[Request, Reply, None]:
     """subscriptions/listen for what the server advertises as changing, held for the window:
     the acknowledgement must come first; the stream is then judged as any SSE stream."""
@@ -346,7 +346,7 @@ def _listen(s: McpSession, version: str, caps: dict[str, Any]) \
               if isinstance(caps.get(c), dict) and caps[c].get("listChanged") is True}
     if not wanted:
         rec.listen = "skipped"
-        rec.step(s._now, "subscriptions/listen", "skipped",
+        rec.step(s.now, "subscriptions/listen", "skipped",
                  "the server advertises no listChanged capability to listen for")
         return
     rpc_id = s.next_id()
@@ -373,7 +373,7 @@ def _listen(s: McpSession, version: str, caps: dict[str, Any]) \
         rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail, False)
         return
     rec.get_observation = reply.observation  # judged as any stream (a refusal is not one)
-    msgs = [m for m in s._messages("subscriptions/listen", reply) if m.kind != "invalid"]
+    msgs = [m for m in s.messages("subscriptions/listen", reply) if m.kind != "invalid"]
     rec.listen, rec.listen_detail = judge_listen(reply, msgs, rpc_id)
     rec.step(reply.t_ms, "subscriptions/listen", reply.status, rec.listen_detail,
              rec.listen == "ok")

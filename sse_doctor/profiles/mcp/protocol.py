@@ -61,7 +61,7 @@ class McpSession:
         self.input_responses = input_responses
         self._get_events: list[SseItem] = []  # the GET stream's, for the resume
         self._last_post: Reply | None = None  # the tools/list answer, for the resume
-        self._now = 0.0  # the latest time a reply told us, for steps without a request
+        self.now = 0.0  # the latest time a reply told us, for steps without a request
         self._ids = 0
         self._gen = self._conversation()
 
@@ -73,7 +73,7 @@ class McpSession:
         return next(self._gen, None)
 
     def receive(self, reply: Reply) -> Request | None:
-        self._now = max(self._now, reply.end_ms, reply.t_ms)
+        self.now = max(self.now, reply.end_ms, reply.t_ms)
         try:
             return self._gen.send(reply)
         except StopIteration:
@@ -93,7 +93,7 @@ class McpSession:
             h.append(("MCP-Protocol-Version", rec.version))
         return h
 
-    def _messages(self, where: str, reply: Reply, typed: bool = True) -> list[Message]:
+    def messages(self, where: str, reply: Reply, typed: bool = True) -> list[Message]:
         """The JSON-RPC messages of an answer; invalid ones are recorded. An answer that is
         neither JSON nor SSE is one invalid message (unless `typed` is False: initialize
         reports that as its own failure)."""
@@ -213,7 +213,7 @@ class McpSession:
 
     def _initialize(self, reply: Reply) -> Generator[Request, Reply, bool]:
         rec = self.record
-        msgs = self._messages("initialize", reply, typed=False)
+        msgs = self.messages("initialize", reply, typed=False)
         answer = next((m for m in msgs if m.answers(1)), None)
         ok_status = reply.status is not None and 200 <= reply.status < 300
         reason = None
@@ -304,7 +304,7 @@ class McpSession:
         reply, lost = yield from self._poll(method, reply, 2)
         if lost:
             return True
-        msgs = self._messages(method, reply)
+        msgs = self.messages(method, reply)
         answer = next((m for m in msgs if m.answers(2)), None)
         if answer is None:
             if any(m.kind == "invalid" for m in msgs) and not reply.is_sse:
@@ -357,7 +357,7 @@ class McpSession:
         reply, lost = yield from self._poll(step, reply, 4)
         if lost:
             return
-        answer = next((m for m in self._messages(step, reply) if m.answers(4)), None)
+        answer = next((m for m in self.messages(step, reply) if m.answers(4)), None)
         if answer is None:
             rec.missing.append((step, self._no_answer(reply)))
             rec.step(reply.t_ms, step, reply.status, self._no_answer(reply), False)
@@ -444,7 +444,7 @@ class McpSession:
             rec.step(reply.t_ms, "GET stream", reply.status,
                      f"not an event stream ({reply.content_type or 'no Content-Type'})", False)
             return True
-        msgs = self._messages("GET stream", reply)
+        msgs = self.messages("GET stream", reply)
         n_ids = sum(1 for e in reply.events if e.id)
         obs = reply.observation
         comments = getattr(obs, "n_comments", 0)
@@ -462,7 +462,7 @@ class McpSession:
         if plan is None:
             source, plan = "POST stream", resume_plan(post_events)
         if plan is None:
-            rec.step(self._now, "resume", "skipped",
+            rec.step(self.now, "resume", "skipped",
                      "not tried: no stream carried event ids to resume from")
             return
         last_id, before, expected = plan
@@ -476,13 +476,13 @@ class McpSession:
         detail = f"{source} from Last-Event-ID {last_id!r}: {detail}"
         if rec.resume != "broken":  # a response lost to SSE polling stays the finding
             rec.resume, rec.resume_detail, rec.resume_evidence = verdict, detail, evidence
-        self._messages("resume", reply)
+        self.messages("resume", reply)
         rec.step(reply.t_ms, "resume", reply.status, detail, verdict == "ok")
 
     def _terminate(self) -> Generator[Request, Reply, None]:
         rec = self.record
         if not rec.session_id:
-            rec.step(self._now, "DELETE", "skipped",
+            rec.step(self.now, "DELETE", "skipped",
                      "no session id was issued: nothing to terminate")
             return
         reply = yield Request("DELETE", "DELETE", self.url, self._session_headers(),
@@ -510,7 +510,7 @@ class McpSession:
             rec.terminate = "ok"
             rec.step(reply.t_ms, name, reply.status, "the ended session is refused")
             return
-        msgs = self._messages(name, reply)
+        msgs = self.messages(name, reply)
         if reply.status is not None and 200 <= reply.status < 300 and \
                 any(m.answers(3) for m in msgs):
             rec.terminate = "not-terminated"
@@ -606,7 +606,7 @@ class McpSession:
         reply = yield Request(method, "POST", rec.legacy_endpoint, hdrs,
                               rpc.request(2, method, {} if method == "tools/list" else None),
                               rpc_id=2, read="legacy-rpc", until=answers(2))
-        msgs = self._messages(method, _legacy_as_post(reply))
+        msgs = self.messages(method, _legacy_as_post(reply))
         answer = next((m for m in msgs if m.answers(2)), None)
         if answer is None:
             what = (f"POST {reply.post_status}, then no response on the stream"
@@ -629,7 +629,7 @@ class McpSession:
         reply = yield Request("legacy stream", "GET", self.url, [], read="legacy-hold")
         rec.get_observation = reply.observation
         rec.get_status = getattr(reply.observation, "status", None)
-        self._messages("legacy stream", reply)
+        self.messages("legacy stream", reply)
         obs = reply.observation
         rec.step(reply.t_ms, "legacy stream", getattr(obs, "status", None),
                  f"held until {getattr(obs, 'end_ms', 0.0) / 1000:.1f} s: "
