@@ -2,7 +2,8 @@
 
 URL + options -> Plan (Target, the command's options) -> engine -> observation -> checks ->
 conclusion (Results) -> Report. The CLI commands, suite checks, the demo and the Python API
-all build their plans through `plan_command`, so an option means the same everywhere and is validated once.
+all build their plans through `plan_command`, so an option means the same everywhere and
+is validated once.
 """
 
 from __future__ import annotations

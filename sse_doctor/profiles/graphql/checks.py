@@ -47,33 +47,47 @@ def _silences(obs: Any) -> list[tuple[float, float]]:
     return []
 
 
-def check_session(s: GqlSession, obs: Any, idle_limit_s: float) -> list[Finding]:
-    out: list[Finding] = []
-    ws = obs if isinstance(obs, WsObservation) else None
+def _server_close_code(obs: Any) -> int | None:
     close = getattr(obs, "close", None)
-    server_code = close.code if close is not None and close.by == "server" else None
-    if ws is not None and ws.opened and (ws.subprotocol not in SUBPROTOCOLS
-                                         or server_code == 4406):
-        picked = ws.subprotocol or "none"
-        detail = (f"The server accepted the WebSocket with subprotocol {picked} although "
-                  f"{' and '.join(SUBPROTOCOLS)} were offered")
-        if server_code is not None:
-            detail += f", then closed with {server_code}" + (
-                f' "{close.reason}"' if close.reason else "")
-        out.append(finding("graphql-subprotocol-mismatch", detail + ".", subprotocol=picked,
-                           offered=list(SUBPROTOCOLS), close_code=server_code))
-        return out
+    return close.code if close is not None and close.by == "server" else None
+
+
+def _subprotocol_mismatch(obs: Any) -> Finding | None:
+    ws = obs if isinstance(obs, WsObservation) else None
+    server_code = _server_close_code(obs)
+    if ws is None or not ws.opened or (ws.subprotocol in SUBPROTOCOLS and server_code != 4406):
+        return None
+    picked = ws.subprotocol or "none"
+    detail = (f"The server accepted the WebSocket with subprotocol {picked} although "
+              f"{' and '.join(SUBPROTOCOLS)} were offered")
+    if server_code is not None:
+        detail += f", then closed with {server_code}" + (
+            f' "{obs.close.reason}"' if obs.close.reason else "")
+    return finding("graphql-subprotocol-mismatch", detail + ".", subprotocol=picked,
+                   offered=list(SUBPROTOCOLS), close_code=server_code)
+
+
+def _ack_timeout(s: GqlSession) -> list[Finding]:
     if s.connection_error is not None:
-        out.append(finding("graphql-ack-timeout",
-                           f"The server answered connection_init with connection_error "
-                           f"({s.connection_error}) instead of connection_ack.",
-                           connection_error=s.connection_error))
-    elif s.ack_waited_ms is not None:
-        out.append(finding("graphql-ack-timeout",
-                           f"No connection_ack within {ms_text(s.ack_waited_ms)} (--timeout) "
-                           f"of connection_init on {s.dialect}.",
-                           waited_ms=round(s.ack_waited_ms, 1)))
+        return [finding("graphql-ack-timeout",
+                        f"The server answered connection_init with connection_error "
+                        f"({s.connection_error}) instead of connection_ack.",
+                        connection_error=s.connection_error)]
+    if s.ack_waited_ms is not None:
+        return [finding("graphql-ack-timeout",
+                        f"No connection_ack within {ms_text(s.ack_waited_ms)} (--timeout) "
+                        f"of connection_init on {s.dialect}.",
+                        waited_ms=round(s.ack_waited_ms, 1))]
+    return []
+
+
+def _close_code(s: GqlSession, obs: Any) -> list[Finding]:
+    """The server's own GraphQL close code, or the 4400 we closed with on an unreadable
+    message (as the graphql-ws client does)."""
+    server_code = _server_close_code(obs)
+    out: list[Finding] = []
     if is_graphql_close(server_code):
+        close = obs.close
         words = close_words(server_code)
         step = "before the connection_ack" if not s.acked else (
             "while the operation ran" if s.complete_ms is None else "after complete")
@@ -89,36 +103,58 @@ def check_session(s: GqlSession, obs: Any, idle_limit_s: float) -> list[Finding]
                            f"closed with 4400 ({close_words(4400)}), as the graphql-ws client "
                            f"does.", close_code=4400, by="client",
                            messages=s.unknown_examples[:3]))
-    if s.errors:
-        where = "error message" if s.dialect != SSE else "next event"
-        out.append(finding("graphql-operation-error",
-                           f"{s.n_errors} GraphQL error(s) (first at {ms_text(s.error_ms or 0)},"
-                           f" after {s.results} result(s)): " + "; ".join(
-                               repr(m) for m in s.errors) + ".",
-                           messages=s.errors, count=s.n_errors, first_in=where))
-    ended_early = False
-    if s.complete_ms is None and s.subscribe_ms is not None and not s.errors:
-        if s.dialect == SSE:
-            ended_early = close is not None and close.by in ("server", "transport") and \
-                isinstance(obs, SseObservation) and obs.streamed
-        elif s.kind != "subscription" and s.acked and not is_graphql_close(server_code):
-            ended_early = True
-    if ended_early:
-        what = "the SSE stream" if s.dialect == SSE else f"the {s.kind}"
-        how = (f"the server ended it at {ms_text(close.t_ms)}" if close is not None
-               and close.by in ("server", "transport") else "the window ended")
-        out.append(finding("graphql-no-complete",
-                           f"{what[0].upper() + what[1:]} ended without complete: {how} after "
-                           f"{s.results} result(s).", results=s.results, operation=s.kind))
+    return out
+
+
+def _operation_error(s: GqlSession) -> list[Finding]:
+    if not s.errors:
+        return []
+    where = "error message" if s.dialect != SSE else "next event"
+    return [finding("graphql-operation-error",
+                    f"{s.n_errors} GraphQL error(s) (first at {ms_text(s.error_ms or 0)}, "
+                    f"after {s.results} result(s)): " + "; ".join(repr(m) for m in s.errors)
+                    + ".", messages=s.errors, count=s.n_errors, first_in=where)]
+
+
+def _no_complete(s: GqlSession, obs: Any) -> list[Finding]:
+    if s.complete_ms is not None or s.subscribe_ms is None or s.errors:
+        return []
+    close = getattr(obs, "close", None)
+    if s.dialect == SSE:
+        ended_early = close is not None and close.by in ("server", "transport") and \
+            isinstance(obs, SseObservation) and obs.streamed
+    else:
+        ended_early = s.kind != "subscription" and s.acked and \
+            not is_graphql_close(_server_close_code(obs))
+    if not ended_early:
+        return []
+    what = "the SSE stream" if s.dialect == SSE else f"the {s.kind}"
+    how = (f"the server ended it at {ms_text(close.t_ms)}" if close is not None
+           and close.by in ("server", "transport") else "the window ended")
+    return [finding("graphql-no-complete",
+                    f"{what[0].upper() + what[1:]} ended without complete: {how} after "
+                    f"{s.results} result(s).", results=s.results, operation=s.kind)]
+
+
+def _no_keepalive(s: GqlSession, obs: Any, idle_limit_s: float) -> list[Finding]:
     limit_ms = idle_limit_s * 1000
     long = [(a, b) for a, b in _silences(obs) if b - a > limit_ms]
-    if long and (s.acked or s.dialect == SSE):
-        a, b = max(long, key=lambda g: g[1] - g[0])
-        kinds = ", ".join(f"{k} {v}" for k, v in s.keepalive_counts(obs).items())
-        out.append(finding("graphql-no-keepalive",
-                           f"Nothing from the server for {ms_text(b - a)} (from {ms_text(a)} to "
-                           f"{ms_text(b)}), longer than --idle-limit {idle_limit_s:g} s; "
-                           f"keepalives seen: {kinds}. " + proxy_idle_sentence(b - a),
-                           longest_silence_ms=round(b - a, 1),
-                           idle_limit_s=idle_limit_s))
-    return out
+    if not long or not (s.acked or s.dialect == SSE):
+        return []
+    a, b = max(long, key=lambda g: g[1] - g[0])
+    kinds = ", ".join(f"{k} {v}" for k, v in s.keepalive_counts(obs).items())
+    return [finding("graphql-no-keepalive",
+                    f"Nothing from the server for {ms_text(b - a)} (from {ms_text(a)} to "
+                    f"{ms_text(b)}), longer than --idle-limit {idle_limit_s:g} s; "
+                    f"keepalives seen: {kinds}. " + proxy_idle_sentence(b - a),
+                    longest_silence_ms=round(b - a, 1), idle_limit_s=idle_limit_s)]
+
+
+def check_session(s: GqlSession, obs: Any, idle_limit_s: float) -> list[Finding]:
+    """Every GraphQL finding of one conversation; one function per code. A subprotocol
+    mismatch decides alone (nothing after it is GraphQL)."""
+    mismatch = _subprotocol_mismatch(obs)
+    if mismatch is not None:
+        return [mismatch]
+    return [*_ack_timeout(s), *_close_code(s, obs), *_operation_error(s),
+            *_no_complete(s, obs), *_no_keepalive(s, obs, idle_limit_s)]
