@@ -10,7 +10,14 @@ import json
 import sys
 from typing import Any
 
-from sse_doctor.cli.output import check_outputs, check_writable, emit_and_exit, err, write
+from sse_doctor.cli.output import (
+    check_outputs,
+    check_writable,
+    emit_and_exit,
+    err,
+    exit_code_for,
+    write,
+)
 from sse_doctor.conclude.proxy import unreachable_line
 from sse_doctor.errors import EXIT_UNREACHABLE, UsageError
 from sse_doctor.plan import plan_command
@@ -47,4 +54,13 @@ def proxy_command(values: dict[str, Any]) -> int:
         err(f"mitmdump stopped: {red.text(seen.errors[-1])}")
     if not report.results and json_out != "-" and not quiet and plan.empty_note:
         sys.stderr.write(plan.empty_note + "\n")
-    return emit_and_exit(report, red, values, outcome.stop)
+    try:
+        return emit_and_exit(report, red, values, outcome.stop)
+    except OSError:
+        # SIGHUP ended it normally, and took the terminal with it: the files are written
+        if not plan.session.reason.endswith("(SIGHUP)"):
+            raise
+        from sse_doctor.cli.live_view import discard_terminal
+
+        discard_terminal()
+        return exit_code_for(report, values["fail_on"])
