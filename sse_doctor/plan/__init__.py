@@ -25,6 +25,7 @@ PLANNERS: dict[str, Callable[[dict[str, Any]], Plan]] = {
     "checkup": experiments.plan_checkup,
     "load": lambda values: _load_plan(values),
     "har": lambda values: _har_plan(values),
+    "proxy": lambda values: _proxy_plan(values),
 }
 
 
@@ -36,6 +37,12 @@ def _load_plan(values: dict[str, Any]) -> Plan:
 
 def _har_plan(values: dict[str, Any]) -> Plan:
     from sse_doctor.plan.har import plan
+
+    return plan(values)
+
+
+def _proxy_plan(values: dict[str, Any]) -> Plan:
+    from sse_doctor.plan.proxy import plan  # the proxy engine, only when the proxy runs
 
     return plan(values)
 

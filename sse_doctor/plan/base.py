@@ -39,6 +39,9 @@ class Plan:
     session: Any = None  # feed.Feed
     grace_s: float = 1.0
     interrupted: Callable[[list[Result]], list[Result]] | None = None
+    # A stop is this plan's normal end (the proxy runs until Ctrl-C): when `run` returns in
+    # its grace, the report is complete, not interrupted, and the exit code is its findings'.
+    stop_is_end: bool = False
     multi: bool = False  # the report always fills `scenarios` (experiments, har)
     url: str = ""  # what the report names; default: the target's URL (har: the file)
     redactor: Redactor = field(default_factory=Redactor)

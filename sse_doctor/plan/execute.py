@@ -52,7 +52,9 @@ def finish(plan: Plan, results: list[Result] | None, stop: interrupt.Stop | None
 def execute(plan: Plan, name: str | None = None, *, wrap: Wrap | None = None) -> Outcome:
     """Run `plan` in a fresh event loop to its report. The first Ctrl-C (SIGTERM, SIGHUP)
     stops it: a plan with a session ends early and reports what it saw, any other is
-    cancelled and reports what it finished (`Outcome.stop` says which signal came)."""
+    cancelled and reports what it finished (`Outcome.stop` says which signal came). For a
+    plan whose stop is its normal end (`Plan.stop_is_end`: the proxy) a stop it obeyed in
+    time leaves the report complete and `Outcome.stop` not interrupted."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     session = plan.session
@@ -64,6 +66,8 @@ def execute(plan: Plan, name: str | None = None, *, wrap: Wrap | None = None) ->
         return await _in_session(plan, name or plan.command, wrap)
 
     results, stop = interrupt.run(main, cancel=session is None, grace_s=plan.grace_s)
+    if plan.stop_is_end and results is not None:
+        stop = interrupt.Stop()  # it ended as it should (the proxy at Ctrl-C): nothing cut short
     return Outcome(finish(plan, results, stop, started, t0), stop)
 
 

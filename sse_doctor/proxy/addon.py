@@ -51,6 +51,7 @@ from sse_doctor.proxy.streams import (  # noqa: E402
 
 log = logging.getLogger("sse_doctor")
 CHECK_EVERY_S = 1.0  # on its own: how often the client checks run again
+PARENT_EVERY_S = 0.5  # run by sse-doctor: how often it looks whether sse-doctor is still there
 # What mitmproxy logs (at info level, below what `sse-doctor proxy` shows of its log) about a
 # client request it could not take or forward: a note for the person watching.
 CLIENT_TROUBLE = re.compile(r"bad http|protocol error|invalid http|malformed|"
@@ -79,6 +80,8 @@ class SseDoctorAddon:
         self.check_due = False
         self.kinds: dict[str, str] = {}  # flow id -> stream kind, for the flows we follow
         self.notes: logging.Handler | None = None
+        self.parent = os.getppid()
+        self.watch: asyncio.Task | None = None
 
     def load(self, loader: Any) -> None:
         loader.add_option("sse_doctor_client_key", str, "ip",
@@ -102,6 +105,19 @@ class SseDoctorAddon:
             if self.notes is None:  # on its own, mitmproxy's log already says it
                 self.notes = _TroubleNotes(self)
                 logging.getLogger("mitmproxy").addHandler(self.notes)
+
+    def running(self) -> None:
+        if self.feed is not None and self.watch is None:
+            self.watch = asyncio.get_running_loop().create_task(self.watch_parent())
+
+    async def watch_parent(self) -> None:
+        """Run by sse-doctor in a session of its own, mitmdump gets no Ctrl-C from the
+        terminal: sse-doctor stops it by its PID. Should sse-doctor go first (a second Ctrl-C
+        exits at once, a kill -9), mitmdump ends too instead of holding the port."""
+        while os.getppid() == self.parent:
+            await asyncio.sleep(PARENT_EVERY_S)
+        log.warning("sse-doctor: the sse-doctor that started this proxy is gone: stopping")
+        ctx.master.shutdown()
 
     # --- output -----------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -189,6 +205,8 @@ class SseDoctorAddon:
         self.emit({"ev": "end", "id": flow.id, "t": time.time(), "note": note})
 
     def done(self) -> None:
+        if self.watch is not None:
+            self.watch.cancel()
         if self.notes is not None:
             logging.getLogger("mitmproxy").removeHandler(self.notes)
         if self.feed is not None:

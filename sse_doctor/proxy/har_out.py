@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sse_doctor.proxy.streams import StreamRecord
+from sse_doctor.proxy.records import StreamRecord
 from sse_doctor.redact import Redactor
 from sse_doctor.version import __version__
 

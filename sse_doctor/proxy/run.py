@@ -1,7 +1,9 @@
-"""The imperative shell of `sse-doctor proxy`: runs mitmdump with our addon in reverse-proxy
-mode, reads the stream events it writes on a pipe, feeds them to the pure core
-(streams.ClientStreams) and calls back for the live view, until the duration is over or the
-user stops it. Every wait has a deadline; mitmdump is stopped by its PID."""
+"""The engine of `sse-doctor proxy`: runs mitmdump with our addon in reverse-proxy mode, reads
+the stream events it writes on a pipe into the records (records.ClientRecords) and calls back
+a few times a second, until the duration is over, the caller's `stop` is set or mitmdump
+exits. It observes and records; judging is the plan's (`plan/proxy.py`), and signals are the
+command line's (`plan.execute`): this runs in a thread and installs no handlers. Every wait
+has a deadline; mitmdump is stopped by its PID."""
 
 from __future__ import annotations
 
@@ -20,14 +22,16 @@ from urllib.parse import urlsplit
 
 from sse_doctor.errors import UsageError
 from sse_doctor.model import Finding
-from sse_doctor.proxy.streams import ClientStreams, mask_secret_params, parse_client_key
+from sse_doctor.proxy.records import ClientRecords, mask_secret_params
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
 READY_TIMEOUT_S = 60.0  # mitmdump's start (a cold one imports a lot)
 UPSTREAM_CONNECT_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 10.0
+DRAIN_S = 2.0  # the feed's last events after mitmdump stopped
 TICK_S = 0.25
-CHECK_EVERY_S = 1.0
+# the longest a run takes past its window: start, the stop (SIGTERM, then SIGKILL), the drain
+OVERHEAD_S = READY_TIMEOUT_S + 2 * STOP_TIMEOUT_S + DRAIN_S
 
 
 class UpstreamUnreachable(Exception):
@@ -35,44 +39,21 @@ class UpstreamUnreachable(Exception):
 
 
 @dataclass
-class ProxyPlan:
+class ProxySettings:
+    """Validated proxy options (sse_doctor.plan.proxy.settings makes them)."""
+
     listen_host: str
     listen_port: int
     upstream: str  # scheme://host[:port], no path
     client_key: str = "ip"
     duration: float | None = None
 
-
-def plan(listen: str, upstream: str, client_key: str, duration: float | None) -> ProxyPlan:
-    """Validated options (UsageError, one line, on anything wrong)."""
-    host, sep, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--listen {listen!r}: use HOST:PORT, e.g. 127.0.0.1:8081")
-    try:
-        parts = urlsplit(upstream)
-        up_port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"--upstream {upstream!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--upstream {upstream!r}: use http://HOST[:PORT] or https://... "
-                         "(WebSockets to it pass through as they are)")
-    if parts.path not in ("", "/") or parts.query:
-        raise UsageError(f"--upstream {upstream!r}: give the server's origin only; request "
-                         "paths pass through as the client sends them")
-    try:
-        parse_client_key(client_key)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if duration is not None and not duration > 0:
-        raise UsageError("--duration must be more than 0 seconds")
-    netloc = parts.hostname if up_port is None else f"{parts.hostname}:{up_port}"
-    if ":" in (parts.hostname or "") and up_port is not None:
-        netloc = f"[{parts.hostname}]:{up_port}"
-    return ProxyPlan(host, int(port), f"{parts.scheme}://{netloc}", client_key, duration)
+    @property
+    def listen(self) -> str:
+        return f"{self.listen_host}:{self.listen_port}"
 
 
-def check_listen(p: ProxyPlan) -> None:
+def check_listen(p: ProxySettings) -> None:
     """The listen address must be free now (mitmdump would only log its failure)."""
     try:
         with socket.socket(socket.AF_INET6 if ":" in p.listen_host else socket.AF_INET) as s:
@@ -82,7 +63,7 @@ def check_listen(p: ProxyPlan) -> None:
                          f"({exc.strerror or exc})") from None
 
 
-def check_upstream(p: ProxyPlan) -> None:
+def check_upstream(p: ProxySettings) -> None:
     parts = urlsplit(p.upstream)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -96,12 +77,17 @@ def check_upstream(p: ProxyPlan) -> None:
 class ProxyRun:
     """What the proxy saw, whether it ran to the end or was stopped."""
 
-    streams: ClientStreams = field(default_factory=ClientStreams)
+    streams: ClientRecords = field(default_factory=ClientRecords)
     started: float = 0.0  # epoch seconds
     ended: float = 0.0
-    stopped_by: str = ""  # "duration" | "interrupt" | "mitmdump exited"
+    stopped_by: str = ""  # "duration" | "stop" | "mitmdump exited"; "" while it runs
     errors: list[str] = field(default_factory=list)  # mitmdump's own warnings/errors
-    findings: list[tuple[str, Finding]] = field(default_factory=list)  # at the last check
+    # what the client checks found at their last look, for the live view (the plan's)
+    findings: list[tuple[str, Finding]] = field(default_factory=list)
+
+
+# on_tick(session, fresh): fresh is [(kind, item)], kind "log" or "note"
+OnTick = Callable[[ProxyRun, "list[tuple[str, object]]"], None]
 
 
 def _reader(stream, out: queue.Queue, tag: str) -> None:  # noqa: ANN001 - a text file
@@ -113,10 +99,10 @@ def _reader(stream, out: queue.Queue, tag: str) -> None:  # noqa: ANN001 - a tex
     out.put((tag, None))
 
 
-def _wait_listening(p: ProxyPlan, proc: subprocess.Popen[str], deadline: float,
+def _wait_listening(p: ProxySettings, proc: subprocess.Popen[str], deadline: float,
                     stop: threading.Event) -> bool:
     """True once mitmdump accepts connections; False if it exited, the time ran out or the
-    user stopped us meanwhile."""
+    caller stopped us meanwhile."""
     host = "127.0.0.1" if p.listen_host == "0.0.0.0" else \
         "::1" if p.listen_host == "::" else p.listen_host
     while time.monotonic() < deadline and not stop.is_set():
@@ -130,12 +116,8 @@ def _wait_listening(p: ProxyPlan, proc: subprocess.Popen[str], deadline: float,
     return False
 
 
-def run(p: ProxyPlan, mitmdump: str,
-        on_tick: Callable[[ProxyRun, list[tuple[str, object]]], None] | None = None) -> ProxyRun:
-    """Proxy until p.duration passes, SIGINT/SIGTERM arrives, or mitmdump exits.
-    `on_tick(session, fresh)` gets each batch of new findings and notes (a few times a
-    second). UsageError when mitmdump cannot start."""
-    session = ProxyRun(started=time.time())
+def _start(p: ProxySettings, mitmdump: str) -> tuple[subprocess.Popen[str], queue.Queue]:
+    """mitmdump running with our addon, and the queue its feed and its log are read into."""
     read_fd, write_fd = os.pipe()
     cmd = [mitmdump, "--mode", f"reverse:{p.upstream}",
            "--listen-host", p.listen_host, "--listen-port", str(p.listen_port),
@@ -149,7 +131,9 @@ def run(p: ProxyPlan, mitmdump: str,
     try:
         proc = subprocess.Popen(cmd, pass_fds=[write_fd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                start_new_session=True)  # Ctrl-C is ours to relay
+                                # Ctrl-C is ours to relay (after the feed's last events);
+                                # the addon ends mitmdump if we die first (a second Ctrl-C)
+                                start_new_session=True)
     except OSError as exc:
         os.close(read_fd)
         os.close(write_fd)
@@ -159,57 +143,50 @@ def run(p: ProxyPlan, mitmdump: str,
     feed = os.fdopen(read_fd, encoding="utf-8", errors="replace")
     threading.Thread(target=_reader, args=(feed, lines, "feed"), daemon=True).start()
     threading.Thread(target=_reader, args=(proc.stdout, lines, "log"), daemon=True).start()
+    return proc, lines
 
-    stop = threading.Event()
-    reason = {"why": ""}
 
-    def on_signal(signum: int, frame: object) -> None:
-        reason["why"] = "interrupt"
-        stop.set()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+def run(p: ProxySettings, mitmdump: str, stop: threading.Event,
+        on_tick: OnTick | None = None, streams: ClientRecords | None = None) -> ProxyRun:
+    """Proxy until p.duration passes, `stop` is set, or mitmdump exits; blocking (run it in
+    a thread). `streams` records what passes (a fresh ClientRecords by default). `on_tick`
+    gets each batch of new notes and log lines a few times a second, and once more at the
+    end with `stopped_by` set. UsageError when mitmdump cannot start."""
+    session = ProxyRun(streams=ClientRecords() if streams is None else streams,
+                       started=time.time())
+    proc, lines = _start(p, mitmdump)
     try:
         ready = _wait_listening(p, proc, time.monotonic() + READY_TIMEOUT_S, stop)
         if not ready and not stop.is_set():
             if proc.poll() is None:
                 raise UsageError(f"mitmdump did not listen on {p.listen_host}:"
                                  f"{p.listen_port} within {READY_TIMEOUT_S:.0f} s")
-            _drain(lines, session, wait_s=2.0)
+            _drain(lines, session, wait_s=DRAIN_S)
             said = session.errors[-1] if session.errors else f"exit code {proc.returncode}"
             raise UsageError(f"mitmdump did not start: {said}")
         session.started = time.time()
         end_at = None if p.duration is None else time.monotonic() + p.duration
-        checked = 0.0
+        why = "stop"
         while not stop.is_set():
             fresh = _drain(lines, session)
-            if time.monotonic() - checked >= CHECK_EVERY_S:  # the checks cost O(n log n)
-                checked = time.monotonic()
-                fresh.extend(_check(session))
             if on_tick is not None:
                 on_tick(session, fresh)
             if proc.poll() is not None:
-                reason["why"] = reason["why"] or "mitmdump exited"
+                why = "mitmdump exited"
                 break
             if end_at is not None and time.monotonic() >= end_at:
-                reason["why"] = "duration"
+                why = "duration"
                 break
-            stop.wait(TICK_S)
+            stop.wait(TICK_S if end_at is None else
+                      max(0.0, min(TICK_S, end_at - time.monotonic())))
     finally:
         session.ended = time.time()
-        _stop(proc)  # our handlers stay until it is stopped: a second Ctrl-C cannot orphan it
-        for s, handler in old.items():
-            signal.signal(s, handler)
-    session.stopped_by = reason["why"]
-    fresh = _drain(lines, session, wait_s=2.0, closing=True)
-    fresh.extend(_check(session))
+        _stop(proc)
+    session.stopped_by = why
+    fresh = _drain(lines, session, wait_s=DRAIN_S, closing=True)
     if on_tick is not None:
         on_tick(session, fresh)
     return session
-
-
-def _check(session: ProxyRun) -> list[tuple[str, object]]:
-    session.findings = session.streams.findings()
-    return [("finding", pf) for pf in session.streams.new_findings(session.findings)]
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

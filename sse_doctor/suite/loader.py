@@ -38,6 +38,11 @@ DEFAULT_COMMAND = "probe"
 # Expanded into these keys, a variable's value is a credential wherever it shows up again.
 SECRET_KEYS = {"headers", "header", "bearer", "cookie"}
 PLACEHOLDER_URL = "http://placeholder.invalid/"
+# Options a command may leave out on the command line but not in a suite, and why.
+SUITE_REQUIRES = {
+    "proxy": {"duration": "a proxy check ends when its window does (nothing presses Ctrl-C "
+                          "in a suite): give it a duration in seconds"},
+}
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CHECK_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*check[ \t]*\]\]", re.M)
@@ -255,6 +260,9 @@ def header_argv(value: Any) -> tuple[list[str], str | None]:
 def _click_problem(exc: Exception) -> str:
     if isinstance(exc, ConversionError):  # the line shows the value itself
         return exc.bare
+    if isinstance(exc, click.exceptions.MissingParameter) and exc.param is not None \
+            and exc.param.opts and exc.param.opts[0].startswith("--"):
+        return f"missing '{exc.param.opts[0][2:].replace('-', '_')}'"  # the suite's key
     if isinstance(exc, click.exceptions.BadParameter) and exc.message:
         return str(exc.message).rstrip(".")
     if isinstance(exc, click.exceptions.ClickException):
@@ -414,6 +422,9 @@ class _Loader:
         merged, origin = self._merged(raw, defaults, opts, loc)
         expanded, secrets = self._expanded(merged, origin)
         url = self._subject(command, raw, expanded, origin, loc)
+        for key, why in SUITE_REQUIRES.get(command, {}).items():
+            if key not in expanded:
+                self.problem(loc, f"missing '{key}': {why}")
         allow = self._allow(expanded.get("allow", []), origin.get("allow", loc))
         ignore = self._allow(expanded.get("ignore", []), origin.get("ignore", loc), "ignore")
         thresholds = self._thresholds(expanded, origin)
@@ -423,7 +434,8 @@ class _Loader:
             return None
         argv = [a for _, _, part in parts for a in part]
         try:
-            params = self.parse(command, [*argv, "--", url])
+            params = self.parse(command, [*argv, "--", url] if COMMANDS[command].args
+                                else argv)
         except click.exceptions.ClickException as exc:
             self._parse_each(command, parts)
             if len(self.problems) == before:
@@ -506,7 +518,15 @@ class _Loader:
     def _subject(self, command: str, raw: dict[str, Any], expanded: dict[str, Any],
                  origin: dict[str, str], loc: str) -> str | None:
         """What the command runs on: a URL, or for `har` the capture file (relative to the
-        suite file, like every other file a check names)."""
+        suite file, like every other file a check names). A command without one (`proxy`:
+        its options name where it listens and its upstream) is named by its upstream."""
+        if not COMMANDS[command].args:
+            for key in ("url", "file"):
+                if key in raw:
+                    self.problem(loc, f"'{key}' is not a key of '{command}' checks: give "
+                                      "'listen' and 'upstream'")
+            upstream = expanded.get("upstream")
+            return upstream if isinstance(upstream, str) else ""
         arg = COMMANDS[command].args[0].key
         other = "file" if arg == "url" else "url"
         if other in raw:
@@ -542,7 +562,10 @@ class _Loader:
         """Parse key by key, so every bad key is reported, not just the first one met."""
         for key, where, part in parts:
             try:
-                self.parse(command, [*part, "--", PLACEHOLDER_URL])
+                self.parse(command, [*part, "--", PLACEHOLDER_URL] if COMMANDS[command].args
+                           else part)
+            except click.exceptions.MissingParameter:
+                continue  # another key's absence (proxy's listen), not this key's fault
             except click.exceptions.ClickException as exc:
                 values = [a.partition("=")[2] for a in part]
                 shown = values[0] if len(values) == 1 else values

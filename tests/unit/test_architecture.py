@@ -146,7 +146,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "sse_doctor.profiles.*.protocol", "sse_doctor.profiles.*.messages",
              "sse_doctor.profiles.*.codec", "sse_doctor.profiles.*.sdk",
              "sse_doctor.profiles.mcp.exchange", "sse_doctor.profiles.mcp.modern",
-             "sse_doctor.watchers.spec", "sse_doctor.watchers.series"),
+             "sse_doctor.watchers.spec", "sse_doctor.watchers.series",
+             "sse_doctor.proxy.records"),
     # pure judges: observations in, findings out
     "checks": ("sse_doctor.checks", "sse_doctor.checks.*", "sse_doctor.profiles.*.checks",
                "sse_doctor.profiles.hints"),
@@ -156,7 +157,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
                "sse_doctor.experiments", "sse_doctor.experiments.*", "sse_doctor.load",
                "sse_doctor.load.driver", "sse_doctor.load.fleet", "sse_doctor.load.threaded",
                "sse_doctor.load.llm", "sse_doctor.load.llm.runner",
-               "sse_doctor.profiles.*.driver"),
+               "sse_doctor.profiles.*.driver", "sse_doctor.proxy.run",
+               "sse_doctor.proxy.mitm_env"),
     # observations + checks -> a command's result (the profiles conclude their conversations)
     "conclude": ("sse_doctor.conclude", "sse_doctor.conclude.*", "sse_doctor.profiles",
                  "sse_doctor.profiles.*", "sse_doctor.proxy.streams"),
@@ -164,7 +166,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "plan": ("sse_doctor.plan", "sse_doctor.plan.*", "sse_doctor.commandline"),
     # one report model -> terminal, JSON, JUnit, HTML
     "report": ("sse_doctor.report.*", "sse_doctor.load.terminal", "sse_doctor.load.llm.terminal",
-               "sse_doctor.ws.render"),
+               "sse_doctor.ws.render", "sse_doctor.proxy.har_out"),
     # the misbehaving servers: they know only data, never the doctor's judgement
     "lab": ("sse_doctor.lab", "sse_doctor.lab.*"),
     # what users run: the CLI, suites, demo, proxy, Locust users, the package's public face

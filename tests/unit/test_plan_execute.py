@@ -4,14 +4,19 @@ the one Report, a cancelled plan's partial results, a stopped plan's results mar
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from sse_doctor import interrupt
+import pytest
+
+from sse_doctor import feed, interrupt
+from sse_doctor.cli.output import exit_code_for
 from sse_doctor.model import Result, finding
 from sse_doctor.plan.base import Plan
-from sse_doctor.plan.execute import conclude, finish
+from sse_doctor.plan.execute import conclude, execute, finish
 from sse_doctor.target import build_target
 
 
@@ -67,3 +72,52 @@ def test_a_plan_that_finished_is_not_marked_and_a_har_plan_names_its_file() -> N
     har = Plan("har", None, 1.0, run, multi=True, url="capture.har")
     report = asyncio.run(conclude(har))
     assert report.url == "capture.har" and report.protocol == "ws" and report.multi
+
+
+# --- a stop that is the plan's normal end (the proxy), with real signals -----------------------
+@pytest.fixture
+def handlers() -> Iterator[None]:
+    """interrupt.run leaves 'exit at once' handlers behind after a signal: put ours back."""
+    saved = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def _until_stopped(obey: bool, **kw) -> Plan:
+    """A plan that signals itself, then runs until its session is stopped (obey) or forever."""
+    session = feed.Feed()
+
+    async def run(name: str) -> list[Result]:
+        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGINT)
+        assert session.stop is not None
+        await (session.stop.wait() if obey else asyncio.Event().wait())
+        return [_result("/events", "concurrent-streams")]
+
+    def partial(reason: str) -> list[Result]:
+        return [_result("so far")]
+
+    return Plan("proxy", None, 1.0, run, session=session, partial=partial, multi=True,
+                url="http://up.invalid", grace_s=0.05, **kw)
+
+
+def test_a_stop_that_is_the_plans_end_leaves_a_complete_report(handlers) -> None:  # noqa: ANN001
+    outcome = execute(_until_stopped(obey=True, stop_is_end=True))
+    assert not outcome.stop.interrupted and not outcome.report.interrupted
+    assert [r.name for r in outcome.report.results] == ["/events"]
+    assert exit_code_for(outcome.report, "error") == 1  # its findings', not 130
+
+
+def test_the_same_stop_interrupts_a_plan_whose_end_it_is_not(handlers) -> None:  # noqa: ANN001
+    outcome = execute(_until_stopped(obey=True))
+    assert outcome.stop.signum == signal.SIGINT and outcome.stop.exit_code == 130
+    assert outcome.report.interrupted and [r.name for r in outcome.report.results] == ["/events"]
+
+
+def test_a_plan_that_ignores_its_stop_is_interrupted_even_when_a_stop_ends_it(
+        handlers) -> None:  # noqa: ANN001
+    outcome = execute(_until_stopped(obey=False, stop_is_end=True))
+    assert outcome.stop.interrupted and outcome.report.interrupted
+    assert [r.name for r in outcome.report.results] == ["so far"]  # what partial salvaged

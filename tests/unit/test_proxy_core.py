@@ -10,7 +10,7 @@ import pytest
 from sse_doctor import har
 from sse_doctor.checks.client_checks import run_client_checks
 from sse_doctor.errors import UsageError
-from sse_doctor.proxy import run as proxy_run
+from sse_doctor.plan import proxy as proxy_plan
 from sse_doctor.proxy.har_out import to_har
 from sse_doctor.proxy.streams import (
     ClientStreams,
@@ -208,10 +208,31 @@ def test_har_out_reads_back_to_the_same_findings_and_hides_credentials():
 ])
 def test_bad_options_are_usage_errors(args, says):
     with pytest.raises(UsageError, match=says):
-        proxy_run.plan(*args, "ip", None)
+        proxy_plan.settings(*args, "ip", None)
     with pytest.raises(UsageError, match="--client-key"):
-        proxy_run.plan("127.0.0.1:8081", "http://x", "ua", None)
+        proxy_plan.settings("127.0.0.1:8081", "http://x", "ua", None)
     with pytest.raises(UsageError, match="--duration"):
-        proxy_run.plan("127.0.0.1:8081", "http://x", "ip", 0)
-    assert proxy_run.plan("[::1]:8081", "https://x.test:8443/", "ip", 5).upstream == \
+        proxy_plan.settings("127.0.0.1:8081", "http://x", "ip", 0)
+    assert proxy_plan.settings("[::1]:8081", "https://x.test:8443/", "ip", 5).upstream == \
         "https://x.test:8443"
+
+
+# --- a proxy check in a suite: what the loader says before anything runs -----------------------
+@pytest.mark.parametrize("keys, says", [
+    ('listen = "127.0.0.1:8081"\nupstream = "http://up.test"',
+     "missing 'duration': a proxy check ends when its window does"),
+    ('listen = "127.0.0.1:8081"\nduration = 5', "missing 'upstream'"),
+    ('url = "http://up.test"\nlisten = "127.0.0.1:8081"\nupstream = "http://up.test"\n'
+     'duration = 5', "'url' is not a key of 'proxy' checks: give 'listen' and 'upstream'"),
+    ('listen = "127.0.0.1:8081"\nupstream = "http://up.test"\nduration = "soon"',
+     "duration: "),
+])
+def test_a_suites_proxy_check_is_validated_like_the_command_line(tmp_path, keys, says):
+    from sse_doctor.suite.loader import SuiteInvalid, load_suite
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'[[check]]\nname = "p"\ncommand = "proxy"\n{keys}\n')
+    with pytest.raises(SuiteInvalid) as exc:
+        load_suite(str(suite), env={})
+    (line,) = exc.value.problems
+    assert line.startswith(f'{suite}: check[1] "p": ') and says in line, line
