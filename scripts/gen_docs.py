@@ -294,7 +294,7 @@ def sample_reports() -> list[dict[str, Any]]:
         obs = replay(rec, opts)
         findings, checks = run_sse_checks(obs, opts)
         result = Result(name="probe", protocol="sse", url=obs.url, findings=findings,
-                                checks_run=checks, observation=obs, options=opts)
+                        checks_run=checks, observation=obs, options=opts)
         reports.append(report_json(Report("probe", obs.url, "sse", started, 1.0, [result]),
                                    Redactor()))
     for name in ("healthy-echo", "generate-code"):
@@ -302,7 +302,7 @@ def sample_reports() -> list[dict[str, Any]]:
         _, _, ws_opts = plan_probe(probe_values([obs.url, *raw.get("probe_args", [])]))
         findings, checks = run_ws_checks(obs, ws_opts)
         result = Result(name="probe", protocol="ws", url=obs.url, findings=findings,
-                                checks_run=checks, observation=obs, options=ws_opts)
+                        checks_run=checks, observation=obs, options=ws_opts)
         reports.append(report_json(Report("probe", obs.url, "ws", started, 1.0, [result]),
                                    Redactor()))
     return reports

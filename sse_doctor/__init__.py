@@ -13,16 +13,20 @@ from typing import TYPE_CHECKING, Any
 from sse_doctor.version import __version__ as __version__  # re-exported
 
 __all__ = [
-    "OptionError", "Report", "Finding",
+    "OptionError", "Report", "CheckReport", "Finding",
     "probe", "aprobe", "disconnect", "adisconnect", "duplicates", "aduplicates",
     "storm", "astorm", "resume", "aresume", "checkup", "acheckup", "load_test", "aload_test",
+    "check", "acheck", "validate_check", "check_keys", "output_options", "load_report",
+    "warm_up",
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports it
     from sse_doctor.api import (
+        CheckReport,
         Finding,
         OptionError,
         Report,
+        acheck,
         acheckup,
         adisconnect,
         aduplicates,
@@ -30,13 +34,19 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         aprobe,
         aresume,
         astorm,
+        check,
+        check_keys,
         checkup,
         disconnect,
         duplicates,
+        load_report,
         load_test,
+        output_options,
         probe,
         resume,
         storm,
+        validate_check,
+        warm_up,
     )
 
 

@@ -47,7 +47,7 @@ class LoadOutcome:
                                 f.get("evidence", {})) for f in self.report["findings"]]
         checks = LLM_LOAD_CHECKS if self.row.kind == "llm" else LOAD_CHECKS
         return Result(name=self.row.name, protocol="sse", url=url, findings=findings,
-                              checks_run=[*checks], expected=sorted(self.row.expect))
+                      checks_run=[*checks], expected=sorted(self.row.expect))
 
 
 def run_load_scenario(row: LabLoad, base_url: str, timeout: float = 120.0,

@@ -734,12 +734,7 @@ def _requested(classes: list[type], users: int) -> int:
 def write_reports(environment: Any, paths: dict[str, str | None],
                   interrupted: bool = False) -> None:
     """The `sse-doctor load` report from what the Locust processes counted."""
-    from datetime import datetime, timezone
-
-    from sse_doctor.api import Report as ApiReport
-    from sse_doctor.conclude.load import load_result
-    from sse_doctor.model import Report
-    from sse_doctor.redact import Redactor
+    from sse_doctor import api
 
     classes = environment.user_classes or [SseUser]
     user = classes[0]
@@ -771,14 +766,9 @@ def write_reports(environment: Any, paths: dict[str, str | None],
                        interrupted, elapsed)
     obs.workers = workers
     obs.loop = f"{obs.loop} (locust)"
-    result = load_result(target, obs)  # judged as `sse-doctor load` judges its fleet
-    red = Redactor()
-    red.add_url(url)
-    for k, v in user.headers.items():
-        red.add_header(k, v)
-    report = ApiReport(Report(command="load", url=url, protocol=protocol,
-                              started_at=datetime.now(timezone.utc), duration_s=elapsed,
-                              results=[result], interrupted=interrupted), red)
+    # judged as `sse-doctor load` judges its own fleet, secrets masked in every output
+    report = api.load_report(target, obs, duration_s=elapsed, interrupted=interrupted,
+                             headers=user.headers)
     if paths.get("json"):
         report.write_json(paths["json"])
     if paths.get("junit"):

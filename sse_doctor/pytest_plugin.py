@@ -63,7 +63,7 @@ def assert_healthy(report: Report, *, fail_on: str = "warning",
     verdict and what to do about each finding."""
     __tracebackhide__ = True
     _keep(report)
-    from sse_doctor.codes import fails
+    from sse_doctor.codes import fails  # data: the severity order fail_on is judged by
 
     bad = sorted({f.code for f in report.findings
                   if f.code not in allow and fails(f.severity, fail_on)})
@@ -94,7 +94,7 @@ def assert_no_finding(report: Report, code: str) -> None:
 
 
 def _known(code: str) -> None:
-    from sse_doctor.codes import REGISTRY
+    from sse_doctor.codes import REGISTRY  # data: the finding codes there are
 
     if code not in REGISTRY:
         raise ValueError(f"unknown sse-doctor finding code {code!r}")

@@ -22,7 +22,7 @@ def _result(target: Target, opts: Any, obs: ExperimentObservation, name: str,
             checked: Checked) -> Result:
     findings, run = checked
     return Result(name=name, protocol=target.protocol, url=target.url,
-                          findings=findings, checks_run=run, observation=obs, options=opts)
+                  findings=findings, checks_run=run, observation=obs, options=opts)
 
 
 def disconnect_result(target: Target, opts: Any, d: Any, obs: ExperimentObservation,

@@ -31,9 +31,9 @@ def load_result(target: Target, obs: Any, name: str = "load") -> Result:
     from sse_doctor.checks.load_checks import LOAD_CHECKS, run_load_checks
 
     return Result(name=name, protocol=target.protocol, url=target.url,
-                          findings=run_load_checks(obs),
-                          checks_run=LOAD_CHECKS + ["check-incomplete"] * obs.interrupted,
-                          observation=obs)
+                  findings=run_load_checks(obs),
+                  checks_run=LOAD_CHECKS + ["check-incomplete"] * obs.interrupted,
+                  observation=obs)
 
 
 def llm_load_result(target: Target, obs: Any, name: str = "load") -> Result:
@@ -46,5 +46,5 @@ def llm_load_result(target: Target, obs: Any, name: str = "load") -> Result:
         incomplete = [c for c in LLM_LOAD_CHECKS if c not in PARTIAL_STANDS]
         findings = [f for f in findings if f.code in PARTIAL_STANDS]
     return Result(name=name, protocol="sse", url=target.url, findings=findings,
-                          checks_run=[c for c in LLM_LOAD_CHECKS if c not in incomplete],
-                          checks_incomplete=incomplete, observation=obs)
+                  checks_run=[c for c in LLM_LOAD_CHECKS if c not in incomplete],
+                  checks_incomplete=incomplete, observation=obs)

@@ -32,7 +32,7 @@ def sse_result(target: Target, opts: ProbeOptions, obs: SseObservation,
         return finish(profile, name, target, opts, popts, obs, tap.result(obs))
     findings, checks_run = run_sse_checks(obs, opts)
     result = Result(name=name, protocol="sse", url=target.url, findings=findings,
-                            checks_run=checks_run, observation=obs, options=opts)
+                    checks_run=checks_run, observation=obs, options=opts)
     if choice is not None:
         add_hints(result)
     return result
@@ -43,7 +43,7 @@ def ws_result(target: Target, opts: WsOptions, obs: WsObservation, name: str = "
     """The WebSocket checks on an observed connection (and profile-hint when asked)."""
     findings, checks_run = run_ws_checks(obs, opts)
     result = Result(name=name, protocol="ws", url=target.url, findings=findings,
-                            checks_run=checks_run, observation=obs, options=opts)
+                    checks_run=checks_run, observation=obs, options=opts)
     if hints:
         add_hints(result)
     return result
@@ -67,7 +67,7 @@ def salvage(session: Any, target: Target, opts: ProbeOptions, ws_opts: Any,
     obs = session.observations[-1] if session.observations else None
     if obs is None:
         return Result(name=name, protocol=target.protocol, url=target.url,
-                              findings=[], checks_run=[], options=opts)
+                      findings=[], checks_run=[], options=opts)
     start = session.started.get(id(obs), time.perf_counter())
     obs.end_ms = max(obs.end_ms, (time.perf_counter() - start) * 1000)
     if obs.close is None:
@@ -75,5 +75,5 @@ def salvage(session: Any, target: Target, opts: ProbeOptions, ws_opts: Any,
     if isinstance(obs, SseObservation):
         findings, checks_run = run_sse_checks(obs, opts)
         return Result(name=name, protocol="sse", url=target.url, findings=findings,
-                              checks_run=checks_run, observation=obs, options=opts)
+                      checks_run=checks_run, observation=obs, options=opts)
     return ws_result(target, ws_opts, obs, name)

@@ -2,10 +2,10 @@
 
 A module is a suite check entry (the same keys `sse-doctor run` accepts in `[[check]]`: the
 probe's options, `headers`, `allow`, thresholds; `${VAR}` expands from the environment) plus
-the exporter's own keys (EXPORTER_KEYS). The check part goes through the suite loader
-(`suite.loader.load_check`), so a module means what the same check means in a suite: one
-configuration language. The target comes from each scrape (`?target=`), so a module has no
-`url` and is validated at load time against a placeholder of its targets' scheme.
+the exporter's own keys (EXPORTER_KEYS). The check part goes through the Python API's check
+door (`sse_doctor.api.validate_check`, `acheck`), so a module means what the same check means
+in a suite: one configuration language. The target comes from each scrape (`?target=`), so a
+module has no `url` and is validated at load time against a placeholder of its targets' scheme.
 
 Secrets come from the environment or files, never from the file itself: `bearer_env`,
 `header_files`, or `${VAR}` inside a value; a literal credential in a module is refused.
@@ -26,16 +26,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from sse_doctor import api
 from sse_doctor.exporter.targets import pattern_parts
-from sse_doctor.redact import SENSITIVE_HEADERS, Redactor
-from sse_doctor.suite.loader import (
-    SUITE_KEYS,
-    CheckSpec,
-    SuiteInvalid,
-    command_options,
-    load_check,
-    output_keys,
-)
+
+# data: the header names whose values are credentials (a literal one in the file is refused)
+from sse_doctor.redact import SENSITIVE_HEADERS
 
 COMMAND = "probe"  # what a module runs (experiments change the server's state: not every scrape)
 DEFAULT_WINDOW_S = 10.0  # Prometheus' default scrape timeout
@@ -43,6 +38,10 @@ FAIL_ON = ("error", "warning", "never")
 EXPORTER_KEYS = ("targets", "window", "fail_on", "bearer_env", "header_files")
 # Check keys whose values are credentials: literal values are refused (use the environment).
 SECRET_KEYS = ("bearer", "cookie", "init_payload")
+# Names the secrets read from the environment and files are handed to the check under, as
+# ${VAR} references: the check expands them and knows their values for secrets to mask.
+BEARER_VAR = "SSE_DOCTOR_EXPORTER_BEARER"
+HEADER_VAR = "SSE_DOCTOR_EXPORTER_HEADER_{}"
 # Suite keys a module cannot have: the scrape gives the target, the table's name is the name.
 NOT_IN_MODULE = {"url": "the target comes from each scrape's ?target= (list the allowed ones "
                         "in 'targets')",
@@ -95,12 +94,14 @@ class Module:
             headers[name] = value
         return bearer, headers
 
-    def check_spec(self, path: str, url: str, *, observe_s: float | None = None,
-                   timeout_s: float | None = None,
-                   env: Mapping[str, str] | None = None) -> tuple[CheckSpec, Redactor]:
-        """This module as a validated suite check for `url` (SuiteInvalid, OSError or
-        KeyError on bad values), and a redactor that knows every secret of it."""
-        env = os.environ if env is None else env
+    def check_entry(self, url: str, *, observe_s: float | None = None,
+                    timeout_s: float | None = None,
+                    env: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+        """This module as a suite check entry for `url`, and the environment to expand it
+        with (OSError or KeyError when a secret's source is missing). The bearer token and
+        the header files' values go in as ${VAR} references to that environment, so the
+        check knows them for secrets, and a '$' in them stays literal."""
+        env = dict(os.environ if env is None else env)
         bearer, file_headers = self.secrets(env)
         entry: dict[str, Any] = {"name": self.name, "url": url, **self.entry}
         if observe_s is not None:
@@ -109,24 +110,27 @@ class Module:
             own = entry.get("timeout", 10.0)
             if isinstance(own, (int, float)) and not isinstance(own, bool):
                 entry["timeout"] = min(float(own), timeout_s)
-        # Values from files and the environment are literal: '$' is escaped from expansion.
         if bearer is not None:
-            entry["bearer"] = bearer.replace("$", "$$")
+            env[BEARER_VAR] = bearer
+            entry["bearer"] = f"${{{BEARER_VAR}}}"
         if file_headers:
             headers = dict(entry.get("headers") or {})
-            for k, v in file_headers.items():
+            for i, (k, v) in enumerate(file_headers.items()):
                 headers = {n: x for n, x in headers.items() if n.lower() != k.lower()}
-                headers[k] = v.replace("$", "$$")
+                var = HEADER_VAR.format(i)
+                env[var] = v
+                headers[k] = f"${{{var}}}"
             entry["headers"] = headers
-        spec = load_check(path, entry, where=self.where, env=env)
-        red = Redactor()
-        for k, v in spec.plan.target.headers:
-            red.add_header(k, v)
-        red.add_url(spec.plan.target.url)
-        red.merge(spec.plan.target.redactor)
-        for s in (*spec.secrets, *([bearer] if bearer else []), *file_headers.values()):
-            red.add_secret(s)
-        return spec, red
+        return entry, env
+
+    async def check(self, path: str, url: str, deadline_s: float, observe_s: float,
+                    env: Mapping[str, str] | None = None) -> api.CheckReport:
+        """Probe `url` with this module within `deadline_s`, judged with its fail_on
+        (OptionError, OSError or KeyError when it cannot run)."""
+        entry, full_env = self.check_entry(url, observe_s=observe_s, timeout_s=deadline_s,
+                                           env=env)
+        return await api.acheck(entry, deadline=deadline_s, fail_on=self.fail_on,
+                                env=full_env, source=path, where=self.where)
 
 
 @dataclass(frozen=True)
@@ -187,13 +191,29 @@ class _Reader:
         return ExporterConfig(self.path, modules)
 
     def module(self, name: str, table: Any) -> Module | None:
+        """One [modules.NAME] table: its keys, the exporter's own values, then the check part
+        as the API's check door validates it; None (and problems) when it is bad."""
         where = f"[modules.{name}]"
         if not isinstance(table, dict):
             self.problem(where, "expects a table")
             return None
         before = len(self.problems)
-        known = set(command_options(COMMAND)) | set(SUITE_KEYS) | set(EXPORTER_KEYS)
-        outputs = output_keys(COMMAND)
+        self.keys(where, table)
+        targets = self.targets(where, table)
+        window = self.window(where, table)
+        fail_on = self.fail_on(where, table)
+        bearer_env, header_files = self.secret_sources(where, table)
+        if len(self.problems) > before:
+            return None
+        entry = {k: v for k, v in table.items() if k not in EXPORTER_KEYS}
+        module = Module(name=name, entry=entry, targets=tuple(targets), window=window,
+                        fail_on=fail_on, bearer_env=bearer_env, header_files=header_files)
+        return module if self.check_part(module) else None
+
+    def keys(self, where: str, table: dict[str, Any]) -> None:
+        """Every key is a probe option, a suite key or the exporter's; no literal secrets."""
+        known = set(api.check_keys(COMMAND)) | set(EXPORTER_KEYS)
+        outputs = api.output_options(COMMAND)
         for key, value in table.items():
             if key in NOT_IN_MODULE:
                 self.problem(where, f"{key!r}: {NOT_IN_MODULE[key]}")
@@ -214,6 +234,7 @@ class _Reader:
                     self.problem(where, f"header {h!r} holds a credential written into the "
                                         "file: use ${NAME} or header_files")
 
+    def targets(self, where: str, table: dict[str, Any]) -> list[str]:
         targets = table.get("targets")
         if isinstance(targets, str):
             targets = [targets]
@@ -221,23 +242,34 @@ class _Reader:
                 or not all(isinstance(t, str) for t in targets):
             self.problem(where, "'targets' expects a list of allowed target patterns, like "
                                 "[\"https://api.example.com/v1/events/*\"]")
-            targets = []
+            return []
         for t in targets:
             try:
                 pattern_parts(t)
             except ValueError as exc:
                 self.problem(where, f"targets: {exc}")
+        return targets
+
+    def window(self, where: str, table: dict[str, Any]) -> float:
         window = table.get("window", DEFAULT_WINDOW_S)
         if isinstance(window, bool) or not isinstance(window, (int, float)) \
                 or not math.isfinite(window) or window <= 0:
             self.problem(where, f"'window' expects a number of seconds greater than 0, "
                                 f"got {window!r}")
-            window = DEFAULT_WINDOW_S
+            return DEFAULT_WINDOW_S
+        return float(window)
+
+    def fail_on(self, where: str, table: dict[str, Any]) -> str:
         fail_on = table.get("fail_on", "error")
         if fail_on not in FAIL_ON:
             self.problem(where, f"'fail_on' expects one of {', '.join(FAIL_ON)}, "
                                 f"got {fail_on!r}")
-            fail_on = "error"
+            return "error"
+        return fail_on
+
+    def secret_sources(self, where: str, table: dict[str, Any]) \
+            -> tuple[str | None, dict[str, str]]:
+        """bearer_env, and header_files with their paths relative to the configuration."""
         bearer_env = table.get("bearer_env")
         if bearer_env is not None and (not isinstance(bearer_env, str) or not bearer_env):
             self.problem(where, "'bearer_env' expects the name of an environment variable")
@@ -249,27 +281,27 @@ class _Reader:
                                 "paths, like { Authorization = \"/run/secrets/token\" }")
             header_files = {}
         base = os.path.dirname(os.path.abspath(self.path))
-        header_files = {k: v if os.path.isabs(v) else os.path.join(base, v)
-                        for k, v in header_files.items()}
-        if len(self.problems) > before:
-            return None
-        entry = {k: v for k, v in table.items() if k not in EXPORTER_KEYS}
-        module = Module(name=name, entry=entry, targets=tuple(targets), window=float(window),
-                        fail_on=fail_on, bearer_env=bearer_env, header_files=header_files)
-        scheme = pattern_parts(targets[0]).scheme
+        return bearer_env, {k: v if os.path.isabs(v) else os.path.join(base, v)
+                            for k, v in header_files.items()}
+
+    def check_part(self, module: Module) -> bool:
+        """The check part, as the API's check door validates it, for a placeholder target of
+        the module's scheme; its secrets' sources must be there already."""
+        scheme = pattern_parts(module.targets[0]).scheme
         placeholder = PLACEHOLDER.format(scheme=scheme if scheme in ("http", "https", "ws",
                                                                      "wss") else "http")
-        try:  # the check part, as the suite loader reads it
-            module.check_spec(self.path, placeholder, observe_s=module.window, env=self.env)
-        except SuiteInvalid as exc:
+        try:
+            entry, env = module.check_entry(placeholder, observe_s=module.window, env=self.env)
+            api.validate_check(entry, env=env, source=self.path, where=module.where)
+        except api.OptionError as exc:
             self.problems.extend(exc.problems)
-            return None
+            return False
         except (OSError, KeyError) as exc:
             detail = exc.args[0] if isinstance(exc, KeyError) else \
                 f"cannot read {exc.filename}: {exc.strerror}"
-            self.problem(where, detail)
-            return None
-        return module
+            self.problem(module.where, detail)
+            return False
+        return True
 
 
 def load_config(path: str, env: Mapping[str, str] | None = None) -> ExporterConfig:

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from sse_doctor.units import percentile
+from sse_doctor.units import percentile  # data: the same percentile as the reports' own
 
 SEVERITIES = ("info", "warning", "error")
 VERDICTS = ("healthy", "warning", "error")

@@ -22,11 +22,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from sse_doctor import api
 from sse_doctor.exporter.config import ConfigInvalid, ExporterConfig, Module, load_config
 from sse_doctor.exporter.deadline import HEADER, DeadlineTooShort, probe_deadline
 from sse_doctor.exporter.metrics import Judgement, exposition, families, registry_of
 from sse_doctor.exporter.probe import ProbeRefused, ProbeRun, probe_module
 from sse_doctor.exporter.targets import TargetRefused, allowed
+
+# data: masks a target's credentials in a refusal (no check ran, so no report knows them) and
+# the sensitive headers of a module's configuration on the debug page
 from sse_doctor.redact import Redactor
 
 log = logging.getLogger("sse_doctor.exporter")
@@ -86,23 +90,22 @@ def _refuse(state: ExporterState, reason: str, status: int, message: str,
 
 
 def _debug_page(run: ProbeRun, body: bytes) -> str:
-    red = run.redactor
     module = run.module
     lines = [f"{k} = {v!r}" for k, v in module.entry.items() if k != "headers"]
     for k, v in (module.entry.get("headers") or {}).items():
-        lines.append(f"headers.{k} = {red.header(k, str(v))!r}")
+        lines.append(f"headers.{k} = {Redactor().header(k, str(v))!r}")
     lines += [f"targets = {list(module.targets)!r}", f"window = {module.window:g}",
               f"fail_on = {module.fail_on!r}"]
     if module.bearer_env:
         lines.append(f"bearer_env = {module.bearer_env!r}")
     for k, path in module.header_files.items():
         lines.append(f"header_files.{k} = {path!r}")
-    page = (f"Probe of {red.url(run.report.url)} with module {module.name!r}: "
+    page = (f"Probe of {run.report.url} with module {module.name!r}: "
             f"{'succeeded' if run.success else 'failed'} (deadline {run.deadline_s:g} s"
             f"{', reached' if run.cut_short else ''})\n\n"
             + run.text() + "\n\nMetrics that would have been returned:\n"
             + body.decode() + "\n\nModule configuration:\n" + "\n".join(lines) + "\n")
-    return red.text(page)
+    return run.report.redact(page)
 
 
 def make_app(state: ExporterState) -> Starlette:
@@ -147,7 +150,7 @@ def make_app(state: ExporterState) -> Starlette:
         fams = families(report, Judgement(run.success, run.cut_short))
         state.probes.labels(name, "success" if run.success else "failure").inc()
         log.info("probe module=%s target=%s success=%d verdict=%s duration=%.3fs%s", name,
-                 run.redactor.url(target), run.success, report["verdict"],
+                 run.report.url, run.success, report["verdict"],
                  run.report.duration_s, " deadline-reached" if run.cut_short else "")
         if params.get("debug", "").lower() == "true":
             body, _ = exposition(registry_of(fams), None)
@@ -197,27 +200,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def warm_up() -> None:
-    """Import now what every probe needs, and build one HTTP client (its TLS context): done
-    lazily, the first scrapes would spend a fair part of their deadline on it."""
-    import importlib
-
-    for name in ("sse_doctor.conclude.probe", "sse_doctor.ws.client", "sse_doctor.checks.selection",
-                 "sse_doctor.checks.ws_checks", "sse_doctor.profiles", "sse_doctor.report.terminal",
-                 "sse_doctor.report.json_report", "sse_doctor.sse.transport"):
-        importlib.import_module(name)
-    from sse_doctor.sse import transport
-    from sse_doctor.target import build_target
-
-    client = transport.make_client(build_target("http://127.0.0.1:1/"))
-    asyncio.run(client.aclose())
-
-
 def serve(state: ExporterState, sock: socket.socket) -> None:
     """Serve until SIGINT or SIGTERM."""
     import uvicorn
 
-    warm_up()
+    # what every probe needs, imported and built now: done lazily, the first scrapes would
+    # spend a fair part of their deadline on it
+    api.warm_up()
 
     config = uvicorn.Config(make_app(state), log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=2)

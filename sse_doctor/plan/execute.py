@@ -1,9 +1,11 @@
 """The one way a plan runs to its report: in the command line's own event loop (with Ctrl-C,
-SIGTERM and SIGHUP handled: `execute`) or inside a caller's loop (the Python API: `conclude`).
+SIGTERM and SIGHUP handled: `execute`) or inside a caller's loop (the Python API, suites and
+the exporter: `conclude`, `run_within`).
 
-Either way the results are concluded the same: a plan cut short by a signal reports what it
-saw (`Plan.interrupted` marks what a stopping plan returned; `Plan.partial` salvages what a
-cancelled one did), and `Plan.report` makes the one Report the renderers read.
+Either way the results are concluded the same: a plan cut short by a signal or by its deadline
+reports what it saw (`Plan.interrupted` marks what a stopping plan returned; `Plan.partial`
+salvages what a cancelled one did), and `Plan.report` makes the one Report the renderers read.
+A deadline stops a plan exactly as Ctrl-C does (`run_within`, the one deadline runner).
 """
 
 from __future__ import annotations
@@ -71,12 +73,63 @@ def execute(plan: Plan, name: str | None = None, *, wrap: Wrap | None = None) ->
     return Outcome(finish(plan, results, stop, started, t0), stop)
 
 
-async def conclude(plan: Plan, name: str | None = None) -> Report:
+# After a deadline's stop, how long a plan that can salvage what it saw (`Plan.partial`) gets
+# to return before it is cancelled: a probe ends its stream at the stop within milliseconds, and
+# a caller with a deadline of its own (a scrape) must be answered in time.
+STOP_GRACE_S = 0.3
+DEADLINE_REASON = "deadline"
+
+
+def deadline_grace(plan: Plan) -> float:
+    """How long `plan` gets after its deadline's stop: STOP_GRACE_S when a cancel loses
+    nothing (`partial` salvages), else its own grace (load: the workers report their counts)."""
+    return min(plan.grace_s, STOP_GRACE_S) if plan.partial is not None else plan.grace_s
+
+
+async def run_within(plan: Plan, name: str | None = None,
+                     deadline_s: float | None = None) -> tuple[list[Result], bool]:
+    """Run `plan` inside the running event loop: (its results, cut short by the deadline).
+
+    No deadline (None): the plan runs to its end. At the deadline the plan's session is
+    stopped, as Ctrl-C stops the command line (DEADLINE_REASON is the stop's reason): a probe
+    ends its stream and returns what it saw. A plan still running `deadline_grace` later (or
+    one without a session, which a stop cannot reach) is cancelled and `Plan.partial`
+    salvages what it did. Results cut short are marked as a signal marks them
+    (`Plan.interrupted`: the checks that needed the whole window are incomplete, not passed).
+    Cancelling the caller cancels the plan; its connections close."""
+    session = plan.session
+    if session is not None and session.stop is None:
+        session.stop = asyncio.Event()
+    task = asyncio.ensure_future(_in_session(plan, name or plan.command, None))
+    if deadline_s is None:
+        return await task, False
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline_s))
+        if done:  # it ended on its own before the deadline
+            return task.result(), False
+        if session is not None:
+            session.set_stop(DEADLINE_REASON)
+            done, _ = await asyncio.wait({task}, timeout=deadline_grace(plan))
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        results = task.result()
+    else:
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_GRACE_S)  # its connections close
+        results = plan.partial(DEADLINE_REASON) if plan.partial is not None else []
+    if plan.interrupted is not None:
+        results = plan.interrupted(results)
+    return results, True
+
+
+async def conclude(plan: Plan, name: str | None = None,
+                   deadline_s: float | None = None) -> Report:
     """Run `plan` inside the running event loop to its report (no signal handlers: the
-    caller's loop owns them). Cancelling the caller cancels the plan; its connections close."""
+    caller's loop owns them), stopped at `deadline_s` as `run_within` says; a report cut
+    short says `interrupted`. Cancelling the caller cancels the plan; its connections close."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    if plan.session is not None and plan.session.stop is None:
-        plan.session.stop = asyncio.Event()
-    results = await asyncio.ensure_future(_in_session(plan, name or plan.command, None))
-    return finish(plan, results, None, started, t0)
+    results, cut = await run_within(plan, name, deadline_s)
+    return plan.report(results, started, time.perf_counter() - t0, interrupted=cut)

@@ -38,8 +38,8 @@ def har_results(observations: list[Any]) -> list[Result]:
         except ValueError:
             name = obs.url
         results.append(Result(name=name, protocol=obs.kind, url=obs.url,
-                                      findings=run_client_checks(obs),
-                                      checks_run=list(CLIENT_CHECKS), observation=obs))
+                              findings=run_client_checks(obs),
+                              checks_run=list(CLIENT_CHECKS), observation=obs))
     return results
 
 

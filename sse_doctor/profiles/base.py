@@ -152,8 +152,8 @@ def finish(profile: Profile, name: str, target: Target, opts: ProbeOptions, popt
         checks_run += list(profile.codes)
     protocol = "ws" if target.protocol == "ws" else "sse"
     return Result(name=name, protocol=protocol, url=target.url, findings=findings,
-                          checks_run=checks_run, observation=obs, options=opts,
-                          profile=result)
+                  checks_run=checks_run, observation=obs, options=opts,
+                  profile=result)
 
 
 class AutoTap(Interpreter):

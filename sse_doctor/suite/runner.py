@@ -14,8 +14,10 @@ from typing import Any
 
 from sse_doctor import interrupt
 from sse_doctor.codes import SEVERITY_RANK
+from sse_doctor.errors import UsageError
 from sse_doctor.model import Finding, Report, Result, finding, mark_ignored, protocol_of
 from sse_doctor.plan import Plan
+from sse_doctor.plan.execute import run_within
 from sse_doctor.report.junit import fails
 from sse_doctor.suite.loader import CheckSpec, Suite
 from sse_doctor.suite.thresholds import evaluate
@@ -108,26 +110,48 @@ def merge(spec: CheckSpec, results: list[Result]) -> Result:
         checks_run.extend(c for c in r.checks_run if c not in checks_run)
     # a HAR capture's streams may mix SSE and WebSocket
     return Result(name=spec.name, protocol=protocol_of(results), url=plan.url,
-                          findings=findings, checks_run=checks_run)
+                  findings=findings, checks_run=checks_run)
+
+
+async def observe(spec: CheckSpec, deadline_s: float | None) \
+        -> tuple[list[Result], list[Finding], bool]:
+    """Run a check's plan within `deadline_s` (None: none) by the one deadline runner
+    (plan.execute.run_within: at the deadline it is stopped as Ctrl-C stops a command and
+    reports what it saw). Returns (results, findings about the run itself, cut short)."""
+    try:
+        results, cut = await run_within(spec.plan, spec.name, deadline_s)
+    except UsageError as exc:  # it could not start here (the proxy: no mitmdump, port taken)
+        return [], [finding("check-incomplete", f"The check could not start: {exc}",
+                            error="UsageError")], False
+    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the others
+        return [], [finding(
+            "check-incomplete", f"The check stopped on an internal error: "
+                                f"{type(exc).__name__}: {exc}", error=type(exc).__name__)], False
+    return results, [], cut
+
+
+def answered(results: list[Result]) -> bool:
+    """The target answered (or was found unreachable) before the check ended."""
+    for r in results:
+        obs = r.observation
+        if getattr(obs, "status", None) is not None or getattr(obs, "unreachable", None):
+            return True
+        if r.profile is not None:
+            return True
+    return False
 
 
 async def run_check(spec: CheckSpec, fail_on: str, margin_s: float = MARGIN_S) -> CheckOutcome:
+    """A suite's check: past its plan's budget (and a margin) it is stopped and fails."""
     t0 = time.perf_counter()
     deadline = deadline_for(spec.plan.budget_s, margin_s)
-    extra: list[Finding] = []
-    results: list[Result] = []
-    try:
-        results = list(await asyncio.wait_for(spec.plan.run(spec.name), deadline))
-    except asyncio.TimeoutError:
+    results, extra, cut = await observe(spec, deadline)
+    if cut:
         extra.append(finding(
             "check-incomplete",
             f"The check did not finish within {deadline:g} s (its plan needs at most "
             f"{spec.plan.budget_s:g} s: window and timeouts) and was stopped.",
             deadline_s=round(deadline, 3), budget_s=round(spec.plan.budget_s, 3)))
-    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the suite
-        extra.append(finding(
-            "check-incomplete", f"The check stopped on an internal error: "
-                                f"{type(exc).__name__}: {exc}", error=type(exc).__name__))
     return outcome(spec, results, extra, fail_on, time.perf_counter() - t0)
 
 
@@ -146,7 +170,7 @@ def outcome(spec: CheckSpec, results: list[Result], extra: list[Finding],
         entry = merge(spec, results)
     else:
         entry = Result(name=spec.name, protocol=spec.plan.protocol, url=spec.plan.url,
-                               findings=[], checks_run=[])
+                       findings=[], checks_run=[])
     missed, report = evaluate(spec.thresholds, results)
     entry.findings.extend(missed + extra)
     if spec.thresholds and "threshold-missed" not in entry.checks_run:

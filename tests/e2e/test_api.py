@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pathlib
+import socket
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 import sse_doctor
 from sse_doctor.codes import get
@@ -109,3 +117,76 @@ def test_load_test_reports_the_fleet(lab) -> None:
     out = json.loads(proc.stdout)
     assert out["verdict"] == "healthy" and out["codes"] == []
     assert out["load"]["streams"]["opened"] == 20 and out["load"]["workers"] == 1
+
+
+# --- the deadline -------------------------------------------------------------------------------
+def test_a_deadline_stops_the_run_as_ctrl_c_does_and_reports_what_it_saw(lab) -> None:
+    # /sse/stalled sends one event, then only keepalives: a 30 s window would never end early
+    report = sse_doctor.probe(lab.url("/sse/stalled"), duration=30, idle_limit=20, deadline=2)
+    assert report.interrupted and report.duration_s < 30
+    assert report.connection["status"] == 200 and report.stats["events"] == 1
+    doc = report.to_json()
+    assert {"stalled-stream", "no-heartbeat"} <= set(doc["checks_incomplete"])
+    assert "Incomplete (interrupted before the window ended" in report.advice_text()
+    assert "interrupted" in report.text()
+
+
+@pytest.mark.parametrize("deadline", [0, -1, "2", True, float("inf")])
+def test_a_bad_deadline_is_refused(deadline) -> None:
+    with pytest.raises(sse_doctor.OptionError, match="deadline expects a number of seconds"):
+        sse_doctor.probe("http://127.0.0.1:1/", deadline=deadline)
+
+
+# --- the check door -------------------------------------------------------------------------------
+OUTCOMES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "suites" / "outcomes.toml"
+# what `sse-doctor run` decides for these checks of outcomes.toml with --fail-on warning
+# (tests/e2e/test_suite_e2e.py asserts the same of the CLI)
+RUN_DECIDES = {
+    "healthy stream": (True, []),
+    "job completes": (False, ["missing-expected-event"]),
+    "cache header waived": (True, []),
+    "first event fast": (False, ["threshold-missed"]),
+    "many events": (False, ["threshold-missed"]),
+    "server down": (False, ["target-unreachable"]),
+}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_suite_check_entry_is_judged_as_run_judges_it(lab) -> None:
+    doc = tomllib.loads(OUTCOMES.read_text())
+    entries = [{**doc["defaults"], **c} for c in doc["check"] if c["name"] in RUN_DECIDES]
+    env = {"LAB_HOST": urlsplit(lab.base_url).netloc, "CLOSED_PORT": str(_closed_port())}
+
+    async def main() -> list[sse_doctor.CheckReport]:
+        return await asyncio.gather(*(sse_doctor.acheck(e, fail_on="warning", env=env,
+                                                        source=OUTCOMES, deadline=30)
+                                      for e in entries))
+
+    reports = {r.name: r for r in asyncio.run(main())}
+    for name, (passed, failing) in RUN_DECIDES.items():
+        report = reports[name]
+        assert (report.passed, [f.code for f in report.failing]) == (passed, failing), name
+        assert not report.interrupted and report.fail_on == "warning"
+    healthy = reports["healthy stream"]
+    assert set(healthy.thresholds) == {"max_first_event_ms", "max_gap_s", "min_events"}
+    assert all(t["met"] for t in healthy.thresholds.values())
+    assert [f.code for f in reports["cache header waived"].allowed] == ["missing-no-cache"]
+    first = reports["first event fast"].thresholds["max_first_event_ms"]
+    assert first["limit"] == 500 and first["met"] is False and first["measured"] > 500
+    text = reports["job completes"].text()
+    assert "What to do" in text and "missing-expected-event" in text
+    assert "No 'completed' event within 2 s" in text
+
+
+def test_a_check_cut_by_its_deadline_before_a_response_fails_incomplete(lab) -> None:
+    # the route holds its headers 1.3 s
+    report = sse_doctor.check({"url": lab.url("/sse/delayed-headers"), "duration": 5},
+                              deadline=0.8)
+    assert report.interrupted and not report.passed and report.name == "probe"
+    assert [f.code for f in report.failing] == ["check-incomplete"]
+    assert "No response within the check's deadline (0.8 s)" in report.failing[0].detail

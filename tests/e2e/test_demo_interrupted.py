@@ -19,7 +19,7 @@ def test_the_demo_reports_what_finished_when_sigterm_stops_it(monkeypatch) -> No
 
     async def first_then_signal(plan, progress, done):  # noqa: ANN001, ANN202
         done.append(Result(name="finished-one", protocol="sse", url="http://x/",
-                                   findings=[], checks_run=[], expected=[]))
+                           findings=[], checks_run=[], expected=[]))
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.Event().wait()  # the signal cancels this stage
 

@@ -4,12 +4,15 @@ or files and are known to the module's redactor."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import pathlib
 
 import pytest
 
 from sse_doctor.exporter.config import ConfigInvalid, load_config
 from sse_doctor.redact import MASK
+from sse_doctor.suite.loader import load_check
 from tests.support import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -44,8 +47,12 @@ expect_event = ["completed"]
 allow = ["no-event-ids"]
 max_first_event_ms = 500
 """), {})
-    spec, _ = config.modules["job"].check_spec(config.path, "http://127.0.0.1:1/sse/x",
-                                               observe_s=4, env={})
+    entry, env = config.modules["job"].check_entry("http://127.0.0.1:1/sse/x", observe_s=4,
+                                                   env={})
+    assert entry == {"name": "job", "url": "http://127.0.0.1:1/sse/x", "duration": 4,
+                     "idle_limit": 2, "expect_event": ["completed"], "allow": ["no-event-ids"],
+                     "max_first_event_ms": 500}
+    spec = load_check(config.path, entry, where="[modules.job]", env=env)  # as a suite reads it
     assert spec.allow == frozenset({"no-event-ids"})
     assert spec.thresholds == {"max_first_event_ms": 500}
     assert spec.plan.command == "probe" and spec.plan.target.url == "http://127.0.0.1:1/sse/x"
@@ -90,15 +97,22 @@ header_files = { X-Custom = "key.txt" }
 headers = { X-Other = "${OTHER_SECRET}" }
 """), {"TOKEN_FOR_TEST": "env-secret-1", "OTHER_SECRET": "other-secret-2"})
     env = {"TOKEN_FOR_TEST": "env-secret-1", "OTHER_SECRET": "other-secret-2"}
-    spec, red = config.modules["a"].check_spec(config.path, "http://127.0.0.1:1/x?token=t0k3n",
-                                               env=env)
+    module = config.modules["a"]
+    entry, full_env = module.check_entry("http://127.0.0.1:1/x?token=t0k3n", env=env)
+    spec = load_check(config.path, entry, where=module.where, env=full_env)
     headers = dict(spec.plan.target.headers)
     assert headers["Authorization"] == "Bearer env-secret-1"
     assert headers["X-Custom"] == "file-secret-$1"  # a '$' in a file is not expanded
-    text = red.text("env-secret-1 file-secret-$1 other-secret-2") + red.url(spec.plan.target.url)
+    # the check's report knows every one of them (port 1 refuses at once)
+    report = asyncio.run(module.check(config.path, "http://127.0.0.1:1/x?token=t0k3n", 5.0,
+                                      1.0, env))
+    assert report.codes == {"target-unreachable"}
+    text = report.redact("env-secret-1 file-secret-$1 other-secret-2") + report.url
     for secret in ("env-secret-1", "file-secret", "other-secret-2", "t0k3n"):
         assert secret not in text
     assert text.count(MASK) == 4
+    assert not any(s in json.dumps(report.to_json()) + report.text()
+                   for s in ("env-secret-1", "file-secret", "t0k3n"))
 
 
 def test_a_bad_config_is_exit_2_without_a_traceback(tmp_path: pathlib.Path) -> None:

@@ -1,6 +1,7 @@
-"""The probe's deadline: a plan that ends at the session's stop answers with what it saw; one
-that does not is cancelled and salvaged from the live session; a real probe of the lab,
-cancelled mid-stream, is salvaged with its observation and the checks run on it."""
+"""The probe's deadline, end to end: a module's probe of a lab route that never ends answers
+within its deadline with what it saw (through the API's check door, as the exporter runs it),
+and a real probe of the lab cancelled mid-stream is salvaged with its observation and the
+checks run on it. The deadline runner itself is tested in tests/unit/test_plan_execute.py."""
 
 from __future__ import annotations
 
@@ -8,82 +9,38 @@ import asyncio
 import pathlib
 
 from sse_doctor import feed
+from sse_doctor.api import plan_for
 from sse_doctor.exporter.config import load_config
-from sse_doctor.exporter.probe import DEADLINE_REASON, run_plan
+from sse_doctor.exporter.probe import probe_module
 from sse_doctor.lab import LabServer
 from sse_doctor.model import Result
-from sse_doctor.plan import Plan
-from sse_doctor.target import build_target
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "exporter"
 
 
-def _result(name: str) -> Result:
-    return Result(name=name, protocol="sse", url="http://x/", findings=[],
-                          checks_run=["stalled-stream", "missing-expected-event"])
-
-
-def test_a_plan_that_ends_at_the_stop_keeps_its_result() -> None:
-    async def run(name: str) -> list[Result]:
-        stop = feed.stop_event()
-        assert stop is not None
-        await stop.wait()  # as the transports do: end the connection at the stop
-        assert feed.stop_reason() == DEADLINE_REASON
-        return [_result(name)]
-
-    plan = Plan("probe", build_target("http://x/"), 1.0, run)
-    results, cut = asyncio.run(run_plan(plan, "p", 0.2))
-    assert cut and [r.name for r in results] == ["p"]
-    # checks that needed the whole window are incomplete, not passed
-    assert set(results[0].checks_incomplete) == {"stalled-stream", "missing-expected-event"}
-
-
-def test_a_plan_that_ignores_the_stop_is_cancelled_and_salvaged() -> None:
-    cancelled = []
-    salvaged = []
-
-    async def run(name: str) -> list[Result]:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append(name)
-            raise
-        return []
-
-    session = feed.Feed()
-
-    def partial(reason: str) -> list[Result]:
-        salvaged.append((session.reason, reason))
-        return [_result("salvaged")]
-
-    plan = Plan("probe", build_target("http://x/"), 1.0, run, partial=partial, session=session)
-    results, cut = asyncio.run(run_plan(plan, "p", 0.1))
-    assert cut and cancelled == ["p"]
-    assert salvaged == [(DEADLINE_REASON, DEADLINE_REASON)]
-    assert [r.name for r in results] == ["salvaged"]
-
-
-def test_a_plan_within_its_deadline_is_not_cut() -> None:
-    async def run(name: str) -> list[Result]:
-        return [_result(name)]
-
-    results, cut = asyncio.run(run_plan(Plan("probe", build_target("http://x/"), 1.0, run),
-                                        "p", 5))
-    assert not cut and results[0].checks_incomplete == []
+def test_a_module_probe_cut_by_its_deadline_before_a_response_is_incomplete(
+        lab: LabServer) -> None:
+    # the route holds its headers 1.3 s; the probe's deadline is 1 s
+    config = load_config(str(EXAMPLE / "exporter.toml"), {})
+    run = asyncio.run(probe_module(config.path, config.modules["sse"],
+                                   f"{lab.base_url}/sse/delayed-headers", 1.0, {}))
+    assert run.cut_short and run.report.interrupted and not run.success
+    [incomplete] = [f for f in run.report.failing if f.code == "check-incomplete"]
+    assert "No response within the check's deadline (1 s)" in incomplete.detail
+    assert f"{lab.base_url}/sse/delayed-headers" in run.text()
 
 
 def test_a_real_probe_cancelled_mid_stream_is_salvaged(lab: LabServer) -> None:
-    example = pathlib.Path(__file__).resolve().parents[2] / "examples" / "exporter"
-    config = load_config(str(example / "exporter.toml"), {})
-    spec, _ = config.modules["sse"].check_spec(config.path, f"{lab.base_url}/sse/stalled",
-                                               observe_s=30, env={})
-    assert spec.plan.partial is not None and spec.plan.session is not None
+    plan = plan_for("probe", f"{lab.base_url}/sse/stalled", {"duration": 30})
+    assert plan.partial is not None and plan.session is not None
 
     async def main() -> Result:
-        session = spec.plan.session
+        session = plan.session
         session.stop = asyncio.Event()
 
         async def probe() -> list[Result]:
             feed.start(session)
-            return await spec.plan.run("stalled")
+            return await plan.run("stalled")
 
         task = asyncio.ensure_future(probe())
         # until the stream has shown its first event and a few keepalives (bounded by the
@@ -92,7 +49,7 @@ def test_a_real_probe_cancelled_mid_stream_is_salvaged(lab: LabServer) -> None:
             await asyncio.sleep(0.05)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        [result] = spec.plan.partial("cancelled")
+        [result] = plan.partial("cancelled")
         return result
 
     result = asyncio.run(main())

@@ -18,7 +18,7 @@ def test_an_ignored_finding_decides_nothing() -> None:
     err = Finding("http-error", "error", "t", "d")
     note = Finding("no-event-ids", "info", "t", "d")
     r = Result(name="probe", protocol="sse", url="http://x/", findings=[err, note],
-                       checks_run=[])
+               checks_run=[])
     mark_ignored([r], {"http-error"})
     assert err.ignored and not note.ignored
     assert r.verdict == "healthy" and not r.fails_at("warning")

@@ -255,3 +255,69 @@ def test_a_suite_check_accepts_exactly_the_commands_options(name: str) -> None:
     keys = set(command_options(name))
     declared = {o.flag[2:].replace("-", "_") for o in COMMANDS[name].options if not o.output}
     assert keys == declared
+
+
+# --- the API is the only door -----------------------------------------------------------------
+# What runs the doctor from outside the command line (the exporter, the Locust users, the pytest
+# plugin) goes through the public API (sse_doctor.api, re-exported by sse_doctor), never inside
+# the plans, models or renderers: the API is what is documented and kept stable, and one door
+# means one behaviour. Each may also import its own modules, the data modules below and its
+# named exception (Locust hosts the load engine: its streams run inside Locust's users).
+API = ("sse_doctor", "sse_doctor.api")
+DATA_MODULES = ("sse_doctor.codes", "sse_doctor.units", "sse_doctor.redact", "sse_doctor.version")
+DOOR_USERS: dict[str, tuple[str, ...]] = {
+    "sse_doctor.exporter": ("sse_doctor.exporter", "sse_doctor.exporter.*"),
+    "sse_doctor.locust": ("sse_doctor.load", "sse_doctor.load.driver", "sse_doctor.load.fleet",
+                          "sse_doctor.load.observation", "sse_doctor.load.recorder",
+                          "sse_doctor.load.streams", "sse_doctor.load.threaded"),
+    "sse_doctor.pytest_plugin": (),
+}
+
+
+def door_violations(graph: dict[str, set[str]],
+                    dynamic: dict[str, set[str]] | None = None) -> list[str]:
+    """Imports by the API's users of anything but the API, their own modules, data modules
+    and their named exceptions (`dynamic`: importlib.import_module calls, by module)."""
+    out = []
+    for user, own in DOOR_USERS.items():
+        allowed = (*API, *DATA_MODULES, *own)
+        for mod in sorted(graph):
+            if mod != user and not mod.startswith(user + "."):
+                continue
+            for dep in sorted(graph[mod] | (dynamic or {}).get(mod, set())):
+                if not any(fnmatch.fnmatchcase(dep, p) for p in allowed):
+                    out.append(f"{mod} imports {dep}: use the public API (sse_doctor.api)")
+    return out
+
+
+def dynamic_imports() -> dict[str, set[str]]:
+    """importlib.import_module("sse_doctor...") calls with a literal name, by module."""
+    out: dict[str, set[str]] = {}
+    for mod, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("import_module") \
+                    and node.args and isinstance(node.args[0], ast.Constant) \
+                    and str(node.args[0].value).startswith("sse_doctor"):
+                out.setdefault(mod, set()).add(str(node.args[0].value))
+    return out
+
+
+def test_the_door_check_finds_a_way_around_the_api() -> None:
+    graph = {"sse_doctor.exporter.probe": {"sse_doctor.api", "sse_doctor.exporter.config",
+                                           "sse_doctor.units", "sse_doctor.suite.runner"},
+             "sse_doctor.locust": {"sse_doctor.load.fleet", "sse_doctor.conclude.load"},
+             "sse_doctor.pytest_plugin": {"sse_doctor.codes"},
+             "sse_doctor.cli.main": {"sse_doctor.plan"}}
+    assert door_violations(graph, {"sse_doctor.pytest_plugin": {"sse_doctor.model"}}) == [
+        "sse_doctor.exporter.probe imports sse_doctor.suite.runner: use the public API "
+        "(sse_doctor.api)",
+        "sse_doctor.locust imports sse_doctor.conclude.load: use the public API "
+        "(sse_doctor.api)",
+        "sse_doctor.pytest_plugin imports sse_doctor.model: use the public API "
+        "(sse_doctor.api)"]
+
+
+def test_the_exporter_locust_and_the_pytest_plugin_use_only_the_api() -> None:
+    graph = import_graph()
+    assert {"sse_doctor.exporter", "sse_doctor.locust", "sse_doctor.pytest_plugin"} <= set(graph)
+    assert door_violations(graph, dynamic_imports()) == []

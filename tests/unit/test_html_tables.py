@@ -12,7 +12,7 @@ from sse_doctor.report.sections import Records, shaped_view
 from sse_doctor.report.svg import watch_chart
 
 RESULT = Result(name="probe", protocol="sse", url="http://x/", findings=[],
-                        checks_run=[])
+                checks_run=[])
 
 
 def _tables(key: str, data: dict) -> dict[str, Records]:

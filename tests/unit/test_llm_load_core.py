@@ -297,7 +297,7 @@ def report_of(obs: LlmLoadObservation):  # noqa: ANN201
     from sse_doctor.model import Report, Result
 
     result = Result(name="load", protocol="sse", url=obs.url,
-                            findings=run_llm_load_checks(obs), checks_run=[], observation=obs)
+                    findings=run_llm_load_checks(obs), checks_run=[], observation=obs)
     return Report(command="load", url=obs.url, protocol="sse",
                   started_at=datetime.now(timezone.utc), duration_s=5.0, results=[result])
 

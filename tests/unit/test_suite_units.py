@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from junitparser import JUnitXml
 
+from sse_doctor.errors import UsageError
 from sse_doctor.model import EventRec, Result, SseObservation, finding
 from sse_doctor.plan import Plan
 from sse_doctor.redact import Redactor
@@ -65,7 +66,7 @@ def _obs(times: list[float], end_ms: float, first: float | None = None) -> SseOb
 
 def _result(obs: object, name: str = "c") -> Result:
     return Result(name=name, protocol="sse", url="http://h.test/", findings=[],
-                          checks_run=[], observation=obs)
+                  checks_run=[], observation=obs)
 
 
 def test_thresholds_met_and_missed_with_evidence() -> None:
@@ -132,6 +133,17 @@ def test_an_internal_error_fails_only_its_check() -> None:
     assert "internal error: RuntimeError: boom" in broken_o.failing[-1].detail
     assert fine_o.passed and fine_o.result.name == "fine"
     assert [o.spec.name for o in run.failed] == ["broken"]
+
+
+def test_a_check_that_cannot_start_says_why_in_one_plain_line() -> None:
+    async def refused(name: str) -> list[Result]:
+        raise UsageError("mitmdump did not start: port 8081 is taken")
+
+    outcome = asyncio.run(run_check(_spec(refused), "error"))
+    incomplete = outcome.failing[-1]
+    assert incomplete.code == "check-incomplete"
+    assert incomplete.detail == ("The check could not start: mitmdump did not start: port 8081 "
+                                 "is taken")
 
 
 def test_several_scenarios_merge_into_one_entry_naming_their_source() -> None:

@@ -445,7 +445,7 @@ def test_a_refused_handshake_still_has_a_close_object_in_every_view(name: str) -
     assert "by the server at" in text and "handshake was refused" in text
     findings, checks = run_ws_checks(obs, opts)
     result = Result(name="probe", protocol="ws", url=obs.url, findings=findings,
-                            checks_run=checks, observation=obs, options=opts)
+                    checks_run=checks, observation=obs, options=opts)
     report = Report(command="probe", url=obs.url, protocol="ws",
                     started_at=datetime.now(timezone.utc), duration_s=0.1, results=[result])
     page = html.render(report, Redactor())
