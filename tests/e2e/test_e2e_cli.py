@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from sse_doctor.codes import REGISTRY
+from sse_doctor.lab.load_scenarios import LLM_LOAD_SCENARIOS
 from tests.support import cli, cli_fresh, start_cli_together, stop_with_ctrl_c
 
 QUICK = ("--duration", "1.5", "--idle-limit", "2")
@@ -44,6 +45,10 @@ def test_demo_json_diagnoses_every_scenario() -> None:
                  "premature-close", "low-retry", "no-event-ids", "malformed-stream",
                  "client-divergence", "target-unreachable"}
     assert sse_codes <= found
+    # the LLM load row, as the demo shows it: run by its own child process, read back with the
+    # LLM load checks
+    [llm_row] = [s for s in report["scenarios"] if s["name"] == LLM_LOAD_SCENARIOS[0].name]
+    assert "llm-load-queueing" in llm_row["checks_run"]
 
 
 SECRET, QUERY_SECRET = "s3cr3t-bearer-value", "q-secret-123"
