@@ -1,6 +1,6 @@
 """Fixtures for every test, and the `unit` / `e2e` markers, given by folder: tests/unit holds
 pure tests (no sockets, no processes), tests/e2e the real command line, the lab and real
-servers. Under `-n 2 --dist loadgroup` (the README's test command) pytest-xdist hands each
+servers. Under `-n 2 --dist loadgroup` (an opt-in, not CI's command) pytest-xdist hands each
 worker whole groups of modules (tests/support/xdist_groups.py). Helpers live in
 tests/support; this file only defines fixtures and hooks."""
 
