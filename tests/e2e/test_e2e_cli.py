@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from sse_doctor.codes import REGISTRY
+from sse_doctor.lab.load_scenarios import LLM_LOAD_SCENARIOS
 from tests.support import cli, cli_fresh, start_cli_together, stop_with_ctrl_c
 
 QUICK = ("--duration", "1.5", "--idle-limit", "2")
@@ -44,14 +45,58 @@ def test_demo_json_diagnoses_every_scenario() -> None:
                  "premature-close", "low-retry", "no-event-ids", "malformed-stream",
                  "client-divergence", "target-unreachable"}
     assert sse_codes <= found
+    # the LLM load row, as the demo shows it: run by its own child process, read back with the
+    # LLM load checks
+    [llm_row] = [s for s in report["scenarios"] if s["name"] == LLM_LOAD_SCENARIOS[0].name]
+    assert "llm-load-queueing" in llm_row["checks_run"]
+
+
+SECRET, QUERY_SECRET = "s3cr3t-bearer-value", "q-secret-123"
 
 
 @pytest.fixture(scope="module")
-def stalled(lab, tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], pathlib.Path]:
-    """One probe of the stalled route, shared by the tests of its JSON file and of the
-    terminal report it prints on stdout beside it."""
-    out = tmp_path_factory.mktemp("stalled") / "r.json"
-    return cli("probe", lab.url("/sse/stalled"), *STALL, "--json", str(out)), out
+def files(tmp_path_factory) -> pathlib.Path:
+    folder = tmp_path_factory.mktemp("cli-outputs")
+    (folder / "body.json").write_text('{"prompt": "hi"}')
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(lab, files) -> dict:
+    """The module's probes of the lab, started together (the module takes the longest
+    window, not the sum): each has its own stream."""
+    stale = lab.url("/sse/stale")
+    secrets = ("probe", lab.url(f"/sse/echo?access_token={QUERY_SECRET}&page=2"),
+               "--bearer", SECRET, "--cookie", "sid=cookie-secret-9",
+               "-H", "X-Trace: plain-visible", "-H", "X-Api-Key: api-key-secret-7", *QUICK, "-v")
+    return start_cli_together({
+        # one probe of the stalled route, shared by the tests of its JSON file and of the
+        # terminal report it prints on stdout beside it
+        "stalled": ("probe", lab.url("/sse/stalled"), *STALL, "--json",
+                    str(files / "stalled.json")),
+        "verbose": ("probe", lab.url("/sse/finite"), *QUICK, "-v"),
+        "junit": ("probe", stale, *QUICK, "--junit", str(files / "stale.xml"),
+                  "--fail-on", "warning", "-q"),
+        "never": ("probe", stale, *QUICK, "-q", "--fail-on", "never"),
+        "error": ("probe", stale, *QUICK, "-q"),
+        "secrets-json": (*secrets, "--json", "-"),
+        "secrets-junit": (*secrets, "--junit", str(files / "secrets.xml")),
+        "post": ("probe", lab.url("/sse/echo"), "-X", "POST", "-d",
+                 f"@{files / 'body.json'}", *QUICK, "--json", "-"),
+        "huge-line": ("probe", lab.url("/sse/huge-line"), *QUICK, "--json", "-"),
+    })
+
+
+def finished(runs: dict, name: str) -> subprocess.CompletedProcess[str]:
+    run = runs[name]
+    out, err = run.communicate(timeout=60)
+    assert run.returncode is not None
+    return subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def stalled(runs, files) -> tuple[subprocess.CompletedProcess[str], pathlib.Path]:
+    return finished(runs, "stalled"), files / "stalled.json"
 
 
 def test_json_report_follows_the_schema(lab, stalled) -> None:
@@ -86,16 +131,15 @@ def test_terminal_report_puts_the_verdict_and_advice_first(stalled) -> None:
     assert "Timeline" in out
 
 
-def test_verbose_shows_the_raw_timeline(lab) -> None:
-    proc = cli("probe", lab.url("/sse/finite"), *QUICK, "-v")
+def test_verbose_shows_the_raw_timeline(runs) -> None:
+    proc = finished(runs, "verbose")
     assert "raw timeline" in proc.stdout and "comment" not in proc.stdout.split("raw")[0][:0]
     assert proc.stdout.count("event") >= 5
 
 
-def test_junit_has_one_testcase_per_check_and_fails_on_findings(lab, tmp_path) -> None:
-    path = tmp_path / "j.xml"
-    proc = cli("probe", lab.url("/sse/stale"), *QUICK, "--junit", str(path),
-               "--fail-on", "warning", "-q")
+def test_junit_has_one_testcase_per_check_and_fails_on_findings(runs, files) -> None:
+    path = files / "stale.xml"
+    proc = finished(runs, "junit")
     assert proc.returncode == 1  # repeated-payload is a warning
     root = ET.parse(path).getroot()
     cases = root.findall(".//testcase")
@@ -106,14 +150,9 @@ def test_junit_has_one_testcase_per_check_and_fails_on_findings(lab, tmp_path) -
     assert root.get("failures") == "1" and root.get("tests") == str(len(cases))
 
 
-def test_fail_on_never_and_error(lab) -> None:
-    url = lab.url("/sse/stale")
-    runs = start_cli_together({"never": ("probe", url, *QUICK, "-q", "--fail-on", "never"),
-                               "error": ("probe", url, *QUICK, "-q")})
-    for run in runs.values():
-        run.communicate(timeout=60)
-    assert runs["never"].returncode == 0
-    assert runs["error"].returncode == 0  # only a warning
+def test_fail_on_never_and_error(runs) -> None:
+    assert finished(runs, "never").returncode == 0
+    assert finished(runs, "error").returncode == 0  # only a warning
 
 
 def test_max_events_ends_the_stream_early(lab) -> None:
@@ -132,15 +171,11 @@ def test_max_events_is_exact_when_one_read_carries_many_events(lab) -> None:
     assert report["close"]["by"] == "client"
 
 
-def test_secrets_are_redacted_everywhere(lab, tmp_path) -> None:
-    secret, qsecret = "s3cr3t-bearer-value", "q-secret-123"
-    url = lab.url(f"/sse/echo?access_token={qsecret}&page=2")
-    junit_path = tmp_path / "j.xml"
-    args = ("probe", url, "--bearer", secret, "--cookie", "sid=cookie-secret-9",
-            "-H", "X-Trace: plain-visible", "-H", "X-Api-Key: api-key-secret-7", *QUICK, "-v")
-    runs = start_cli_together({"json": (*args, "--json", "-"),
-                               "junit": (*args, "--junit", str(junit_path))})
-    outputs = {name: run.communicate(timeout=60) for name, run in runs.items()}
+def test_secrets_are_redacted_everywhere(runs, files) -> None:
+    secret, qsecret = SECRET, QUERY_SECRET
+    junit_path = files / "secrets.xml"
+    outputs = {name: (p.stdout, p.stderr) for name in ("json", "junit")
+               for p in [finished(runs, f"secrets-{name}")]}
     for name, (out, err) in outputs.items():
         text = out + err + (junit_path.read_text() if name == "junit" else "")
         assert secret not in text and qsecret not in text and "cookie-secret-9" not in text
@@ -152,11 +187,8 @@ def test_secrets_are_redacted_everywhere(lab, tmp_path) -> None:
     assert "page=2" in report["target"]["url"]
 
 
-def test_post_with_json_body(lab, tmp_path) -> None:
-    body = tmp_path / "body.json"
-    body.write_text('{"prompt": "hi"}')
-    proc = cli("probe", lab.url("/sse/echo"), "-X", "POST", "-d", f"@{body}", *QUICK,
-               "--json", "-")
+def test_post_with_json_body(runs) -> None:
+    proc = finished(runs, "post")
     echo = json.loads(json.loads(proc.stdout)["events"][0]["data"])
     assert echo["method"] == "POST"
     assert '"prompt"' in echo["body"]
@@ -165,8 +197,8 @@ def test_post_with_json_body(lab, tmp_path) -> None:
     assert headers["accept"] == "text/event-stream"
 
 
-def test_huge_line_is_cut_and_memory_stays_bounded(lab) -> None:
-    proc = cli("probe", lab.url("/sse/huge-line"), *QUICK, "--json", "-")
+def test_huge_line_is_cut_and_memory_stays_bounded(runs) -> None:
+    proc = finished(runs, "huge-line")
     report = json.loads(proc.stdout)
     first = report["events"][0]
     assert first.get("truncated") is True and len(first["data"]) <= 64 * 1024

@@ -5,9 +5,12 @@ test_experiments_lab.py.)"""
 from __future__ import annotations
 
 import json
+import subprocess
+
+import pytest
 
 from sse_doctor.lab import LabServer
-from tests.support import cli, interrupt_once_streaming, start_cli
+from tests.support import cli, interrupt_once_streaming, start_cli, start_cli_together
 
 
 def _json(proc) -> dict:
@@ -15,17 +18,56 @@ def _json(proc) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.fixture(scope="module")
+def runs(lab, own_lab) -> dict:
+    """The module's experiment runs, started together (the module takes the longest run, not
+    the sum). Each has its own connections; the port watch counts every socket on its lab's
+    port, so its run has the module's own lab to itself."""
+    healthy = lab.url("/sse/healthy")
+    return start_cli_together({
+        # Each dropped stream stays open for 8 events (about 2 s): the port watch lists
+        # sockets every 0.2 s in a thread, and a busy machine delayed those listings past
+        # streams that lived only the default 2 events (0.5 s), so no reading saw them open.
+        "watch": ("disconnect", own_lab.url("/sse/healthy"), "--repeat", "2",
+                  "--after-events", "8", "--grace", "2", "--watch-port", _port(own_lab),
+                  "--json", "-"),
+        "fin": ("disconnect", healthy, "--mode", "fin", "--after", "0.6", "--json", "-"),
+        "silent": ("disconnect", lab.url("/sse/silent"), "--duration", "1", "--grace", "0.5",
+                   "--json", "-"),
+        "refused": ("disconnect", lab.url("/sse/http-error"), "--json", "-"),
+        "duplicates": ("duplicates", healthy, "--connections", "3", "--policy", "single",
+                       "--duration", "1", "--grace", "0", "--json", "-"),
+        "storm": ("storm", healthy, "--cycles", "20", "--concurrency", "5", "--grace", "1",
+                  "--json", "-"),
+        "resume": ("resume", healthy, "--json", "-"),
+        "resume-no-ids": ("resume", lab.url("/sse/no-ids"), "--json", "-"),
+        "checkup": ("checkup", healthy, "--duration", "2", "--grace", "1", "--cycles", "6",
+                    "--json", "-"),
+        "checkup-nothing": ("checkup", lab.url("/sse/wrong-content-type"), "--duration", "1",
+                            "--json", "-"),
+        "checkup-terminal": ("checkup", healthy, "--duration", "1", "--grace", "0.5",
+                             "--cycles", "4"),
+    })
+
+
+def _port(lab: LabServer) -> str:
+    return lab.base_url.rsplit(":", 1)[1]
+
+
+def finished(runs: dict, name: str) -> subprocess.CompletedProcess[str]:
+    run = runs[name]
+    out, err = run.communicate(timeout=120)
+    assert run.returncode is not None
+    return subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+
 def _codes(scenario: dict) -> set[str]:
     return {f["code"] for f in scenario["findings"]}
 
 
-def test_disconnect_on_a_healthy_stream_with_a_port_watch(lab):
-    port = lab.base_url.rsplit(":", 1)[1]
-    # Each dropped stream stays open for 8 events (about 2 s): the port watch lists sockets
-    # every 0.2 s in a thread, and a busy machine delayed those listings past streams that
-    # lived only the default 2 events (0.5 s), so no reading saw them open.
-    p = cli("disconnect", lab.url("/sse/healthy"), "--repeat", "2", "--after-events", "8",
-            "--grace", "2", "--watch-port", port, "--json", "-")
+def test_disconnect_on_a_healthy_stream_with_a_port_watch(runs, own_lab):
+    port = _port(own_lab)
+    p = finished(runs, "watch")
     assert p.returncode == 0, p.stderr
     report = _json(p)
     assert report["command"] == "disconnect" and report["verdict"] == "healthy"
@@ -42,26 +84,24 @@ def test_disconnect_on_a_healthy_stream_with_a_port_watch(lab):
     assert any(w["peak"] >= 1 for w in s["watches"] if w["name"].startswith("ESTABLISHED"))
 
 
-def test_disconnect_fin_mode_and_time_trigger(lab):
-    p = cli("disconnect", lab.url("/sse/healthy"), "--mode", "fin", "--after", "0.6",
-            "--json", "-")
+def test_disconnect_fin_mode_and_time_trigger(runs):
+    p = finished(runs, "fin")
     assert p.returncode == 0, p.stderr
     [s] = _json(p)["scenarios"]
     first = s["experiment"]["connections"][0]
     assert first["aborted"] == "fin" and first["items"] >= 1
 
 
-def test_disconnect_on_a_server_that_never_sends_ends_by_its_deadline(lab):
-    p = cli("disconnect", lab.url("/sse/silent"), "--duration", "1", "--grace", "0.5",
-            "--json", "-")
+def test_disconnect_on_a_server_that_never_sends_ends_by_its_deadline(runs):
+    p = finished(runs, "silent")
     assert p.returncode == 0, p.stderr
     [s] = _json(p)["scenarios"]
     steps = " ".join(step["text"] for step in s["experiment"]["steps"])
     assert "only 0 of 2 arrived in 1 s" in steps
 
 
-def test_disconnect_on_a_refusing_server_says_why_it_could_not_start(lab):
-    p = cli("disconnect", lab.url("/sse/http-error"), "--json", "-")
+def test_disconnect_on_a_refusing_server_says_why_it_could_not_start(runs):
+    p = finished(runs, "refused")
     assert p.returncode == 1
     [s] = _json(p)["scenarios"]
     assert _codes(s) == {"http-error"}
@@ -74,9 +114,8 @@ def test_experiment_on_an_unreachable_target_exits_3():
     assert p.returncode == 3, p.stderr
 
 
-def test_duplicates_single_policy_flags_a_server_that_keeps_them_all(lab):
-    p = cli("duplicates", lab.url("/sse/healthy"), "--connections", "3", "--policy", "single",
-            "--duration", "1", "--grace", "0", "--json", "-")
+def test_duplicates_single_policy_flags_a_server_that_keeps_them_all(runs):
+    p = finished(runs, "duplicates")
     assert p.returncode == 1, p.stderr
     [s] = _json(p)["scenarios"]
     [f] = s["findings"]
@@ -84,9 +123,8 @@ def test_duplicates_single_policy_flags_a_server_that_keeps_them_all(lab):
     assert f["evidence"]["kept_open"] == 3 and f["evidence"]["shared_ids"] >= 1
 
 
-def test_storm_counts_cycles_and_checks_the_server_still_serves(lab):
-    p = cli("storm", lab.url("/sse/healthy"), "--cycles", "20", "--concurrency", "5",
-            "--grace", "1", "--json", "-")
+def test_storm_counts_cycles_and_checks_the_server_still_serves(runs):
+    p = finished(runs, "storm")
     assert p.returncode == 0, p.stderr
     [s] = _json(p)["scenarios"]
     stats = s["experiment"]["stats"]
@@ -102,22 +140,21 @@ def test_storm_refuses_a_flood_of_a_remote_host_without_the_flag():
     assert "Traceback" not in p.stderr
 
 
-def test_resume_on_a_stream_that_restarts_from_the_first_id(lab):
-    p = cli("resume", lab.url("/sse/healthy"), "--json", "-")
+def test_resume_on_a_stream_that_restarts_from_the_first_id(runs):
+    p = finished(runs, "resume")
     assert p.returncode == 0, p.stderr
     [s] = _json(p)["scenarios"]
     assert _codes(s) == {"resume-replay"}
 
 
-def test_resume_without_ids(lab):
-    p = cli("resume", lab.url("/sse/no-ids"), "--json", "-")
+def test_resume_without_ids(runs):
+    p = finished(runs, "resume-no-ids")
     [s] = _json(p)["scenarios"]
     assert _codes(s) == {"no-event-ids"}
 
 
-def test_checkup_runs_every_experiment_that_applies(lab):
-    p = cli("checkup", lab.url("/sse/healthy"), "--duration", "2", "--grace", "1",
-            "--cycles", "6", "--json", "-")
+def test_checkup_runs_every_experiment_that_applies(runs):
+    p = finished(runs, "checkup")
     assert p.returncode == 0, p.stderr
     report = _json(p)
     names = [s["name"] for s in report["scenarios"]]
@@ -126,15 +163,14 @@ def test_checkup_runs_every_experiment_that_applies(lab):
                                                        "resume-replay"}
 
 
-def test_checkup_stops_after_the_probe_when_nothing_is_served(lab):
-    p = cli("checkup", lab.url("/sse/wrong-content-type"), "--duration", "1", "--json", "-")
+def test_checkup_stops_after_the_probe_when_nothing_is_served(runs):
+    p = finished(runs, "checkup-nothing")
     assert p.returncode == 1
     assert [s["name"] for s in _json(p)["scenarios"]] == ["probe"]
 
 
-def test_checkup_terminal_report_shows_a_scorecard(lab):
-    p = cli("checkup", lab.url("/sse/healthy"), "--duration", "1", "--grace", "0.5",
-            "--cycles", "4")
+def test_checkup_terminal_report_shows_a_scorecard(runs):
+    p = finished(runs, "checkup-terminal")
     assert p.returncode == 0, p.stderr
     head = p.stdout.splitlines()[0]
     assert "checkup" in head and "verdict" in head

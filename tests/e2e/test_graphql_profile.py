@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import cli
+from tests.support import cli, start_cli_together
 from tests.support.real_servers import Served, graphql_app
 
 pytest.importorskip("strawberry", reason="strawberry-graphql is in the test extra")
@@ -42,9 +42,43 @@ def legacy() -> Iterator[Served]:
 
 
 def probe(url: str, *args: str, duration: str = "2") -> tuple[int, dict[str, Any], str]:
-    r = cli("probe", url, "--profile", "graphql", "--duration", duration, "--timeout", "3",
-            "--json", "-", *args)
+    r = cli(*probe_argv(url, *args, duration=duration))
     return r.returncode, json.loads(r.stdout) if r.stdout.strip() else {}, r.stderr
+
+
+def probe_argv(url: str, *args: str, duration: str = "2") -> tuple[str, ...]:
+    return ("probe", url, "--profile", "graphql", "--duration", duration, "--timeout", "3",
+            "--json", "-", *args)
+
+
+@pytest.fixture(scope="module")
+def runs(server, legacy) -> dict[str, Any]:  # noqa: ANN001
+    """The probes of the module's two shared servers, started together (the module takes one
+    window, not the sum): each has its own connection and operation."""
+    ws, http = server.url("/graphql", "ws"), server.url("/graphql", "http")
+    return start_cli_together({
+        "completes-ws": probe_argv(ws, "--query", COUNT),
+        "completes-http": probe_argv(http, "--query", COUNT),
+        "legacy": probe_argv(legacy.url("/graphql", "ws"), "--query",
+                             "subscription { ticks(interval: 0.1) }", "--idle-limit", "1"),
+        "query": probe_argv(ws, "--query", "{ hello }"),
+        "raises-ws": probe_argv(ws, "--query", "subscription { boom }"),
+        "raises-http": probe_argv(http, "--query", "subscription { boom }"),
+        "refused": probe_argv(ws, "--query", COUNT, "--init-payload",
+                              '{"token": "bad", "authorization": "Bearer s3cr3t"}'),
+        "accepted": probe_argv(ws, "--query", COUNT, "--init-payload",
+                               '{"authorization": "Bearer s3cr3t-value"}'),
+        "silent": probe_argv(ws, "--query", "subscription { ticks(interval: 5) }",
+                             "--idle-limit", "1", "--fail-on", "warning"),
+        "gql": probe_argv(ws, "--query", COUNT),
+    })
+
+
+def finished(runs: dict[str, Any], name: str) -> tuple[int, dict[str, Any], str]:
+    run = runs[name]
+    out, err = run.communicate(timeout=60)
+    assert run.returncode is not None
+    return run.returncode, json.loads(out) if out.strip() else {}, err
 
 
 def codes(report: dict[str, Any]) -> set[str]:
@@ -52,8 +86,8 @@ def codes(report: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.parametrize("scheme", ["ws", "http"])
-def test_a_subscription_that_completes_is_healthy(server, scheme) -> None:
-    rc, report, err = probe(server.url("/graphql", scheme), "--query", COUNT)
+def test_a_subscription_that_completes_is_healthy(runs, scheme) -> None:
+    rc, report, err = finished(runs, f"completes-{scheme}")
     assert rc == 0 and codes(report) == set(), (report.get("findings"), err)
     m = report["profile"]["metrics"]
     assert m["results"] == 3 and m["completed"] and m["errors"] == 0
@@ -66,9 +100,8 @@ def test_a_subscription_that_completes_is_healthy(server, scheme) -> None:
         assert report["close"]["by"] == "server"  # the stream ends after complete
 
 
-def test_the_legacy_subprotocol_is_spoken_when_it_is_the_one_picked(legacy) -> None:
-    rc, report, err = probe(legacy.url("/graphql", "ws"), "--query",
-                            "subscription { ticks(interval: 0.1) }", "--idle-limit", "1")
+def test_the_legacy_subprotocol_is_spoken_when_it_is_the_one_picked(runs) -> None:
+    rc, report, err = finished(runs, "legacy")
     assert rc == 0 and codes(report) == set(), (report.get("findings"), err)
     m = report["profile"]["metrics"]
     assert m["subprotocol"] == "graphql-ws" and m["keepalive"]["ka"] >= 3
@@ -79,28 +112,26 @@ def test_the_legacy_subprotocol_is_spoken_when_it_is_the_one_picked(legacy) -> N
     assert sent == ["connection_init", "start", "stop", "connection_terminate"]
 
 
-def test_a_query_over_websocket_gets_its_one_result(server) -> None:
-    rc, report, _ = probe(server.url("/graphql", "ws"), "--query", "{ hello }")
+def test_a_query_over_websocket_gets_its_one_result(runs) -> None:
+    rc, report, _ = finished(runs, "query")
     assert rc == 0 and codes(report) == set()
     assert report["profile"]["metrics"]["operation"] == "query"
     assert report["profile"]["metrics"]["results"] == 1
 
 
 @pytest.mark.parametrize("scheme", ["ws", "http"])
-def test_a_resolver_that_raises_is_an_operation_error(server, scheme) -> None:
-    rc, report, _ = probe(server.url("/graphql", scheme), "--query", "subscription { boom }")
+def test_a_resolver_that_raises_is_an_operation_error(runs, scheme) -> None:
+    rc, report, _ = finished(runs, f"raises-{scheme}")
     assert rc == 1 and codes(report) == {"graphql-operation-error"}
     assert "the resolver failed" in report["findings"][0]["detail"]
 
 
-def test_a_refused_init_payload_is_4403_in_words_and_the_token_never_shows(server) -> None:
-    rc, report, _ = probe(server.url("/graphql", "ws"), "--query", COUNT,
-                          "--init-payload", '{"token": "bad", "authorization": "Bearer s3cr3t"}')
+def test_a_refused_init_payload_is_4403_in_words_and_the_token_never_shows(runs) -> None:
+    rc, report, _ = finished(runs, "refused")
     assert rc == 1 and codes(report) == {"graphql-close-code"}
     detail = report["findings"][0]["detail"]
     assert "4403" in detail and "forbidden" in detail
-    rc, report, _ = probe(server.url("/graphql", "ws"), "--query", COUNT,
-                          "--init-payload", '{"authorization": "Bearer s3cr3t-value"}')
+    rc, report, _ = finished(runs, "accepted")
     assert rc == 0 and codes(report) == set()
     out = json.dumps(report)
     assert "s3cr3t" not in out and "[REDACTED]" in out
@@ -136,14 +167,12 @@ def test_an_init_timeout_hints_the_profile_which_then_is_healthy() -> None:
         assert rc == 0 and codes(report) == set()
 
 
-def test_a_silent_subscription_without_pings_has_no_keepalive(server) -> None:
-    rc, report, _ = probe(server.url("/graphql", "ws"), "--query",
-                          "subscription { ticks(interval: 5) }", "--idle-limit", "1",
-                          "--fail-on", "warning")
+def test_a_silent_subscription_without_pings_has_no_keepalive(runs) -> None:
+    rc, report, _ = finished(runs, "silent")
     assert rc == 1 and codes(report) == {"graphql-no-keepalive"}
 
 
-def test_the_gql_client_agrees(server) -> None:
+def test_the_gql_client_agrees(server, runs) -> None:
     import asyncio
 
     from gql import Client, gql
@@ -156,7 +185,7 @@ def test_the_gql_client_agrees(server) -> None:
             return [r async for r in session.subscribe(gql(COUNT))]
 
     results = asyncio.run(asyncio.wait_for(run(), 20))
-    _, report, _ = probe(server.url("/graphql", "ws"), "--query", COUNT)
+    _, report, _ = finished(runs, "gql")
     assert len(results) == report["profile"]["metrics"]["results"] == 3
     got = [json.loads(x["text"])["payload"]["data"] for x in report["messages"]
            if x["dir"] == "in" and '"next"' in (x["text"] or "")]

@@ -4,8 +4,8 @@ gets exactly its diagnosis; bad input is one line and exit 2; secrets stay out o
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
-import sys
 
 import pytest
 
@@ -15,19 +15,54 @@ from tests.support import cli, start_cli_together
 MCP = [s for s in SCENARIOS if s.protocol == "mcp"]
 # The demo's idle limit (a loaded machine may delay a 0.5 s heartbeat past 1 s).
 ARGS = ("--duration", "3", "--idle-limit", "2")
+NOT_MCP = ["/sse/garbage", "/sse/silent", "/sse/echo", "/sse/huge-line"]
+SECRETS = ("--bearer", "sekrit-bearer-token", "-H", "x-api-key: sekrit-api-key")
 
 
-def test_every_lab_mcp_server_gets_exactly_its_diagnosis(lab: LabServer) -> None:
-    # All at once: each holds its GET stream for the window.
-    procs = {s.name: subprocess.Popen(
-        [sys.executable, "-m", "sse_doctor", "probe", lab.url(s.path), *ARGS, *s.probe_args,
-         "--json", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for s in MCP}
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("mcp-outputs")
+
+
+@pytest.fixture(scope="module")
+def runs(lab: LabServer, outputs: pathlib.Path) -> dict:
+    """The module's probes of the lab's MCP servers (and of routes that are not MCP at all),
+    started together: each holds its own session and GET stream for the window, so the
+    module takes one window, not the sum. (The cancellation runs, which read the servers'
+    gauges of running calls, run on their own.)"""
+    mcp = ("--profile", "mcp", *ARGS)
+    return start_cli_together({
+        **{s.name: ("probe", lab.url(s.path), *ARGS, *s.probe_args, "--json", "-")
+           for s in MCP},
+        "terminal": ("probe", lab.url("/mcp/response-missing"), *mcp),
+        "secrets": ("probe", lab.url("/mcp/session-lost"), *mcp, *SECRETS, "--json", "-",
+                    "--junit", str(outputs / "out.xml"), "--html", str(outputs / "out.html")),
+        "secrets-verbose": ("probe", lab.url("/mcp/healthy"), *mcp, "-v", *SECRETS[:2]),
+        **{path: ("probe", lab.url(path), "--profile", "mcp", "--duration", "2", "--timeout",
+                  "2", "--json", "-") for path in NOT_MCP},
+        "legacy": ("probe", lab.url("/mcp/legacy"), "--profile", "mcp", "--duration", "4",
+                   "--json", "-"),
+        "modern": ("probe", lab.url("/mcp/modern"), *mcp,
+                   "--call", "add", "--args", '{"a": 2, "b": 40}', "--json", "-"),
+        "unsupported": ("probe", lab.url("/mcp/modern-unsupported"), *mcp, "--json", "-"),
+        "asked-2025": ("probe", lab.url("/mcp/modern"), *mcp,
+                       "--mcp-version", "2025-06-18", "--json", "-"),
+    })
+
+
+def finished(runs: dict, name: str) -> subprocess.CompletedProcess[str]:
+    run = runs[name]
+    out, err = run.communicate(timeout=90)
+    assert run.returncode is not None
+    return subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+
+def test_every_lab_mcp_server_gets_exactly_its_diagnosis(runs: dict) -> None:
     reports = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=90)
-        assert err == "", (name, err)
-        reports[name] = (json.loads(out), proc.returncode)
+    for s in MCP:
+        proc = finished(runs, s.name)
+        assert proc.stderr == "", (s.name, proc.stderr)
+        reports[s.name] = (json.loads(proc.stdout), proc.returncode)
     assert {s.name for s in MCP} >= {"mcp-healthy", "mcp-session-lost", "mcp-legacy"}
     for s in MCP:
         report, rc = reports[s.name]
@@ -45,19 +80,17 @@ def test_every_lab_mcp_server_gets_exactly_its_diagnosis(lab: LabServer) -> None
         "GET stream", "resume", "DELETE", "after DELETE"]
 
 
-def test_the_terminal_shows_each_step_under_the_verdict(lab: LabServer) -> None:
-    r = cli("probe", lab.url("/mcp/response-missing"), "--profile", "mcp", *ARGS)
+def test_the_terminal_shows_each_step_under_the_verdict(runs: dict) -> None:
+    r = finished(runs, "terminal")
     assert r.returncode == 1
     out = r.stdout
     assert out.index("ERROR") < out.index("initialize: 200") < out.index("tools/list: 200")
     assert "mcp-response-missing" in out and "without the JSON-RPC response" in out
 
 
-def test_secrets_never_reach_an_output(lab: LabServer, tmp_path) -> None:  # noqa: ANN001
-    junit, html = tmp_path / "out.xml", tmp_path / "out.html"
-    r = cli("probe", lab.url("/mcp/session-lost"), "--profile", "mcp", *ARGS,
-            "--bearer", "sekrit-bearer-token", "-H", "x-api-key: sekrit-api-key",
-            "--json", "-", "--junit", str(junit), "--html", str(html))
+def test_secrets_never_reach_an_output(runs: dict, outputs: pathlib.Path) -> None:
+    junit, html = outputs / "out.xml", outputs / "out.html"
+    r = finished(runs, "secrets")
     report = json.loads(r.stdout)
     assert {f["code"] for f in report["findings"]} == {"mcp-session-lost"}
     sid = report["profile"]["metrics"]["session"]
@@ -73,8 +106,7 @@ def test_secrets_never_reach_an_output(lab: LabServer, tmp_path) -> None:  # noq
     cases = {c.name: c for c in next(iter(JUnitXml.fromfile(str(junit))))}
     assert {"mcp-initialize-failed", "mcp-session-lost", "mcp-resume-broken"} <= set(cases)
     assert not cases["mcp-session-lost"].is_passed and cases["mcp-resume-broken"].is_passed
-    verbose = cli("probe", lab.url("/mcp/healthy"), "--profile", "mcp", *ARGS, "-v",
-                  "--bearer", "sekrit-bearer-token")
+    verbose = finished(runs, "secrets-verbose")
     assert "sekrit" not in verbose.stdout and "…" in verbose.stdout
 
 
@@ -118,35 +150,26 @@ def test_a_suite_check_of_an_mcp_session_gets_the_time_its_requests_may_take() -
     assert budget("--profile", "mcp") == 4 + 9 * 3 + 2.0
 
 
-@pytest.mark.parametrize("path", ["/sse/garbage", "/sse/silent", "/sse/echo", "/sse/huge-line"])
-def test_servers_that_are_not_mcp_at_all_get_findings_not_tracebacks(lab: LabServer,
+@pytest.mark.parametrize("path", NOT_MCP)
+def test_servers_that_are_not_mcp_at_all_get_findings_not_tracebacks(runs: dict,
                                                                      path: str) -> None:
-    r = cli("probe", lab.url(path), "--profile", "mcp", "--duration", "2", "--timeout", "2",
-            "--json", "-")
+    r = finished(runs, path)
     assert r.returncode == 1 and r.stderr == ""
     report = json.loads(r.stdout)
     assert "mcp-initialize-failed" in {f["code"] for f in report["findings"]}
 
 
-def test_a_server_stream_idle_between_messages_is_not_stalled(lab: LabServer) -> None:
+def test_a_server_stream_idle_between_messages_is_not_stalled(runs: dict) -> None:
     # The old transport's stream: three events, then only keepalive comments.
-    r = cli("probe", lab.url("/mcp/legacy"), "--profile", "mcp", "--duration", "4", "--json",
-            "-")
+    r = finished(runs, "legacy")
     report = json.loads(r.stdout)
     assert report["stats"]["comments"] >= 3 and report["stats"]["events"] == 3
     assert {f["code"] for f in report["findings"]} == {"mcp-legacy-transport"}
 
 
-def test_modern_lab_servers_are_walked_in_2026_07_28(lab: LabServer) -> None:
-    runs = start_cli_together({
-        "modern": ("probe", lab.url("/mcp/modern"), "--profile", "mcp", *ARGS,
-                   "--call", "add", "--args", '{"a": 2, "b": 40}', "--json", "-"),
-        "unsupported": ("probe", lab.url("/mcp/modern-unsupported"), "--profile", "mcp",
-                        *ARGS, "--json", "-"),
-        "asked-2025": ("probe", lab.url("/mcp/modern"), "--profile", "mcp", *ARGS,
-                       "--mcp-version", "2025-06-18", "--json", "-"),
-    })
-    out = {k: (json.loads(r.communicate(timeout=60)[0]), r.returncode) for k, r in runs.items()}
+def test_modern_lab_servers_are_walked_in_2026_07_28(runs: dict) -> None:
+    out = {k: (json.loads(r.stdout), r.returncode)
+           for k in ("modern", "unsupported", "asked-2025") for r in [finished(runs, k)]}
     report, rc = out["modern"]
     assert rc == 0 and report["findings"] == []
     m = report["profile"]["metrics"]

@@ -4,12 +4,11 @@ exactly its diagnosis, said in words, and no traceback."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from sse_doctor.lab import DEMO_ARGS, SCENARIOS, LabScenario
-from tests.support import start_cli
+from tests.support import ForkedRun, start_cli_together
 
 # The GraphQL and Socket.IO routes (the LLM and MCP ones have their own tests).
 PROFILED = [s for s in SCENARIOS if "--profile" in s.probe_args and s.in_demo
@@ -34,14 +33,16 @@ WORDS = {  # what the detail must say, beyond the code
 
 
 @pytest.fixture(scope="module")
-def probes(lab) -> dict[str, subprocess.Popen[str]]:
-    out = {}
+def probes(lab) -> dict[str, ForkedRun]:
+    """Every route's probe, started together from the warmed fork server (as the demo runs
+    them, all at once), not as new interpreters importing at once."""
+    runs = {}
     for s in PROFILED:
         url = lab.url(s.path)
         if s.protocol == "ws":
             url = url.replace("http://", "ws://", 1)
-        out[s.name] = start_cli("probe", url, *DEMO_ARGS, *s.probe_args, "--json", "-")
-    return out
+        runs[s.name] = ("probe", url, *DEMO_ARGS, *s.probe_args, "--json", "-")
+    return start_cli_together(runs)
 
 
 def test_every_profile_code_has_a_lab_route() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import cli
+from tests.support import cli, start_cli_together
 from tests.support.real_servers import Served, round_robin, socketio_app, socketio_server
 
 pytest.importorskip("socketio", reason="python-socketio is in the test extra")
@@ -46,18 +46,50 @@ def polling_only() -> Iterator[Served]:
     yield from _serve(socketio_app(ping_interval=1, transports=["polling"]))
 
 
-def probe(url: str, *args: str) -> tuple[int, dict[str, Any], str]:
-    r = cli("probe", url, "--duration", "2.5", "--timeout", "3", "--json", "-", *args)
-    return r.returncode, json.loads(r.stdout) if r.stdout.strip() else {}, r.stderr
+PROBE = ("--duration", "2.5", "--timeout", "3", "--json", "-")
+
+
+@pytest.fixture(scope="module")
+def runs(healthy, sticky_less, polling_only) -> dict[str, Any]:  # noqa: ANN001
+    """Every probe of the module, started together (the module takes one window, not the
+    sum of a dozen): each has its own Socket.IO session on its server."""
+    ws = healthy.url("/socket.io/?EIO=4&transport=websocket", "ws")
+    subscribe = ("--send", 'subscribe {"room":"orders"}')
+    probes: dict[str, tuple[str, ...]] = {
+        "upgrade": (healthy.url("/socket.io/"), *subscribe, "--expect-message", "subscribed"),
+        "websocket": (healthy.url("/socket.io/", "ws"), "--transport", "websocket"),
+        "polling": (healthy.url("/socket.io/"), "--transport", "polling"),
+        "namespace": (healthy.url("/socket.io/"), "--namespace", "/admin"),
+        "sticky-less": (sticky_less.url("/socket.io/"),),
+        "polling-only": (polling_only.url("/socket.io/"), "--fail-on", "warning"),
+        "disconnect": (healthy.url("/socket.io/"), "--send", "leave-me {}"),
+        "official": (healthy.url("/socket.io/"), *subscribe),
+        "secrets": (healthy.url("/socket.io/?token=url-secret-1234"), "--cookie",
+                    "session=cookie-secret-5678", "--bearer", "bearer-secret-9012"),
+        "expect-ok": (ws, *subscribe, "--expect-message", "subscribed", "--expect-message",
+                      "orders"),
+        "expect-never": (ws, "--expect-message", "never-sent"),
+    }
+    return start_cli_together({
+        **{name: ("probe", *argv, *PROBE) for name, argv in probes.items()},
+        "silent-plain": ("probe", ws, "--duration", "3", "--profile", "none", "--json", "-"),
+        "silent-profile": ("probe", ws, "--duration", "3", "--json", "-"),
+    })
+
+
+def probe(runs: dict[str, Any], name: str) -> tuple[int, dict[str, Any], str]:
+    run = runs[name]
+    out, err = run.communicate(timeout=60)
+    assert run.returncode is not None
+    return run.returncode, json.loads(out) if out.strip() else {}, err
 
 
 def codes(report: dict[str, Any]) -> set[str]:
     return {f["code"] for f in report["findings"]}
 
 
-def test_healthy_polling_then_upgrade_keeps_the_session_alive_with_pongs(healthy) -> None:
-    rc, report, err = probe(healthy.url("/socket.io/"), "--send", 'subscribe {"room":"orders"}',
-                            "--expect-message", "subscribed")
+def test_healthy_polling_then_upgrade_keeps_the_session_alive_with_pongs(runs) -> None:
+    rc, report, err = probe(runs, "upgrade")
     assert rc == 0, (report.get("findings"), err)
     assert codes(report) == set()
     prof = report["profile"]
@@ -75,62 +107,59 @@ def test_healthy_polling_then_upgrade_keeps_the_session_alive_with_pongs(healthy
     assert [r["what"] for r in report["socketio"]["requests"]][:2] == ["handshake", "connect"]
 
 
-def test_direct_websocket_and_polling_only_transports(healthy) -> None:
-    rc, report, _ = probe(healthy.url("/socket.io/", "ws"), "--transport", "websocket")
+def test_direct_websocket_and_polling_only_transports(runs) -> None:
+    rc, report, _ = probe(runs, "websocket")
     assert rc == 0 and codes(report) == set()
     assert report["profile"]["metrics"]["transport"] == "websocket"
     assert report["profile"]["metrics"]["upgrade"] is None
     assert report["socketio"]["requests"] == []
-    rc, report, _ = probe(healthy.url("/socket.io/"), "--transport", "polling")
+    rc, report, _ = probe(runs, "polling")
     assert rc == 0 and codes(report) == set()
     m = report["profile"]["metrics"]
     assert m["transport"] == "polling" and m["pings"] >= 2 and m["events_by_name"]["welcome"] == 1
 
 
-def test_a_silent_client_loses_the_session_that_the_profile_keeps(healthy) -> None:
+def test_a_silent_client_loses_the_session_that_the_profile_keeps(runs) -> None:
     """The issue's false all-clear: the plain probe of a Socket.IO URL never answers pings, so
     python-socketio closes it; it now gets at least the hint to use the profile."""
-    url = healthy.url("/socket.io/?EIO=4&transport=websocket", "ws")
-    r = cli("probe", url, "--duration", "3", "--profile", "none", "--json", "-")
-    report = json.loads(r.stdout)
+    _, report, _ = probe(runs, "silent-plain")
     assert report["close"]["by"] == "server"  # the server gave up on the silent client
     # the server's normal close, and the hint that points to --profile socketio
     assert codes(report) == {"ws-server-closed", "profile-hint"}
-    r = cli("probe", url, "--duration", "3", "--json", "-")
-    report = json.loads(r.stdout)
+    _, report, _ = probe(runs, "silent-profile")
     assert report["profile"]["metrics"]["pings"] >= 2 and report["close"]["by"] == "deadline"
 
 
-def test_a_namespace_that_refuses_is_rejected_with_its_message(healthy) -> None:
-    rc, report, _ = probe(healthy.url("/socket.io/"), "--namespace", "/admin")
+def test_a_namespace_that_refuses_is_rejected_with_its_message(runs) -> None:
+    rc, report, _ = probe(runs, "namespace")
     assert rc == 1 and codes(report) == {"socketio-namespace-rejected"}
     [f] = report["findings"]
     assert "admins only" in f["detail"] and f["evidence"]["namespace"] == "/admin"
 
 
-def test_two_workers_without_sticky_sessions_lose_the_session(sticky_less) -> None:
-    rc, report, _ = probe(sticky_less.url("/socket.io/"))
+def test_two_workers_without_sticky_sessions_lose_the_session(runs) -> None:
+    rc, report, _ = probe(runs, "sticky-less")
     assert rc == 1 and codes(report) == {"socketio-session-unknown"}
     assert report["close"]["by"] == "server" and report["connection"]["status"] == 200
     assert "Invalid session" in report["findings"][0]["detail"]
 
 
-def test_a_server_without_websocket_upgrades(polling_only) -> None:
-    rc, report, _ = probe(polling_only.url("/socket.io/"), "--fail-on", "warning")
+def test_a_server_without_websocket_upgrades(runs) -> None:
+    rc, report, _ = probe(runs, "polling-only")
     assert rc == 1 and codes(report) == {"socketio-upgrade-failed"}
     assert report["profile"]["metrics"]["transport"] == "polling"
     assert report["profile"]["metrics"]["events_by_name"] == {"welcome": 1}
     assert report["close"]["by"] == "deadline" and report["stats"]["events"] == 1
 
 
-def test_the_server_disconnecting_the_client_is_said_in_words(healthy) -> None:
-    rc, report, _ = probe(healthy.url("/socket.io/"), "--send", "leave-me {}")
+def test_the_server_disconnecting_the_client_is_said_in_words(runs) -> None:
+    rc, report, _ = probe(runs, "disconnect")
     assert codes(report) == {"socketio-server-disconnect"}
     assert "DISCONNECT packet" in report["findings"][0]["detail"]
     assert rc == 0  # a warning
 
 
-def test_the_official_client_agrees_on_the_healthy_server(healthy) -> None:
+def test_the_official_client_agrees_on_the_healthy_server(healthy, runs) -> None:
     import socketio
 
     got: list[str] = []
@@ -153,7 +182,7 @@ def test_the_official_client_agrees_on_the_healthy_server(healthy) -> None:
         return transport
 
     transport = asyncio.run(run())
-    _, report, _ = probe(healthy.url("/socket.io/"), "--send", 'subscribe {"room":"orders"}')
+    _, report, _ = probe(runs, "official")
     m = report["profile"]["metrics"]
     assert transport == m["transport"] == "websocket"
     assert sorted(got) == sorted(n for n, c in m["events_by_name"].items() for _ in range(c))
@@ -175,20 +204,17 @@ def test_transport_needs_the_socketio_profile() -> None:
     assert r.returncode == 2 and "--transport needs --profile socketio" in r.stderr
 
 
-def test_tokens_in_the_url_and_cookies_never_show(healthy) -> None:
-    rc, report, _ = probe(healthy.url("/socket.io/?token=url-secret-1234"), "--cookie",
-                          "session=cookie-secret-5678", "--bearer", "bearer-secret-9012")
+def test_tokens_in_the_url_and_cookies_never_show(runs) -> None:
+    rc, report, _ = probe(runs, "secrets")
     assert rc == 0 and codes(report) == set()
     out = json.dumps(report)
     for secret in ("url-secret-1234", "cookie-secret-5678", "bearer-secret-9012"):
         assert secret not in out
 
 
-def test_expectations_on_a_ws_url_are_matched_on_events_only(healthy) -> None:
-    url = healthy.url("/socket.io/?EIO=4&transport=websocket", "ws")
-    rc, report, _ = probe(url, "--send", 'subscribe {"room":"orders"}', "--expect-message",
-                          "subscribed", "--expect-message", "orders")
+def test_expectations_on_a_ws_url_are_matched_on_events_only(runs) -> None:
+    rc, report, _ = probe(runs, "expect-ok")
     assert rc == 0 and codes(report) == set()
-    rc, report, _ = probe(url, "--expect-message", "never-sent")
+    rc, report, _ = probe(runs, "expect-never")
     assert rc == 1 and codes(report) == {"ws-missing-expected-message"}
     assert len(report["findings"]) == 1

@@ -66,3 +66,14 @@ def test_the_test_extra_holds_every_pin_of_the_unit_extra() -> None:
     extras = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert extras["unit"] and set(extras["unit"]) <= set(extras["test"])
+
+
+def test_every_module_the_xdist_groups_name_exists() -> None:
+    """A renamed module would silently leave its group (tests/support/xdist_groups.py) and run
+    beside the modules it must not meet."""
+    from tests.support.xdist_groups import GROUPS, group_of
+
+    missing = [name for name in GROUPS if not (TESTS / "e2e" / name).is_file()]
+    assert missing == [], missing
+    assert group_of("tests/e2e/test_load_e2e.py") == group_of("tests/e2e/test_locust.py")
+    assert group_of("tests/e2e/test_lab.py") == "tests/e2e/test_lab.py"
