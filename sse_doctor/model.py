@@ -134,6 +134,9 @@ class SseObservation:
     n_chunks: int = 0
     close: Close | None = None
     http2_offered: bool = False
+    # (from_ms, to_ms) while this client's own event loop could not run (a busy machine):
+    # what arrived at its end waited in the socket, not in a server's buffer (loop_watch.py)
+    client_stalls: list[tuple[float, float]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio and tracebacks repr results, and the full dataclass repr

@@ -108,6 +108,11 @@ def deliveries(obs: SseObservation) -> list[Delivery]:
     return out
 
 
+def stalled_ms(stalls: list[tuple[float, float]], a: float, b: float) -> float:
+    """How much of [a, b] (ms) the client's event loop spent stalled."""
+    return sum(max(0.0, min(b, s1) - max(a, s0)) for s0, s1 in stalls)
+
+
 def check_buffered(obs: SseObservation) -> list[Finding]:
     if not obs.streamed:
         return []
@@ -115,8 +120,12 @@ def check_buffered(obs: SseObservation) -> list[Finding]:
     total = sum(d.records for d in ds)
     if total < BURST_MIN_RECORDS:
         return []
-    bursts = [d for d in ds
-              if d.records >= BURST_MIN_RECORDS and d.silence_before_ms >= BURST_SILENCE_MS]
+    # A silence the client's own event loop spent stalled (a busy machine) is not the
+    # server's: what arrived after it waited in our socket, not in a buffer in front of us.
+    bursts = [d for d in ds if d.records >= BURST_MIN_RECORDS
+              and d.silence_before_ms - stalled_ms(obs.client_stalls, d.t_ms
+                                                   - d.silence_before_ms, d.t_ms)
+              >= BURST_SILENCE_MS]
     burst_records = sum(d.records for d in bursts)
     if not bursts or burst_records < BURST_SHARE * total:
         return []

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from sse_doctor import feed
+from sse_doctor import feed, loop_watch
 from sse_doctor.interrupt import Stopped
 from sse_doctor.model import (
     MAX_BODY_EXCERPT,
@@ -216,6 +216,8 @@ async def observe_sse(
     t0 = time.perf_counter()
     rec = SseRecorder(obs, t0, opts, tap)
     ctrl_c = feed.stop_event() if stop is None else None  # Ctrl-C in a probe session
+    stalls = loop_watch.for_this_loop()
+    stalls.watch()
     try:
         with _fewer_collections():
             end = await transport.stream(target, rec, t0, obs.window_s, client,
@@ -231,6 +233,8 @@ async def observe_sse(
         end = transport.End("client", time.perf_counter(),
                             f"{feed.stop_reason() or 'stopped'} before the response head")
     finally:
+        stalls.release()
+        obs.client_stalls = stalls.stalls_ms(t0, time.perf_counter())
         if own_client:
             await client.aclose()
     if end.by == "client" and rec.non_stream_deadline is not None:

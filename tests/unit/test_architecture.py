@@ -152,7 +152,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "checks": ("sse_doctor.checks", "sse_doctor.checks.*", "sse_doctor.profiles.*.checks",
                "sse_doctor.profiles.hints"),
     # the imperative shell that observes and records: sockets, processes, clocks
-    "engine": ("sse_doctor.interrupt", "sse_doctor.feed", "sse_doctor.sse", "sse_doctor.sse.*",
+    "engine": ("sse_doctor.interrupt", "sse_doctor.feed", "sse_doctor.loop_watch",
+               "sse_doctor.sse", "sse_doctor.sse.*",
                "sse_doctor.ws", "sse_doctor.ws.*", "sse_doctor.watchers", "sse_doctor.watchers.*",
                "sse_doctor.experiments", "sse_doctor.experiments.*", "sse_doctor.load",
                "sse_doctor.load.driver", "sse_doctor.load.fleet", "sse_doctor.load.threaded",

@@ -76,6 +76,35 @@ def test_a_fast_stream_coalesced_by_tcp_is_not_buffered() -> None:
     assert "buffered-delivery" not in codes_for(make(chunks, end=300.0), OPTS)
 
 
+def _every_second_in_one_read(seconds: int) -> list[tuple[float, str]]:
+    """10 events a second, each second's ten arriving together at its end."""
+    return [(1000.0 * (s + 1), "".join(ev(10 * s + i) for i in range(10)))
+            for s in range(seconds)]
+
+
+def _buffered(chunks: list[tuple[float, str]], stalls: list[tuple[float, float]]) -> bool:
+    obs = replay(make(chunks, end=chunks[-1][0] + 50), OPTS)
+    obs.client_stalls = stalls
+    findings, _ = run_sse_checks(obs, OPTS)
+    return "buffered-delivery" in {f.code for f in findings}
+
+
+def test_bursts_after_the_clients_own_stalls_are_not_the_servers_buffering() -> None:
+    # A busy machine: the client's loop could not run for 950 ms of every second, so each
+    # second's events waited in its socket and came in one read.
+    chunks = _every_second_in_one_read(6)
+    stalls = [(1000.0 * s + 40, 1000.0 * (s + 1) - 5) for s in range(6)]
+    assert _buffered(chunks, [])  # the same reads without the stalls: a buffer
+    assert not _buffered(chunks, stalls)
+
+
+def test_a_short_client_stall_does_not_excuse_a_longer_silence() -> None:
+    # 200 ms of each 1 s silence were the client's; the other 800 ms still held the events.
+    chunks = _every_second_in_one_read(6)
+    stalls = [(1000.0 * (s + 1) - 200, 1000.0 * (s + 1) - 1) for s in range(6)]
+    assert _buffered(chunks, stalls)
+
+
 def test_silence_before_the_first_byte_counts_as_no_heartbeat() -> None:
     found = codes_for(make([(2500.0, ev(1))], end=2600.0), OPTS)
     assert "no-heartbeat" in found
