@@ -186,9 +186,6 @@ async def _doctor_streams(url: str, n: int, per_client: int, open_timeout: float
     logs = [StreamLog() for _ in range(n)]
 
     async def one(log: StreamLog, client: httpx.AsyncClient) -> None:
-        # observe_sse reads its t0 (the base of every t_ms) synchronously right after this,
-        # before its first suspension: the arrival times below are early by microseconds.
-        t_call = time.perf_counter()
         _current.set(log)
         obs = await observe_sse(target, opts, client=client, stop=stop)
         if obs.unreachable:
@@ -200,7 +197,10 @@ async def _doctor_streams(url: str, n: int, per_client: int, open_timeout: float
         for c in obs.comments:
             sent = _clock_value(c.text)
             if sent is not None:
-                log.beats.append((t_call + c.t_ms / 1000, sent))
+                # obs.t0 is the perf_counter every t_ms counts from: the arrival exactly (a
+                # time read before the call could be a GIL switch early, the lab being a
+                # thread of this process, and make a prompt heartbeat's lag negative)
+                log.beats.append((obs.t0 + c.t_ms / 1000, sent))
 
     tasks = [asyncio.create_task(one(log, clients[i // per_client]))
              for i, log in enumerate(logs)]

@@ -134,6 +134,7 @@ class SseObservation:
     n_chunks: int = 0
     close: Close | None = None
     http2_offered: bool = False
+    t0: float = 0.0  # time.perf_counter() at the request: what every t_ms counts from
     # (from_ms, to_ms) while this client's own event loop could not run (a busy machine):
     # what arrived at its end waited in the socket, not in a server's buffer (loop_watch.py)
     client_stalls: list[tuple[float, float]] = field(default_factory=list)

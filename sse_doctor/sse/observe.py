@@ -213,7 +213,7 @@ async def observe_sse(
     own_client = client is None
     if client is None:
         client = transport.make_client(target)
-    t0 = time.perf_counter()
+    t0 = obs.t0 = time.perf_counter()
     rec = SseRecorder(obs, t0, opts, tap)
     ctrl_c = feed.stop_event() if stop is None else None  # Ctrl-C in a probe session
     stalls = loop_watch.for_this_loop()
