@@ -18,6 +18,13 @@ from sse_doctor.lab.load_scenarios import LOAD_SCENARIOS, load_argv
 from tests.support import cli, free_port, start_cli
 
 
+@pytest.fixture(scope="module")
+def lab(own_lab):  # noqa: ANN001, ANN201
+    """The module's own lab: wait_idle counts every request a lab still serves, and the
+    session's may still serve another module's streams (a suite's stalled routes)."""
+    return own_lab
+
+
 def wait_idle(lab, wait_s: float = 15.0) -> int:
     """The lab's open request handlers once every stream of a run has gone (or the deadline)."""
     deadline = time.monotonic() + wait_s
