@@ -37,15 +37,15 @@ def live_findings(obs: Any, opts: Any, now_ms: float) -> list[tuple[Finding, boo
     snap = snapshot(obs, now_ms)
     if isinstance(obs, SseObservation):
         from sse_doctor.checks import http_checks
-        from sse_doctor.checks.selection import HEAD_CHECKS, STREAM_CHECKS, run_plan
+        from sse_doctor.checks.selection import HEAD_CHECKS, STREAM_CHECKS, run_selected
 
         if snap.unreachable is not None:
             return [(f, False) for f in http_checks.check_unreachable(snap)]
         # Only the live codes: the others (client-divergence re-reads the whole prefix)
         # would cost a refresh for nothing.
-        plan = [(c, check) for c, check in HEAD_CHECKS + (STREAM_CHECKS if snap.streamed
+        selected = [(c, check) for c, check in HEAD_CHECKS + (STREAM_CHECKS if snap.streamed
                                                            else []) if c in LIVE_SSE]
-        findings, _ = run_plan(plan, snap, opts)
+        findings, _ = run_selected(selected, snap, opts)
         wanted = LIVE_SSE
     else:
         from sse_doctor.checks.ws_checks import run_ws_checks

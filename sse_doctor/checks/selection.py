@@ -59,21 +59,21 @@ EXPECTATION_CHECKS: dict[str, Callable[[ProbeOptions], bool]] = {
 def run_sse_checks(obs: SseObservation, opts: ProbeOptions) -> tuple[list[Finding], list[str]]:
     if obs.unreachable is not None:
         return http_checks.check_unreachable(obs), ["target-unreachable"]
-    plan = list(HEAD_CHECKS)
+    selected = list(HEAD_CHECKS)
     if obs.streamed:
-        plan += [(code, check) for code, check in STREAM_CHECKS
+        selected += [(code, check) for code, check in STREAM_CHECKS
                  if code not in EXPECTATION_CHECKS or EXPECTATION_CHECKS[code](opts)]
         if obs.http2_offered:
-            plan.append(HTTP2_CHECK)
-    return run_plan(plan, obs, opts)
+            selected.append(HTTP2_CHECK)
+    return run_selected(selected, obs, opts)
 
 
-def run_plan(plan: list[tuple[str, Callable[[Any, Any], list[Finding]]]], obs: Any,
+def run_selected(selected: list[tuple[str, Callable[[Any, Any], list[Finding]]]], obs: Any,
              opts: Any) -> tuple[list[Finding], list[str]]:
     """Run (code, check) pairs; a check may only emit its own code."""
     findings: list[Finding] = []
-    for code, check in plan:
+    for code, check in selected:
         for f in check(obs, opts):
             assert f.code == code, f"check for {code} emitted {f.code}"
             findings.append(f)
-    return findings, [code for code, _ in plan]
+    return findings, [code for code, _ in selected]

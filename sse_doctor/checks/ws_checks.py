@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sse_doctor.checks.selection import run_plan
+from sse_doctor.checks.selection import run_selected
 from sse_doctor.checks.timing_checks import proxy_idle_sentence
 from sse_doctor.model import Finding, finding, when
 from sse_doctor.units import ms_text, same_unit, size_text
@@ -340,14 +340,14 @@ def run_ws_checks(obs: WsObservation, opts: Any) -> tuple[list[Finding], list[st
     """Findings, and the codes evaluated (one JUnit testcase each)."""
     if obs.unreachable is not None:
         return check_unreachable(obs, opts), ["target-unreachable"]
-    plan: list[tuple[str, Check]] = [("ws-handshake-failed", check_handshake)]
+    selected: list[tuple[str, Check]] = [("ws-handshake-failed", check_handshake)]
     if obs.opened:
-        plan += [("ws-early-close", check_early_close),
+        selected += [("ws-early-close", check_early_close),
                  ("ws-abnormal-close", check_abnormal_close),
                  ("ws-server-closed", check_server_closed),
                  ("ws-no-keepalive", check_keepalive)]
         if getattr(opts, "ping_interval", None):
-            plan.append(("ws-pong-timeout", check_pong_timeout))
+            selected.append(("ws-pong-timeout", check_pong_timeout))
         if getattr(opts, "expect_messages", None):
-            plan.append(("ws-missing-expected-message", check_expected_messages))
-    return run_plan(plan, obs, opts)
+            selected.append(("ws-missing-expected-message", check_expected_messages))
+    return run_selected(selected, obs, opts)

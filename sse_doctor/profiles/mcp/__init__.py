@@ -125,7 +125,7 @@ def generic_checks(rec: McpRecord, opts: ProbeOptions) -> tuple[list[Finding], l
     """The generic checks beneath the profile: an unreachable target, and the usual stream
     checks on the held GET stream (a silent one is no-heartbeat as for any stream)."""
     from sse_doctor.checks import http_checks
-    from sse_doctor.checks.selection import HEAD_CHECKS, HTTP2_CHECK, STREAM_CHECKS, run_plan
+    from sse_doctor.checks.selection import HEAD_CHECKS, HTTP2_CHECK, STREAM_CHECKS, run_selected
 
     init = rec.init_observation
     if rec.unreachable is not None and init is not None and init.unreachable:
@@ -135,15 +135,15 @@ def generic_checks(rec: McpRecord, opts: ProbeOptions) -> tuple[list[Finding], l
     get = rec.get_observation
     refused_get = rec.get_status in (405, None) or any(s == "GET stream" for s, _, _ in rec.lost)
     if get is not None and not refused_get:
-        plan = list(HEAD_CHECKS)
+        selected = list(HEAD_CHECKS)
         if get.streamed:
             # A server's stream is idle between messages by design: keepalives without data
             # are its normal state, not a stalled producer.
-            plan += [(code, check) for code, check in STREAM_CHECKS
+            selected += [(code, check) for code, check in STREAM_CHECKS
                      if code not in NOT_FOR_MCP_STREAMS]
             if get.http2_offered:
-                plan.append(HTTP2_CHECK)
-        findings, checks_run = run_plan(plan, get, opts)
+                selected.append(HTTP2_CHECK)
+        findings, checks_run = run_selected(selected, get, opts)
     if not any(f.code == "http-error" for f in findings):
         findings += check_refused(rec)
     if "http-error" not in checks_run:
