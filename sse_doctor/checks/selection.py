@@ -69,7 +69,7 @@ def run_sse_checks(obs: SseObservation, opts: ProbeOptions) -> tuple[list[Findin
 
 
 def run_selected(selected: list[tuple[str, Callable[[Any, Any], list[Finding]]]], obs: Any,
-             opts: Any) -> tuple[list[Finding], list[str]]:
+                 opts: Any) -> tuple[list[Finding], list[str]]:
     """Run (code, check) pairs; a check may only emit its own code."""
     findings: list[Finding] = []
     for code, check in selected:
