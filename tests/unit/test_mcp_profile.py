@@ -17,7 +17,7 @@ from sse_doctor.profiles.mcp.protocol import (
     Request,
     SseItem,
     judge_resume,
-    resume_plan,
+    resume_point,
 )
 from sse_doctor.redact import Redactor
 from tests.support.mcp_replies import (
@@ -158,11 +158,11 @@ def test_resume_follows_the_get_streams_ids_and_judges_the_replay() -> None:
 
 def test_resume_plan_is_bounded_and_skips_priming_events() -> None:
     items = [SseItem(0, "message", "" if i == 1 else f"m{i}", str(i)) for i in range(1, 40)]
-    last, before, expected = resume_plan(items)
+    last, before, expected = resume_point(items)
     assert len(expected) == 10 and last == "29" and before[-1][0] == "29"
-    assert resume_plan(items[:1]) is None
+    assert resume_point(items[:1]) is None
     priming_then_response = [SseItem(0, "message", "", "p1"), SseItem(0, "message", "{}", "p2")]
-    assert resume_plan(priming_then_response) == ("p1", [("p1", "")], [("p2", "{}")])
+    assert resume_point(priming_then_response) == ("p1", [("p1", "")], [("p2", "{}")])
     verdict, _, _ = judge_resume(Reply(status=200, headers=SSE,
                                        events=[SseItem(0, "message", "", "p3"),
                                                SseItem(0, "message", "{}", "p2")]),

@@ -34,7 +34,7 @@ from sse_doctor.profiles.mcp.exchange import (
 from sse_doctor.profiles.mcp.messages import Message
 
 __all__ = ["McpRecord", "McpSession", "McpStep", "Reply", "Request", "SseItem", "answers",
-           "host_refusal", "judge_resume", "resume_plan", "short"]
+           "host_refusal", "judge_resume", "resume_point", "short"]
 
 # Resume replays at most this many events we saw: enough to see a loss or a repeat.
 MAX_REPLAY = 10
@@ -458,14 +458,14 @@ class McpSession:
     def _resume(self) -> Generator[Request, Reply, None]:
         rec = self.record
         post_events = self._last_post.events if self._last_post is not None else []
-        source, plan = "GET stream", resume_plan(self._get_events)
-        if plan is None:
-            source, plan = "POST stream", resume_plan(post_events)
-        if plan is None:
+        source, point = "GET stream", resume_point(self._get_events)
+        if point is None:
+            source, point = "POST stream", resume_point(post_events)
+        if point is None:
             rec.step(self.now, "resume", "skipped",
                      "not tried: no stream carried event ids to resume from")
             return
-        last_id, before, expected = plan
+        last_id, before, expected = point
         headers = [("Accept", "text/event-stream"), ("Last-Event-ID", last_id)] \
             + self._session_headers()
         reply = yield Request("resume", "GET", self.url, headers, read="resume",
@@ -690,7 +690,7 @@ def _refusal_reason(reply: Reply, offered: str) -> str:
     return f"{status}{said}"
 
 
-def resume_plan(events: list[SseItem]) \
+def resume_point(events: list[SseItem]) \
         -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]] | None:
     """From a stream's events: the Last-Event-ID to resume from, the (id, data) seen up to it
     and the ones the server should send again after it. None when nothing can be resumed."""
