@@ -5,6 +5,7 @@ and belongs in tests/e2e."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sse_doctor import interrupt
 from sse_doctor.sse import parser as parser_module
 
 
@@ -49,3 +51,15 @@ def parser_path(request: pytest.FixtureRequest) -> Iterator[str]:
         yield request.param
     finally:
         parser_module._compiled = saved
+
+
+@pytest.fixture
+def handlers() -> Iterator[None]:
+    """For tests that send themselves real signals: interrupt.run leaves 'exit at once'
+    handlers behind after a signal; the test's own are put back."""
+    saved = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
-
-import pytest
 
 from sse_doctor import interrupt
 from sse_doctor.checks.incomplete import interrupted_experiment, settle_incomplete
@@ -153,16 +150,6 @@ def test_gaps_count_per_connection_from_the_request() -> None:
 
 
 # --- the signal runner, with real signals ----------------------------------------------------
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    saved = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
-
-
 def test_a_signal_sets_the_stop_and_the_run_keeps_its_result(handlers) -> None:  # noqa: ANN001
     async def main(stop: interrupt.Stop) -> str:
         asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)

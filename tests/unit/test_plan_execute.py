@@ -7,10 +7,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
-
-import pytest
 
 from sse_doctor import feed, interrupt
 from sse_doctor.cli.output import exit_code_for
@@ -83,17 +80,6 @@ def test_a_plan_that_finished_is_not_marked_and_a_har_plan_names_its_file() -> N
 
 
 # --- a stop that is the plan's normal end (the proxy), with real signals -----------------------
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    """interrupt.run leaves 'exit at once' handlers behind after a signal: put ours back."""
-    saved = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
-
-
 def _until_stopped(obey: bool, **kw) -> Plan:
     """A plan that signals itself, then runs until its session is stopped (obey) or forever."""
     session = feed.Feed()
