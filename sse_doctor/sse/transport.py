@@ -165,9 +165,40 @@ async def stream(
 async def _head(send: Any, timeout: float, stop: asyncio.Event | None) -> httpx.Response:
     """The response head within `timeout`, unless `stop` comes first (interrupt.Stopped)."""
     if stop is None:
-        return await asyncio.wait_for(send, timeout)
-    return await unless_stopped(asyncio.wait_for(send, timeout), stop,
+        return await _head_within(send, timeout)
+    return await unless_stopped(_head_within(send, timeout), stop,
                                 discard=lambda response: response.aclose())
+
+
+async def _head_within(send: Any, timeout: float) -> httpx.Response:
+    """`send`'s response within `timeout` (asyncio.TimeoutError after it), and a cancel of the
+    caller always raised.
+
+    Not asyncio.wait_for: up to Python 3.11 it returns the result when the cancel comes in the
+    loop iteration the result does, and loses the cancel. Ctrl-C cancels an experiment at once,
+    and the head arrives just as the server starts serving the stream, which is when a test (or a
+    user) presses it: the cancelled `disconnect --after 30` then held its stream for 30 s."""
+    task = asyncio.ensure_future(send)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        await _abandon(task)
+        raise
+    if not done:
+        await _abandon(task)
+        raise asyncio.TimeoutError
+    return task.result()
+
+
+async def _abandon(task: asyncio.Future) -> None:
+    """Cancel a pending send; a response it produced all the same is closed."""
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled() and task.exception() is None:
+        try:
+            await asyncio.wait_for(task.result().aclose(), 2.0)
+        except (asyncio.TimeoutError, httpx.HTTPError, OSError):
+            pass
 
 
 def _linger_zero(response: httpx.Response) -> None:

@@ -124,6 +124,9 @@ class Stack:
     lab: LabServer
     api: str
     exporter: str
+    # The shipped modules' /probe answers {module: response}, asked for as soon as the
+    # exporter listens: they need no Prometheus, and come while its first scrapes are awaited.
+    shipped: concurrent.futures.Future[dict[str, httpx.Response]]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         answer = httpx.get(f"{self.api}/api/v1/query", params={"query": expr}, timeout=10)
@@ -151,6 +154,21 @@ class Stack:
                 for s in self.query(expr)}
 
 
+def shipped_module_targets(lab: LabServer) -> dict[str, str]:
+    """The shipped exporter.toml's other modules, each on the lab route it was written for."""
+    return {"llm": f"{lab.base_url}/llm/openai/healthy/v1/chat/completions",
+            "mcp": f"{lab.base_url}/mcp/healthy", "sse_job": f"{lab.base_url}/sse/no-completed"}
+
+
+def probe_shipped_modules(exporter: str, runs: dict[str, str]) -> dict[str, httpx.Response]:
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        return dict(zip(runs, pool.map(
+            lambda kv: httpx.get(f"{exporter}/probe", params={"module": kv[0],
+                                                              "target": kv[1]},
+                                 headers={"X-Prometheus-Scrape-Timeout-Seconds": "4"},
+                                 timeout=30), runs.items())))
+
+
 def _start(argv: list[str], port: int, what: str, log: pathlib.Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
@@ -166,9 +184,11 @@ def stack(lab: LabServer) -> Iterator[Stack]:
     assert PROMETHEUS is not None and BLACKBOX is not None
     folder = pathlib.Path(tempfile.mkdtemp(prefix="sse-doctor-prometheus-"))
     procs: list[subprocess.Popen[bytes]] = []
+    background = concurrent.futures.ThreadPoolExecutor(1)
     try:
         exporter, base, _ = start_exporter(str(EXAMPLES / "exporter.toml"))
         procs.append(exporter)
+        shipped = background.submit(probe_shipped_modules, base, shipped_module_targets(lab))
         bb_port = free_port()
         (folder / "blackbox.yml").write_text(json.dumps(blackbox_config(lab.port)))
         procs.append(_start([BLACKBOX, f"--config.file={folder / 'blackbox.yml'}",
@@ -183,8 +203,11 @@ def stack(lab: LabServer) -> Iterator[Stack]:
                              f"--storage.tsdb.path={folder / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}"],
                             port, "Prometheus", folder / "prometheus.log"))
-        yield Stack(lab, f"http://127.0.0.1:{port}", base)
+        yield Stack(lab, f"http://127.0.0.1:{port}", base, shipped)
     finally:
+        background.shutdown(wait=True)  # its requests are bounded (timeout=30)
+        for proc in procs:  # all told at once, then each awaited: they shut down together
+            proc.terminate()
         for proc in reversed(procs):
             stop(proc)
         shutil.rmtree(folder, ignore_errors=True)
@@ -262,15 +285,9 @@ def test_the_dashboard_queries_work(stack: Stack) -> None:
 
 def test_every_shipped_module_works_as_shipped(stack: Stack) -> None:
     """The shipped exporter.toml's other modules on the lab routes they were written for."""
-    lab = stack.lab.base_url
-    runs = {"llm": f"{lab}/llm/openai/healthy/v1/chat/completions", "mcp": f"{lab}/mcp/healthy",
-            "sse_job": f"{lab}/sse/no-completed"}
-    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
-        answers = dict(zip(runs, pool.map(
-            lambda kv: httpx.get(f"{stack.exporter}/probe", params={"module": kv[0],
-                                                                    "target": kv[1]},
-                                 headers={"X-Prometheus-Scrape-Timeout-Seconds": "4"},
-                                 timeout=30), runs.items())))
+    runs = shipped_module_targets(stack.lab)
+    answers = stack.shipped.result(timeout=60)  # asked for when the exporter started
+    assert list(answers) == list(runs)
     llm, mcp, job = (metrics(answers[k].text) for k in runs)
     assert llm[("probe_success",)] == 1
     assert llm[("sse_doctor_llm_time_to_first_token_seconds",)] > 0

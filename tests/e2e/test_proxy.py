@@ -152,19 +152,25 @@ def test_a_steady_stream_through_the_proxy_is_not_buffered(proxy_of):
 
 def test_websockets_pass_through(proxy_of):
     p = proxy_of("--json", "-")
-    echo = json.loads(cli("probe", f"ws://127.0.0.1:{p.port}/ws/healthy-echo", "--send",
-                          "hello", "--expect-message", "hello", "--duration", "2",
-                          "--json", "-").stdout)
+    ws = f"ws://127.0.0.1:{p.port}"
+    # Three connections through the proxy at once, each to its own route.
+    runs = start_cli_together({
+        "echo": ("probe", f"{ws}/ws/healthy-echo", "--send", "hello", "--expect-message",
+                 "hello", "--duration", "2", "--json", "-"),
+        "crash": ("probe", f"{ws}/ws/generate-code", "--send", "not json", "--duration", "3",
+                  "--json", "-"),
+        "drop": ("probe", f"{ws}/ws/drop-after-first", "--send", "hi", "--duration", "3",
+                 "--json", "-"),
+    })
+    echo = json.loads(runs["echo"].communicate(timeout=60)[0])
     assert echo["verdict"] == "healthy", echo["findings"]
     assert any(m["dir"] == "in" and "hello" in m.get("text", "") for m in echo["messages"])
-    crash = json.loads(cli("probe", f"ws://127.0.0.1:{p.port}/ws/generate-code", "--send",
-                           "not json", "--duration", "3", "--json", "-").stdout)
+    crash = json.loads(runs["crash"].communicate(timeout=60)[0])
     assert crash["close"]["code"] == 1011  # the server's close frame passes unchanged
     assert {f["code"] for f in crash["findings"]} == {"ws-early-close", "ws-abnormal-close"}
     # A server that drops the connection without a close frame: mitmproxy closes the client
     # side with a normal close frame of its own (README: a known limit), at once.
-    drop = json.loads(cli("probe", f"ws://127.0.0.1:{p.port}/ws/drop-after-first", "--send",
-                          "hi", "--duration", "3", "--json", "-").stdout)
+    drop = json.loads(runs["drop"].communicate(timeout=60)[0])
     assert drop["close"]["by"] in ("server", "transport") and drop["close"]["t_ms"] < 2000
     rc, out, err = p.stop()
     report = json.loads(out)
@@ -255,7 +261,11 @@ def test_chromium_through_the_proxy_gets_exactly_its_diagnosis(proxy_of, page, t
                     elif time.monotonic() - since > 1:
                         break
                     time.sleep(0.1)  # the lab counts open requests; nothing to wait on
-                time.sleep(3)  # a correct page opens nothing more in this time
+                # A correct page opens nothing more in this time. The misbehaviours the other
+                # pages model show within 0.4 s of their first stream (a new EventSource every
+                # 200 ms, a reconnect 100 ms after a 300 ms stream); this one's stream has
+                # been open for 1 s already, and 1.5 s more is still several times that.
+                time.sleep(1.5)
         finally:
             browser.terminate()
             browser.wait(30)
@@ -496,13 +506,16 @@ def test_sigterm_ends_it_like_ctrl_c_and_mitmdump_goes_with_it(proxy_of):
 
 def test_clients_may_speak_tls_to_it_with_mitmproxys_certificate(proxy_of):
     p = proxy_of("--json", "-")
-    sse = json.loads(cli("probe", f"https://127.0.0.1:{p.port}/sse/steady", "--insecure",
-                         "--duration", "2", "--json", "-").stdout)
+    runs = start_cli_together({  # both at once, each to its own route
+        "sse": ("probe", f"https://127.0.0.1:{p.port}/sse/steady", "--insecure",
+                "--duration", "2", "--json", "-"),
+        "ws": ("probe", f"wss://127.0.0.1:{p.port}/ws/healthy-echo", "--insecure",
+               "--send", "x", "--expect-message", "x", "--duration", "2", "--json", "-"),
+    })
+    sse = json.loads(runs["sse"].communicate(timeout=60)[0])
     assert sse["stats"]["events"] >= 3
     assert "buffered-delivery" not in {f["code"] for f in sse["findings"]}
-    ws = json.loads(cli("probe", f"wss://127.0.0.1:{p.port}/ws/healthy-echo", "--insecure",
-                        "--send", "x", "--expect-message", "x", "--duration", "2",
-                        "--json", "-").stdout)
+    ws = json.loads(runs["ws"].communicate(timeout=60)[0])
     assert ws["verdict"] == "healthy", ws["findings"]
     rc, out, err = p.stop()
     seen = {s["name"]: s["har"]["kind"] for s in json.loads(out)["scenarios"]}

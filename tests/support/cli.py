@@ -42,8 +42,11 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
+    """A new interpreter; a fatal signal (SIGABRT from a test giving up on it) prints every
+    thread's stack to its stderr."""
     return subprocess.Popen([sys.executable, "-m", "sse_doctor", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
 
 class ForkedRun:
@@ -203,7 +206,21 @@ def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
         time.sleep(0.05)  # waiting for the stream to open; nothing to subscribe to
     assert server.active_requests >= 1
     proc.send_signal(signal.SIGINT if sig is None else sig)
-    out, err = proc.communicate(timeout=20)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired as exc:
+        # Our own child, by its handle: a failing test leaves no run behind. SIGABRT first:
+        # a new interpreter started with PYTHONFAULTHANDLER (start_cli) prints every thread's
+        # stack on it, which says where the run was stuck.
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGABRT)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        raise AssertionError(f"the run did not end within 20 s of the signal; stderr:\n"
+                             f"{err}") from exc
     deadline = time.monotonic() + 10
     while server.active_requests and time.monotonic() < deadline:
         time.sleep(0.05)
