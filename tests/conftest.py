@@ -6,6 +6,7 @@ tests/support; this file only defines fixtures and hooks."""
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import pytest
@@ -30,3 +31,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from tests.support.xdist_groups import make_scheduler
 
     return make_scheduler(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_get_ctrl_c() -> None:
+    """A test run started in the background of a non-interactive shell (`bench/contention.sh
+    &`, `nohup`, some CI runners) inherits SIGINT ignored, and every process it starts would
+    too: the command lines the tests Ctrl-C on purpose would never see it (POSIX keeps an
+    ignored signal ignored across exec). The tests' own children (and the unit tests that signal
+    themselves) must get Ctrl-C as a terminal delivers it, so this process takes Python's
+    usual handler, which its children start without."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
