@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import cli, start_cli_together
+from tests.support import cli, finished_json, start_cli_together
 from tests.support.real_servers import Served, graphql_app
 
 pytest.importorskip("strawberry", reason="strawberry-graphql is in the test extra")
@@ -74,20 +74,13 @@ def runs(server, legacy) -> dict[str, Any]:  # noqa: ANN001
     })
 
 
-def finished(runs: dict[str, Any], name: str) -> tuple[int, dict[str, Any], str]:
-    run = runs[name]
-    out, err = run.communicate(timeout=60)
-    assert run.returncode is not None
-    return run.returncode, json.loads(out) if out.strip() else {}, err
-
-
 def codes(report: dict[str, Any]) -> set[str]:
     return {f["code"] for f in report["findings"]}
 
 
 @pytest.mark.parametrize("scheme", ["ws", "http"])
 def test_a_subscription_that_completes_is_healthy(runs, scheme) -> None:
-    rc, report, err = finished(runs, f"completes-{scheme}")
+    rc, report, err = finished_json(runs, f"completes-{scheme}")
     assert rc == 0 and codes(report) == set(), (report.get("findings"), err)
     m = report["profile"]["metrics"]
     assert m["results"] == 3 and m["completed"] and m["errors"] == 0
@@ -101,7 +94,7 @@ def test_a_subscription_that_completes_is_healthy(runs, scheme) -> None:
 
 
 def test_the_legacy_subprotocol_is_spoken_when_it_is_the_one_picked(runs) -> None:
-    rc, report, err = finished(runs, "legacy")
+    rc, report, err = finished_json(runs, "legacy")
     assert rc == 0 and codes(report) == set(), (report.get("findings"), err)
     m = report["profile"]["metrics"]
     assert m["subprotocol"] == "graphql-ws" and m["keepalive"]["ka"] >= 3
@@ -113,7 +106,7 @@ def test_the_legacy_subprotocol_is_spoken_when_it_is_the_one_picked(runs) -> Non
 
 
 def test_a_query_over_websocket_gets_its_one_result(runs) -> None:
-    rc, report, _ = finished(runs, "query")
+    rc, report, _ = finished_json(runs, "query")
     assert rc == 0 and codes(report) == set()
     assert report["profile"]["metrics"]["operation"] == "query"
     assert report["profile"]["metrics"]["results"] == 1
@@ -121,17 +114,17 @@ def test_a_query_over_websocket_gets_its_one_result(runs) -> None:
 
 @pytest.mark.parametrize("scheme", ["ws", "http"])
 def test_a_resolver_that_raises_is_an_operation_error(runs, scheme) -> None:
-    rc, report, _ = finished(runs, f"raises-{scheme}")
+    rc, report, _ = finished_json(runs, f"raises-{scheme}")
     assert rc == 1 and codes(report) == {"graphql-operation-error"}
     assert "the resolver failed" in report["findings"][0]["detail"]
 
 
 def test_a_refused_init_payload_is_4403_in_words_and_the_token_never_shows(runs) -> None:
-    rc, report, _ = finished(runs, "refused")
+    rc, report, _ = finished_json(runs, "refused")
     assert rc == 1 and codes(report) == {"graphql-close-code"}
     detail = report["findings"][0]["detail"]
     assert "4403" in detail and "forbidden" in detail
-    rc, report, _ = finished(runs, "accepted")
+    rc, report, _ = finished_json(runs, "accepted")
     assert rc == 0 and codes(report) == set()
     out = json.dumps(report)
     assert "s3cr3t" not in out and "[REDACTED]" in out
@@ -168,7 +161,7 @@ def test_an_init_timeout_hints_the_profile_which_then_is_healthy() -> None:
 
 
 def test_a_silent_subscription_without_pings_has_no_keepalive(runs) -> None:
-    rc, report, _ = finished(runs, "silent")
+    rc, report, _ = finished_json(runs, "silent")
     assert rc == 1 and codes(report) == {"graphql-no-keepalive"}
 
 
@@ -185,7 +178,7 @@ def test_the_gql_client_agrees(server, runs) -> None:
             return [r async for r in session.subscribe(gql(COUNT))]
 
     results = asyncio.run(asyncio.wait_for(run(), 20))
-    _, report, _ = finished(runs, "gql")
+    _, report, _ = finished_json(runs, "gql")
     assert len(results) == report["profile"]["metrics"]["results"] == 3
     got = [json.loads(x["text"])["payload"]["data"] for x in report["messages"]
            if x["dir"] == "in" and '"next"' in (x["text"] or "")]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import cli, start_cli_together
+from tests.support import cli, finished_json, start_cli_together
 from tests.support.real_servers import Served, round_robin, socketio_app, socketio_server
 
 pytest.importorskip("socketio", reason="python-socketio is in the test extra")
@@ -77,19 +77,12 @@ def runs(healthy, sticky_less, polling_only) -> dict[str, Any]:  # noqa: ANN001
     })
 
 
-def probe(runs: dict[str, Any], name: str) -> tuple[int, dict[str, Any], str]:
-    run = runs[name]
-    out, err = run.communicate(timeout=60)
-    assert run.returncode is not None
-    return run.returncode, json.loads(out) if out.strip() else {}, err
-
-
 def codes(report: dict[str, Any]) -> set[str]:
     return {f["code"] for f in report["findings"]}
 
 
 def test_healthy_polling_then_upgrade_keeps_the_session_alive_with_pongs(runs) -> None:
-    rc, report, err = probe(runs, "upgrade")
+    rc, report, err = finished_json(runs, "upgrade")
     assert rc == 0, (report.get("findings"), err)
     assert codes(report) == set()
     prof = report["profile"]
@@ -108,12 +101,12 @@ def test_healthy_polling_then_upgrade_keeps_the_session_alive_with_pongs(runs) -
 
 
 def test_direct_websocket_and_polling_only_transports(runs) -> None:
-    rc, report, _ = probe(runs, "websocket")
+    rc, report, _ = finished_json(runs, "websocket")
     assert rc == 0 and codes(report) == set()
     assert report["profile"]["metrics"]["transport"] == "websocket"
     assert report["profile"]["metrics"]["upgrade"] is None
     assert report["socketio"]["requests"] == []
-    rc, report, _ = probe(runs, "polling")
+    rc, report, _ = finished_json(runs, "polling")
     assert rc == 0 and codes(report) == set()
     m = report["profile"]["metrics"]
     assert m["transport"] == "polling" and m["pings"] >= 2 and m["events_by_name"]["welcome"] == 1
@@ -122,30 +115,30 @@ def test_direct_websocket_and_polling_only_transports(runs) -> None:
 def test_a_silent_client_loses_the_session_that_the_profile_keeps(runs) -> None:
     """The issue's false all-clear: the plain probe of a Socket.IO URL never answers pings, so
     python-socketio closes it; it now gets at least the hint to use the profile."""
-    _, report, _ = probe(runs, "silent-plain")
+    _, report, _ = finished_json(runs, "silent-plain")
     assert report["close"]["by"] == "server"  # the server gave up on the silent client
     # the server's normal close, and the hint that points to --profile socketio
     assert codes(report) == {"ws-server-closed", "profile-hint"}
-    _, report, _ = probe(runs, "silent-profile")
+    _, report, _ = finished_json(runs, "silent-profile")
     assert report["profile"]["metrics"]["pings"] >= 2 and report["close"]["by"] == "deadline"
 
 
 def test_a_namespace_that_refuses_is_rejected_with_its_message(runs) -> None:
-    rc, report, _ = probe(runs, "namespace")
+    rc, report, _ = finished_json(runs, "namespace")
     assert rc == 1 and codes(report) == {"socketio-namespace-rejected"}
     [f] = report["findings"]
     assert "admins only" in f["detail"] and f["evidence"]["namespace"] == "/admin"
 
 
 def test_two_workers_without_sticky_sessions_lose_the_session(runs) -> None:
-    rc, report, _ = probe(runs, "sticky-less")
+    rc, report, _ = finished_json(runs, "sticky-less")
     assert rc == 1 and codes(report) == {"socketio-session-unknown"}
     assert report["close"]["by"] == "server" and report["connection"]["status"] == 200
     assert "Invalid session" in report["findings"][0]["detail"]
 
 
 def test_a_server_without_websocket_upgrades(runs) -> None:
-    rc, report, _ = probe(runs, "polling-only")
+    rc, report, _ = finished_json(runs, "polling-only")
     assert rc == 1 and codes(report) == {"socketio-upgrade-failed"}
     assert report["profile"]["metrics"]["transport"] == "polling"
     assert report["profile"]["metrics"]["events_by_name"] == {"welcome": 1}
@@ -153,7 +146,7 @@ def test_a_server_without_websocket_upgrades(runs) -> None:
 
 
 def test_the_server_disconnecting_the_client_is_said_in_words(runs) -> None:
-    rc, report, _ = probe(runs, "disconnect")
+    rc, report, _ = finished_json(runs, "disconnect")
     assert codes(report) == {"socketio-server-disconnect"}
     assert "DISCONNECT packet" in report["findings"][0]["detail"]
     assert rc == 0  # a warning
@@ -182,7 +175,7 @@ def test_the_official_client_agrees_on_the_healthy_server(healthy, runs) -> None
         return transport
 
     transport = asyncio.run(run())
-    _, report, _ = probe(runs, "official")
+    _, report, _ = finished_json(runs, "official")
     m = report["profile"]["metrics"]
     assert transport == m["transport"] == "websocket"
     assert sorted(got) == sorted(n for n, c in m["events_by_name"].items() for _ in range(c))
@@ -205,7 +198,7 @@ def test_transport_needs_the_socketio_profile() -> None:
 
 
 def test_tokens_in_the_url_and_cookies_never_show(runs) -> None:
-    rc, report, _ = probe(runs, "secrets")
+    rc, report, _ = finished_json(runs, "secrets")
     assert rc == 0 and codes(report) == set()
     out = json.dumps(report)
     for secret in ("url-secret-1234", "cookie-secret-5678", "bearer-secret-9012"):
@@ -213,8 +206,8 @@ def test_tokens_in_the_url_and_cookies_never_show(runs) -> None:
 
 
 def test_expectations_on_a_ws_url_are_matched_on_events_only(runs) -> None:
-    rc, report, _ = probe(runs, "expect-ok")
+    rc, report, _ = finished_json(runs, "expect-ok")
     assert rc == 0 and codes(report) == set()
-    rc, report, _ = probe(runs, "expect-never")
+    rc, report, _ = finished_json(runs, "expect-never")
     assert rc == 1 and codes(report) == {"ws-missing-expected-message"}
     assert len(report["findings"]) == 1

@@ -7,6 +7,7 @@ from tests.support.cli import (
     ForkedRun,
     cli,
     cli_fresh,
+    finished_json,
     interrupt_once_streaming,
     start_cli,
     start_cli_together,
@@ -16,5 +17,5 @@ from tests.support.net import free_port, wait_listening
 from tests.support.paths import FIXTURES, PACKAGE, ROOT
 
 __all__ = ["FIXTURES", "PACKAGE", "ROOT", "ForkedRun", "cli", "cli_fresh",
-           "interrupt_once_streaming", "free_port", "start_cli", "start_cli_together",
-           "stop_with_ctrl_c", "wait_listening"]
+           "finished_json", "interrupt_once_streaming", "free_port", "start_cli",
+           "start_cli_together", "stop_with_ctrl_c", "wait_listening"]

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Any
 
 from sse_doctor.lab import LabServer
 
@@ -195,6 +196,16 @@ def start_cli_together(runs: dict[str, tuple[str, ...]]) -> dict[str, ForkedRun]
     assert server is not None, "start_cli_together needs the environment the session began with"
     names = list(runs)
     return dict(zip(names, server.start([runs[n] for n in names])))
+
+
+def finished_json(runs: dict[str, ForkedRun], name: str, timeout: float = 60) \
+        -> tuple[int, dict[str, Any], str]:
+    """One of start_cli_together's runs (a `--json -` one), once it ended: (exit code, its JSON
+    report, or {} when it printed none, stderr)."""
+    run = runs[name]
+    out, err = run.communicate(timeout=timeout)
+    assert run.returncode is not None
+    return run.returncode, json.loads(out) if out.strip() else {}, err
 
 
 def interrupt_once_streaming(proc: subprocess.Popen[str], server: LabServer,
