@@ -21,6 +21,7 @@ DELIVERY_MERGE_MS = 10.0
 BURST_MIN_RECORDS = 3
 BURST_SILENCE_MS = 250.0
 BURST_SHARE = 0.5  # bursts must carry at least this share of all records
+HELD_ANSWER_MIN_RECORDS = 8  # a single held first delivery: at least this many records
 
 # Stall: data silent for max(STALL_MIN_MS, STALL_GAP_FACTOR x the usual data gap) while at
 # least STALL_MIN_KEEPALIVES reads kept the connection alive.
@@ -131,6 +132,11 @@ def check_buffered(obs: SseObservation) -> list[Finding]:
         return []
     first_held = bool(ds) and ds[0] is bursts[0]
     if len(bursts) < 2 and not first_held:
+        return []
+    if len(bursts) < 2 and bursts[0].records < HELD_ANSWER_MIN_RECORDS:
+        # One short answer, late: what any server that works out a small response before
+        # writing it sends (a GraphQL error, next + complete); only a bigger held first
+        # delivery says records made over time were held back together.
         return []
     sizes = sorted({d.size for d in bursts})[:8]
     detail = (

@@ -70,6 +70,15 @@ def test_everything_held_until_the_end_is_buffered() -> None:
     assert "buffered-delivery" in found
 
 
+def test_a_short_answer_written_late_in_one_go_is_not_buffered() -> None:
+    # A GraphQL resolver that raises under load: next (errors) and complete, head and all,
+    # 400 ms after the request. Nothing was held back: there was nothing to send before.
+    body = ev(1) + ev(2) + ": done\n\n"
+    for head_ms in (400.0, 5.0):  # the head with the body, or flushed at once
+        rec = make([(400.3, body)], end=401.0, by="server", head_ms=head_ms)
+        assert "buffered-delivery" not in codes_for(rec, OPTS)
+
+
 def test_a_fast_stream_coalesced_by_tcp_is_not_buffered() -> None:
     # Many events per read, but no silence before them: the reader was simply busy.
     chunks = [(5.0 + i * 2, ev(3 * i) + ev(3 * i + 1) + ev(3 * i + 2)) for i in range(100)]
